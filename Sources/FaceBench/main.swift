@@ -1,0 +1,2 @@
+// Placeholder: the single-thread face-detection benchmark lives here (see `make bench`).
+print("face-bench: not written yet")
