@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "SmartCrop", targets: ["SmartCrop"]),
         .library(name: "FaceDetection", targets: ["FaceDetection"]),
+        .library(name: "Saliency", targets: ["Saliency"]),
         .executable(name: "smartcrop", targets: ["SmartCropCLI"]),
     ],
     dependencies: [
@@ -22,7 +23,8 @@ let package = Package(
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
         .target(name: "CVipsShim", dependencies: ["CVips"]),
         .target(name: "FaceDetection", swiftSettings: optimisedSwift),
-        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "FaceDetection"]),
+        .target(name: "Saliency", swiftSettings: optimisedSwift),
+        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "FaceDetection", "Saliency"]),
         .executableTarget(
             name: "SmartCropCLI",
             dependencies: [
@@ -32,6 +34,7 @@ let package = Package(
         ),
         .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"]),
+        .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),
         .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,2 @@
+// Placeholder until the subject strategy lands.
+public enum SaliencyModule {}
