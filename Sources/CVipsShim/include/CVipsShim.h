@@ -1,0 +1,51 @@
+// Plain C wrappers around the variadic libvips calls SmartCrop uses: Swift cannot call
+// C varargs. Each wrapper passes exactly the options Swift gives it and nothing clever.
+#ifndef SMARTCROP_VIPS_SHIM_H
+#define SMARTCROP_VIPS_SHIM_H
+
+#include <vips/vips.h>
+
+int sc_init(const char *argv0);
+
+// Loading. `options` is a libvips option string such as "access=sequential" (may be NULL).
+VipsImage *sc_open_file(const char *path, const char *options);
+VipsImage *sc_open_buffer(const void *data, size_t length, const char *options);
+int sc_thumbnail_file(const char *path, VipsImage **out, int width, int height,
+                      const char *import_profile, const char *export_profile);
+int sc_thumbnail_buffer(const void *data, size_t length, VipsImage **out, int width, int height,
+                        const char *import_profile, const char *export_profile);
+
+// Geometry.
+int sc_resize(VipsImage *in, VipsImage **out, double hscale, double vscale);
+int sc_extract_area(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
+int sc_autorot(VipsImage *in, VipsImage **out);
+int sc_rot(VipsImage *in, VipsImage **out, VipsAngle angle);
+int sc_flip(VipsImage *in, VipsImage **out, VipsDirection direction);
+int sc_embed(VipsImage *in, VipsImage **out, int x, int y, int width, int height,
+             const double *background, int n);
+
+// Analysis.
+int sc_smartcrop(VipsImage *in, VipsImage **out, int width, int height,
+                 VipsInteresting interesting, int *left, int *top);
+int sc_find_trim(VipsImage *in, double threshold, const double *background, int n,
+                 int *left, int *top, int *width, int *height);
+int sc_deviate(VipsImage *in, double *out);
+
+// Pixels and colour.
+int sc_gaussblur(VipsImage *in, VipsImage **out, double sigma);
+int sc_sharpen(VipsImage *in, VipsImage **out, double sigma);
+int sc_flatten(VipsImage *in, VipsImage **out, const double *background, int n);
+int sc_colourspace(VipsImage *in, VipsImage **out, VipsInterpretation space);
+int sc_icc_transform(VipsImage *in, VipsImage **out, const char *output_profile,
+                     const char *input_profile);
+int sc_cast(VipsImage *in, VipsImage **out, VipsBandFormat format);
+int sc_extract_band(VipsImage *in, VipsImage **out, int band, int n);
+int sc_bandjoin(VipsImage **in, VipsImage **out, int n);
+int sc_copy(VipsImage *in, VipsImage **out);
+int sc_draw_rect(VipsImage *image, const double *ink, int n, int left, int top,
+                 int width, int height, int fill);
+
+// Saving. `suffix` picks the saver and carries its options, e.g. ".webp[Q=85]".
+int sc_write_to_buffer(VipsImage *in, const char *suffix, void **buf, size_t *length);
+
+#endif

@@ -1,0 +1,56 @@
+import Foundation
+
+/// What a crop decided, in the pixels of the oriented source image.
+public struct CropDecision: Codable, Sendable, Equatable {
+    /// The region of the source that the output shows.
+    public var crop: PixelRect
+    /// What placed the crop: face, subject, attention, entropy, center, focal, trim or rect.
+    public var strategy: String
+    /// The point the crop was built around, when there is one.
+    public var focalPoint: Point?
+    /// Why a preferred strategy was not used (e.g. "no face found", "flat image").
+    public var fallback: String?
+
+    public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil) {
+        self.crop = crop
+        self.strategy = strategy
+        self.focalPoint = focalPoint
+        self.fallback = fallback
+    }
+}
+
+/// Analysis sizes. Analysis always runs on a proxy of a fixed size, never on the output, so
+/// the same photo gives the same crop whatever output size is asked for.
+public enum AnalysisSize {
+    /// Longest side of the proxy the subject, attention and entropy strategies look at.
+    public static let subjectProxy = 256
+    /// Longest side of the proxy the face detector looks at.
+    public static let faceProxy = 640
+}
+
+/// Per-request cache of analysis proxies and results, so variants of one upload share them.
+final class AnalysisCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var proxies: [ProxyKey: Image] = [:]
+    private var keepAlive: [Image] = []
+
+    private struct ProxyKey: Hashable {
+        let image: ObjectIdentifier
+        let longestSide: Int
+    }
+
+    /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.
+    func proxy(of image: Image, longestSide: Int) throws -> Image {
+        let key = ProxyKey(image: ObjectIdentifier(image), longestSide: longestSide)
+        if let cached = lock.withLock({ proxies[key] }) { return cached }
+        let scale = min(1, Double(longestSide) / Double(max(image.width, image.height)))
+        let w = max(1, Int((Double(image.width) * scale).rounded()))
+        let h = max(1, Int((Double(image.height) * scale).rounded()))
+        let proxy = try image.resized(toWidth: w, height: h).materialised()
+        lock.withLock {
+            proxies[key] = proxy
+            keepAlive.append(image)  // the key's identity must not be reused while cached
+        }
+        return proxy
+    }
+}

@@ -1,0 +1,88 @@
+import CVips
+import CVipsShim
+import Foundation
+
+/// The coordinate frame crop decisions are made in: the oriented source when the image is
+/// still the decoded source (so decisions do not depend on the decode size), otherwise the
+/// working image itself.
+struct CropFrame {
+    let width: Int
+    let height: Int
+    /// Working-image pixels per frame pixel.
+    let imageScaleX: Double
+    let imageScaleY: Double
+    /// From frame pixels to oriented source pixels.
+    let toSource: SourceMapping
+}
+
+/// A decision in frame pixels, before it is cut out of the image.
+struct FrameDecision {
+    var rect: PixelRect
+    var strategy: String
+    var focalPoint: Point?
+    var fallback: String?
+}
+
+/// Chooses where a crop of a given aspect goes, for the strategies that only look at pixels.
+enum CropPlanner {
+    /// Below this standard deviation (in 0-255 levels) the proxy is taken as flat: there is
+    /// nothing to look at, so the crop is centred.
+    static let flatDeviation = 2.0
+
+    static func largestCrop(in frame: CropFrame, target: (width: Int, height: Int)) -> (width: Int, height: Int) {
+        AspectFit.largestCrop(width: frame.width, height: frame.height, targetWidth: target.width, targetHeight: target.height)
+    }
+
+    static func centre(_ frame: CropFrame, target: (width: Int, height: Int), fallback: String? = nil) -> FrameDecision {
+        let size = largestCrop(in: frame, target: target)
+        let centre = Point(x: Double(frame.width) / 2, y: Double(frame.height) / 2)
+        return FrameDecision(rect: AspectFit.centred(on: centre, size: size, imageWidth: frame.width, imageHeight: frame.height),
+                             strategy: "center", focalPoint: centre, fallback: fallback)
+    }
+
+    static func focal(_ frame: CropFrame, target: (width: Int, height: Int), point: Point) -> FrameDecision {
+        let size = largestCrop(in: frame, target: target)
+        let p = Point(x: point.x * Double(frame.width), y: point.y * Double(frame.height))
+        return FrameDecision(rect: AspectFit.centred(on: p, size: size, imageWidth: frame.width, imageHeight: frame.height),
+                             strategy: "focal", focalPoint: p)
+    }
+
+    /// libvips attention or entropy, run on the fixed-size proxy; the window it picks is
+    /// re-centred at full size so the crop is exactly the largest one of the target aspect.
+    static func libvips(_ interesting: VipsInteresting, name: String, image: Image, frame: CropFrame,
+                        target: (width: Int, height: Int), analysis: AnalysisCache) throws -> FrameDecision {
+        let proxy = try analysis.proxy(of: image, longestSide: AnalysisSize.subjectProxy)
+        if try proxy.deviation() < flatDeviation {
+            return centre(frame, target: target, fallback: "flat image")
+        }
+        let window = AspectFit.largestCrop(width: proxy.width, height: proxy.height, targetWidth: target.width, targetHeight: target.height)
+        var left: Int32 = 0, top: Int32 = 0
+        _ = try proxy.derive("smartcrop") { sc_smartcrop($0, $1, Int32(window.width), Int32(window.height), interesting, &left, &top) }
+        let cx = (Double(left) + Double(window.width) / 2) * Double(frame.width) / Double(proxy.width)
+        let cy = (Double(top) + Double(window.height) / 2) * Double(frame.height) / Double(proxy.height)
+        let size = largestCrop(in: frame, target: target)
+        let point = Point(x: cx, y: cy)
+        return FrameDecision(rect: AspectFit.centred(on: point, size: size, imageWidth: frame.width, imageHeight: frame.height),
+                             strategy: name, focalPoint: point)
+    }
+
+    /// The rectangle trim would keep: everything that differs from the background by more
+    /// than `threshold`. The background is the top-left pixel (or transparency, for images
+    /// with alpha). Nil when nothing differs.
+    static func trimRect(_ image: Image, threshold: Int) throws -> PixelRect? {
+        var subject = image
+        var background: [Double]
+        if image.hasAlpha {
+            subject = try image.extractBands(image.bands - 1, count: 1)
+            background = [0]
+        } else {
+            background = try image.cropped(PixelRect(x: 0, y: 0, width: 1, height: 1)).pixelBytes().map(Double.init)
+        }
+        var l: Int32 = 0, t: Int32 = 0, w: Int32 = 0, h: Int32 = 0
+        guard sc_find_trim(subject.pointer, Double(threshold), &background, Int32(background.count), &l, &t, &w, &h) == 0 else {
+            throw SmartCropError.processing(operation: "find_trim", message: Vips.takeError())
+        }
+        guard w > 0, h > 0 else { return nil }
+        return PixelRect(x: Int(l), y: Int(t), width: Int(w), height: Int(h))
+    }
+}

@@ -1,0 +1,36 @@
+import CVips
+import CVipsShim
+import Foundation
+
+/// Process-wide libvips state. libvips must be started once before any image call; every
+/// entry point of the library goes through `Vips.ensureStarted()`.
+enum Vips {
+    private static let started: Result<Void, SmartCropError> = {
+        if sc_init("smartcrop") != 0 {
+            return .failure(.processing(operation: "vips_init", message: takeError()))
+        }
+        return .success(())
+    }()
+
+    static func ensureStarted() throws {
+        try started.get()
+    }
+
+    /// Takes (and clears) libvips' error buffer. The buffer is process-global, so a message
+    /// may belong to another thread's failure; callers only use it as explanation text.
+    static func takeError() -> String {
+        guard let raw = vips_error_buffer_copy() else { return "unknown libvips error" }
+        defer { g_free(raw) }
+        let text = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "unknown libvips error" : redactPaths(text)
+    }
+
+    /// libvips names files in its messages; those names must not reach API clients.
+    private static func redactPaths(_ text: String) -> String {
+        text.split(separator: "\n").map { line -> String in
+            line.split(separator: " ", omittingEmptySubsequences: false).map { word in
+                word.contains("/") && word.count > 1 ? "<file>" : String(word)
+            }.joined(separator: " ")
+        }.joined(separator: "; ")
+    }
+}

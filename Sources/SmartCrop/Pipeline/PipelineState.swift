@@ -1,0 +1,105 @@
+import Foundation
+
+/// The image a pipeline is working on, and how its pixels relate to the source.
+struct PipelineState {
+    var image: Image
+    /// From working-image pixels to oriented source pixels.
+    var mapping: SourceMapping
+    /// True while the image is the decoded source, untouched: decisions are then made in
+    /// source pixels, and a crop that needs more resolution may decode again.
+    var pristine: Bool
+    var decision: CropDecision?
+    var format: ImageFormat?
+    var quality: Int?
+    var background: Colour?
+
+    /// The frame decisions are made in (see `CropFrame`).
+    func frame(source: SourceInfo) -> CropFrame {
+        if pristine {
+            return CropFrame(width: source.width, height: source.height,
+                             imageScaleX: Double(image.width) / Double(source.width),
+                             imageScaleY: Double(image.height) / Double(source.height), toSource: .identity)
+        }
+        return CropFrame(width: image.width, height: image.height, imageScaleX: 1, imageScaleY: 1, toSource: mapping)
+    }
+
+    /// Records the first crop decision of the pipeline; that is the one reported.
+    mutating func record(_ decision: FrameDecision, frame: CropFrame) {
+        guard self.decision == nil else { return }
+        let crop = frame.toSource.map(decision.rect.asRect)
+        let focal = decision.focalPoint.map { frame.toSource.map($0) }
+        self.decision = CropDecision(crop: crop.pixelRect(within: Int.max / 4, Int.max / 4), strategy: decision.strategy,
+                                     focalPoint: focal.map { Point(x: ($0.x * 10).rounded() / 10, y: ($0.y * 10).rounded() / 10) },
+                                     fallback: decision.fallback)
+    }
+
+    mutating func replace(with image: Image, mapping: SourceMapping) {
+        self.image = image
+        self.mapping = mapping
+        pristine = false
+    }
+
+    /// Cuts `rect` (frame pixels) out of the image and, when given, resamples it to exactly
+    /// `size`. When the source is still pristine and the working image is too small for the
+    /// requested output, the source is decoded again at the resolution the crop needs.
+    mutating func cut(_ rect: PixelRect, frame: CropFrame, to size: (width: Int, height: Int)?, context: PipelineContext) throws {
+        var frame = frame
+        if pristine, let size {
+            let needed = min(1, max(Double(size.width) / Double(rect.width), Double(size.height) / Double(rect.height)))
+            if needed > frame.imageScaleX * 1.02, needed > frame.imageScaleY * 1.02 {
+                let image = try context.timed("decode") { try context.source.decode(scale: needed) }
+                self.image = image
+                mapping = SourceMapping.identity.scaled(x: Double(image.width) / Double(context.source.info.width),
+                                                        y: Double(image.height) / Double(context.source.info.height))
+                frame = self.frame(source: context.source.info)
+            }
+        }
+        let inImage = rect.asRect.scaled(x: frame.imageScaleX, y: frame.imageScaleY).pixelRect(within: image.width, image.height)
+        var out = try image.cropped(inImage)
+        var map = mapping.cropped(x: Double(inImage.x), y: Double(inImage.y))
+        if let size {
+            out = try out.resized(toWidth: size.width, height: size.height)
+            map = map.scaled(x: Double(size.width) / Double(inImage.width), y: Double(size.height) / Double(inImage.height))
+        }
+        replace(with: out, mapping: map)
+    }
+}
+
+/// What every step can reach: the source (for a second decode), the analysis cache and the
+/// request's deadline.
+final class PipelineContext: @unchecked Sendable {
+    let source: OpenedSource
+    let analysis: AnalysisCache
+    let options: PipelineOptions
+    private let lock = NSLock()
+    private var durations: [String: Duration] = [:]
+
+    init(source: OpenedSource, analysis: AnalysisCache, options: PipelineOptions) {
+        self.source = source
+        self.analysis = analysis
+        self.options = options
+    }
+
+    func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+        let start = ContinuousClock.now
+        defer {
+            let elapsed = ContinuousClock.now - start
+            lock.withLock { durations[phase, default: .zero] += elapsed }
+        }
+        return try body()
+    }
+
+    var timings: [String: Duration] { lock.withLock { durations } }
+
+    func checkDeadline(before step: String) throws {
+        if let deadline = options.deadline, ContinuousClock.now > deadline {
+            throw SmartCropError.deadlineExceeded("the request ran out of time before \(step)")
+        }
+    }
+}
+
+/// One pipeline step: one small type per operation, each in its own file.
+protocol PipelineStep: Sendable {
+    var name: String { get }
+    func apply(to state: inout PipelineState, context: PipelineContext) throws
+}

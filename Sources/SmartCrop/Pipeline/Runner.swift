@@ -1,0 +1,127 @@
+import Foundation
+
+public struct PipelineOptions: Sendable {
+    public var limits: DecodeLimits
+    /// Checked between steps; past it the request fails with `deadlineExceeded`.
+    public var deadline: ContinuousClock.Instant?
+
+    public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil) {
+        self.limits = limits
+        self.deadline = deadline
+    }
+}
+
+/// The encoded result of a pipeline and how it was reached.
+public struct PipelineOutput: Sendable {
+    public var data: Data
+    public var format: ImageFormat
+    public var width: Int
+    public var height: Int
+    public var source: SourceInfo
+    /// The first crop of the pipeline, in source pixels, with the strategy that placed it.
+    public var decision: CropDecision?
+    /// Time per phase: decode, analyse, crop, encode…
+    public var timings: [String: Duration]
+}
+
+/// Runs pipelines: one decode (shrunk on load to what the pipeline needs), each step in
+/// order with the deadline checked in between, one encode.
+public enum PipelineRunner {
+    public static func run(_ pipeline: Pipeline, on source: ImageSource, options: PipelineOptions = PipelineOptions()) throws -> PipelineOutput {
+        let opened = try OpenedSource(source, limits: options.limits)
+        return try variants([("", pipeline)], on: opened, options: options)[0].1
+    }
+
+    /// Runs several pipelines on one upload: the source is decoded once, at the largest scale
+    /// any of them needs, and analysis (faces, subject) is shared between them.
+    public static func variants(_ pipelines: [(String, Pipeline)], on source: OpenedSource,
+                                options: PipelineOptions = PipelineOptions()) throws -> [(String, PipelineOutput)] {
+        let analysis = AnalysisCache()
+        let scale = pipelines.map { DecodePlanner.scale(for: $0.1, source: source.info) }.max() ?? 1
+        let shared = PipelineContext(source: source, analysis: analysis, options: options)
+        try shared.checkDeadline(before: "decode")
+        let decoded = try shared.timed("decode") { try source.decode(scale: scale) }
+        let decodeTime = shared.timings["decode"] ?? .zero
+        return try pipelines.map { name, pipeline in
+            let context = PipelineContext(source: source, analysis: analysis, options: options)
+            let output = try run(pipeline, decoded: decoded, context: context, decodeTime: decodeTime)
+            return (name, output)
+        }
+    }
+
+    static func run(_ pipeline: Pipeline, decoded: Image, context: PipelineContext, decodeTime: Duration) throws -> PipelineOutput {
+        let info = context.source.info
+        var state = PipelineState(image: decoded,
+                                  mapping: SourceMapping.identity.scaled(x: Double(decoded.width) / Double(info.width),
+                                                                         y: Double(decoded.height) / Double(info.height)),
+                                  pristine: true)
+        for (index, operation) in pipeline.operations.enumerated() {
+            let step = makeStep(operation)
+            try context.checkDeadline(before: "operations[\(index)] (\(step.name))")
+            do {
+                try step.apply(to: &state, context: context)
+            } catch SmartCropError.invalidArgument(let field, let message) {
+                throw SmartCropError.invalidArgument(field: "operations[\(index)]" + (field.isEmpty ? "" : ".\(field)"), message: message)
+            }
+        }
+        try context.checkDeadline(before: "encode")
+        let format = state.format ?? info.format.defaultOutput(hasAlpha: state.image.hasAlpha)
+        let options = EncodeOptions(format: format, quality: state.quality, background: state.background ?? .white)
+        let image = state.image
+        let data = try context.timed("encode") { try image.encoded(options) }
+        var timings = context.timings
+        timings["decode", default: .zero] += decodeTime
+        return PipelineOutput(data: data, format: format, width: image.width, height: image.height, source: info,
+                              decision: state.decision, timings: timings)
+    }
+
+    static func makeStep(_ operation: ImageOperation) -> any PipelineStep {
+        switch operation {
+        case .smartCrop(let settings): SmartCropStep(settings: settings)
+        case .resize(let op): ResizeStep(operation: op)
+        case .crop(let op): CropStep(operation: op)
+        case .trim(let op): TrimStep(op)
+        case .sharpen(let sigma): SharpenStep(sigma: sigma)
+        case .blur(let sigma): BlurStep(sigma: sigma)
+        case .rotate(let turns): RotateStep(quarterTurns: turns)
+        case .flip(let h, let v): FlipStep(horizontal: h, vertical: v)
+        case .pad(let op): PadStep(operation: op)
+        case .convert(let op): ConvertStep(operation: op)
+        }
+    }
+}
+
+/// How much of the source a pipeline needs decoded: only the first operation decides, since
+/// it is the one that sees the source.
+enum DecodePlanner {
+    static func scale(for pipeline: Pipeline, source: SourceInfo) -> Double {
+        let W = Double(source.width), H = Double(source.height)
+        let longest = max(W, H)
+        guard let first = pipeline.operations.first else { return 1 }
+        let needed: Double
+        switch first {
+        case .smartCrop(let s):
+            guard s.mode != .trim, let size = s.outputSize else { return 1 }
+            switch s.mode {
+            case .rect:
+                guard let r = s.rect else { return 1 }
+                needed = max(Double(size.width) / Double(r.width), Double(size.height) / Double(r.height))
+            default:
+                let crop = AspectFit.largestCrop(width: source.width, height: source.height, targetWidth: size.width, targetHeight: size.height)
+                let output = max(Double(size.width) / Double(crop.width), Double(size.height) / Double(crop.height))
+                let proxy: Int? = switch s.mode {
+                case .auto, .subject, .face: AnalysisSize.subjectProxy
+                default: nil
+                }
+                needed = max(output, proxy.map { Double($0) / longest } ?? 0)
+            }
+        case .resize(let r):
+            let plan = ResizePlan.make(inputWidth: source.width, inputHeight: source.height, width: r.width, height: r.height,
+                                       fit: r.fit, allowEnlargement: r.allowsEnlargement)
+            needed = max(Double(plan.scaledWidth) / Double(plan.region.width), Double(plan.scaledHeight) / Double(plan.region.height))
+        default:
+            return 1
+        }
+        return min(1, needed)
+    }
+}

@@ -1,0 +1,10 @@
+/// `rotate`: clockwise quarter turns.
+struct RotateStep: PipelineStep {
+    let quarterTurns: Int
+    var name: String { "rotate" }
+
+    func apply(to state: inout PipelineState, context: PipelineContext) throws {
+        let mapping = state.mapping.rotated(quarterTurns: quarterTurns, width: Double(state.image.width), height: Double(state.image.height))
+        state.replace(with: try state.image.rotated(quarterTurns), mapping: mapping)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import SmartCrop
+
+/// Writes `data` to `path` atomically: a temporary file next to it, then a rename, so a
+/// failure never leaves a partial image behind.
+func writeAtomically(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let directory = url.deletingLastPathComponent()
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError(message: "cannot write \(path): the folder \(directory.path) does not exist")
+    }
+    let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8)).tmp")
+    guard FileManager.default.createFile(atPath: temporary.path, contents: data) else {
+        throw CLIError(message: "cannot write \(path): permission denied or disk full")
+    }
+    if rename(temporary.path, url.path) != 0 {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temporary)
+        throw CLIError(message: "cannot write \(path): \(reason)")
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
+/// The `--json` answer: what was read, what was cut, what was written.
+struct CropReport: Encodable {
+    struct Source: Encodable { let width: Int; let height: Int; let format: String }
+    struct Output: Encodable { let width: Int; let height: Int; let format: String; let bytes: Int; let path: String? }
+    let source: Source
+    let crop: PixelRect?
+    let strategy: String?
+    let focalPoint: Point?
+    let fallback: String?
+    let output: Output
+    let timingsMs: [String: Double]
+
+    init(_ result: PipelineOutput, path: String?) {
+        source = Source(width: result.source.width, height: result.source.height, format: result.source.format.rawValue)
+        crop = result.decision?.crop
+        strategy = result.decision?.strategy
+        focalPoint = result.decision?.focalPoint
+        fallback = result.decision?.fallback
+        output = Output(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
+        timingsMs = result.timings.mapValues { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }
+            .mapValues { ($0 * 100).rounded() / 100 }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case source, crop, strategy, output
+        case focalPoint = "focal_point", fallback, timingsMs = "timings_ms"
+    }
+}
+
+/// The output format: `--format` wins, then the output file's extension, then the default.
+func outputFormat(explicit: String?, path: String?) throws -> ImageFormat? {
+    if let explicit {
+        guard let format = ImageFormat(name: explicit), format.canEncode else {
+            throw ValidationErrorLike("--format must be one of jpeg, png, webp, avif")
+        }
+        return format
+    }
+    guard let path else { return nil }
+    let ext = (path as NSString).pathExtension
+    guard let format = ImageFormat(name: ext), format.canEncode else {
+        throw ValidationErrorLike("cannot tell the output format from \"\(path)\"; name it .jpg, .png, .webp or .avif, or pass --format")
+    }
+    return format
+}
+
+import ArgumentParser
+typealias ValidationErrorLike = ValidationError
