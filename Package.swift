@@ -48,7 +48,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift + vectorISA),
-        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"]),
+        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),
         .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop"]),
     ],

@@ -1,0 +1,534 @@
+// Turns a decoded ONNX graph into a list of operations with their constants resolved, weights
+// packed and activations fused into the layer that produces their input. Nothing here depends on
+// the input size; `ExecutionPlan` does that part.
+
+/// A model the runtime refuses, with the reason in words; the loader adds the model's name and
+/// where to get the right file.
+struct ModelLoadError: Error, Equatable {
+    var reason: String
+}
+
+typealias ValueID = Int
+
+enum ConvPadding: Sendable, Equatable {
+    /// top, left, bottom, right
+    case explicit(Int, Int, Int, Int)
+    case sameUpper
+    case sameLower
+    case valid
+
+    /// (begin, end) padding of one spatial axis for the given input size.
+    func amounts(axis: Int, inSize: Int, kernel: Int, stride: Int, dilation: Int) -> (Int, Int) {
+        switch self {
+        case let .explicit(top, left, bottom, right):
+            return axis == 0 ? (top, bottom) : (left, right)
+        case .valid:
+            return (0, 0)
+        case .sameUpper, .sameLower:
+            let outSize = (inSize + stride - 1) / stride
+            let effectiveKernel = (kernel - 1) * dilation + 1
+            let total = max(0, (outSize - 1) * stride + effectiveKernel - inSize)
+            return self == .sameUpper ? (total / 2, total - total / 2) : (total - total / 2, total / 2)
+        }
+    }
+}
+
+enum ConvKernel: Sendable {
+    case pointwise(PackedWeights)
+    case depthwise3x3(DepthwiseWeights)
+    case general([PackedWeights])
+}
+
+struct ConvLayer: Sendable {
+    var outChannels: Int
+    var inChannels: Int
+    var kernelHeight: Int
+    var kernelWidth: Int
+    var strides: (Int, Int)
+    var dilations: (Int, Int)
+    var padding: ConvPadding
+    var group: Int
+    /// OIHW as in the model; kept so fusion can re-pack with an activation.
+    var weights: [Float]
+    var bias: [Float]
+    var activation: ActivationKind = .none
+    var slopes: [Float] = []
+    var kernel: ConvKernel
+
+    /// Chooses the kernel from the layer's attributes and packs the weights for it.
+    static func pack(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, strides: (Int, Int),
+                     dilations: (Int, Int), padding: ConvPadding, group: Int, weights: [Float], bias: [Float],
+                     activation: ActivationKind, slopes: [Float]) -> ConvLayer {
+        let inPerGroup = inChannels / group
+        let outPerGroup = outChannels / group
+        let depth = inPerGroup * kernelHeight * kernelWidth
+        let kernel: ConvKernel
+        let noPadding: Bool = {
+            if case let .explicit(t, l, b, r) = padding { return t == 0 && l == 0 && b == 0 && r == 0 }
+            return padding == .valid
+        }()
+        if group == 1 && kernelHeight == 1 && kernelWidth == 1 && strides == (1, 1) && noPadding {
+            kernel = .pointwise(PackedWeights(rows: outChannels, depth: inChannels, bias: bias, activation: activation,
+                                              slopes: slopes) { row, k in weights[row * inChannels + k] })
+        } else if group == inChannels && group == outChannels && kernelHeight == 3 && kernelWidth == 3
+                    && strides == (1, 1) && dilations == (1, 1) {
+            kernel = .depthwise3x3(DepthwiseWeights(weights: weights, bias: bias, slopes: slopes, activation: activation))
+        } else {
+            kernel = .general((0..<group).map { g in
+                PackedWeights(rows: outPerGroup, depth: depth,
+                              bias: Array(bias[(g * outPerGroup)..<((g + 1) * outPerGroup)]),
+                              activation: activation,
+                              slopes: slopes.isEmpty ? nil : Array(slopes[(g * outPerGroup)..<((g + 1) * outPerGroup)])) { row, k in
+                    weights[(g * outPerGroup + row) * depth + k]
+                }
+            })
+        }
+        return ConvLayer(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                         kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
+                         group: group, weights: weights, bias: bias, activation: activation, slopes: slopes,
+                         kernel: kernel)
+    }
+
+    func withActivation(_ activation: ActivationKind, slopes: [Float]) -> ConvLayer {
+        ConvLayer.pack(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                       kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
+                       group: group, weights: weights, bias: bias, activation: activation, slopes: slopes)
+    }
+}
+
+struct PoolLayer: Sendable {
+    var kernelHeight: Int
+    var kernelWidth: Int
+    var strides: (Int, Int)
+    var padding: ConvPadding
+    var ceilMode: Bool
+}
+
+/// MatMul with a constant right-hand side, run as a GEMM on the transposed problem so that the
+/// bias and PRelu slopes (per output feature) land on GEMM rows, where the epilogue applies them.
+struct DenseLayer: Sendable {
+    var inFeatures: Int
+    var outFeatures: Int
+    /// [K][N] as in the model.
+    var weights: [Float]
+    var bias: [Float]
+    var activation: ActivationKind = .none
+    var slopes: [Float] = []
+    var packed: PackedWeights
+
+    static func pack(inFeatures: Int, outFeatures: Int, weights: [Float], bias: [Float], activation: ActivationKind,
+                     slopes: [Float]) -> DenseLayer {
+        let packed = PackedWeights(rows: outFeatures, depth: inFeatures, bias: bias, activation: activation,
+                                   slopes: slopes) { n, k in weights[k * outFeatures + n] }
+        return DenseLayer(inFeatures: inFeatures, outFeatures: outFeatures, weights: weights, bias: bias,
+                          activation: activation, slopes: slopes, packed: packed)
+    }
+}
+
+struct ResizeLayer: Sendable {
+    /// Per-axis scale factors; `nil` when the graph gives output sizes instead.
+    var scales: [Float]?
+    var sizes: [Int]?
+    var coordinateMode: String
+    var nearestMode: String
+}
+
+/// A constant operand of an elementwise operator, with its own shape for broadcasting.
+struct ConstantOperand: Sendable {
+    var shape: [Int]
+    var values: [Float]
+}
+
+enum Operation: Sendable {
+    case conv(ConvLayer)
+    case maxPool(PoolLayer)
+    case relu
+    case sigmoid
+    /// Add or PRelu; `constant` replaces the second input when it is a model constant.
+    case binary(BinaryOperator, constant: ConstantOperand?)
+    case softmax(axis: Int, flattensTrailingAxes: Bool)
+    case transpose(perm: [Int])
+    case reshape(shape: [Int], allowZero: Bool)
+    case flatten(axis: Int)
+    case dense(DenseLayer)
+    case resizeNearest(ResizeLayer)
+    case identity
+
+    var name: String {
+        switch self {
+        case .conv: return "Conv"
+        case .maxPool: return "MaxPool"
+        case .relu: return "Relu"
+        case .sigmoid: return "Sigmoid"
+        case .binary(.add, _): return "Add"
+        case .binary(.prelu, _): return "PRelu"
+        case .softmax: return "Softmax"
+        case .transpose: return "Transpose"
+        case .reshape: return "Reshape"
+        case .flatten: return "Flatten"
+        case .dense: return "MatMul"
+        case .resizeNearest: return "Resize"
+        case .identity: return "Identity"
+        }
+    }
+}
+
+struct GraphStep: Sendable {
+    var nodeName: String
+    var operation: Operation
+    var inputs: [ValueID]
+    var output: ValueID
+}
+
+struct CompiledGraph: Sendable {
+    var steps: [GraphStep]
+    var valueNames: [String]
+    var inputValue: ValueID
+    var inputName: String
+    var declaredInputShape: [OnnxDimension]
+    var outputValues: [ValueID]
+    var outputNames: [String]
+
+    static let supportedOperators = ["Conv", "Relu", "PRelu", "MaxPool", "Add", "Sigmoid", "Softmax", "Transpose",
+                                     "Reshape", "Flatten", "MatMul", "Resize", "Constant", "Identity"]
+
+    init(_ model: OnnxModel) throws(ModelLoadError) {
+        let graph = model.graph
+        var constants: [String: OnnxTensor] = [:]
+        for tensor in graph.initializers { constants[tensor.name] = tensor }
+
+        let runtimeInputs = graph.inputs.filter { constants[$0.name] == nil }
+        guard runtimeInputs.count == 1 else {
+            throw ModelLoadError(reason: "expected one input tensor, the graph has \(runtimeInputs.count)")
+        }
+        var ids: [String: ValueID] = [:]
+        var names: [String] = []
+        func define(_ name: String) -> ValueID {
+            let id = names.count
+            names.append(name)
+            ids[name] = id
+            return id
+        }
+        inputName = runtimeInputs[0].name
+        declaredInputShape = runtimeInputs[0].dims
+        inputValue = define(inputName)
+
+        var steps: [GraphStep] = []
+        for node in graph.nodes {
+            let label = node.name.isEmpty ? node.opType : "\(node.opType) \(node.name)"
+            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
+                throw ModelLoadError(reason: "unsupported operator \(node.domain).\(node.opType) (node \(node.name))")
+            }
+            guard Self.supportedOperators.contains(node.opType) else {
+                throw ModelLoadError(reason: "unsupported operator \(node.opType) (node \(node.name)); supported: \(Self.supportedOperators.joined(separator: ", "))")
+            }
+            guard node.outputs.count == 1 || (node.opType == "MaxPool" && node.outputs.count == 2 && node.outputs[1].isEmpty) else {
+                throw ModelLoadError(reason: "\(label) has \(node.outputs.count) outputs; only one is supported")
+            }
+            if node.opType == "Constant" {
+                guard case let .tensor(value)? = node.attributes["value"] else {
+                    throw ModelLoadError(reason: "\(label) has no tensor value")
+                }
+                var named = value
+                named.name = node.outputs[0]
+                constants[node.outputs[0]] = named
+                continue
+            }
+            var attributes = NodeAttributes(node: node, label: label)
+            let lowered = try Self.lower(node, label: label, attributes: &attributes, constants: constants,
+                                         opset: model.opsetVersion)
+            var inputs: [ValueID] = []
+            for name in lowered.runtimeInputs {
+                guard let id = ids[name] else {
+                    if constants[name] != nil {
+                        throw ModelLoadError(reason: "\(label) computes on constants only; constant folding of this operator is not supported")
+                    }
+                    throw ModelLoadError(reason: "\(label) reads \(name), which no earlier node produces")
+                }
+                inputs.append(id)
+            }
+            steps.append(GraphStep(nodeName: label, operation: lowered.operation, inputs: inputs, output: define(node.outputs[0])))
+        }
+        var outputs: [ValueID] = []
+        for output in graph.outputs {
+            guard let id = ids[output.name] else {
+                throw ModelLoadError(reason: "graph output \(output.name) is not computed by any node")
+            }
+            outputs.append(id)
+        }
+        guard !outputs.isEmpty else { throw ModelLoadError(reason: "the graph has no outputs") }
+        self.steps = steps
+        self.valueNames = names
+        self.outputValues = outputs
+        self.outputNames = graph.outputs.map(\.name)
+        fuseActivations()
+    }
+
+    /// Folds Relu/PRelu into the Conv before them and Add(bias)/PRelu into the MatMul before
+    /// them, when the intermediate value feeds nothing else.
+    private mutating func fuseActivations() {
+        var consumers = [Int](repeating: 0, count: valueNames.count)
+        for step in steps { for input in step.inputs { consumers[input] += 1 } }
+        for output in outputValues { consumers[output] += 1 }
+        var producer: [ValueID: Int] = [:]
+        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        var removed = Set<Int>()
+        for index in steps.indices {
+            let step = steps[index]
+            guard step.inputs.count == 1, let source = producer[step.inputs[0]], !removed.contains(source),
+                  consumers[step.inputs[0]] == 1 else { continue }
+            var replacement: Operation?
+            switch (steps[source].operation, step.operation) {
+            case let (.conv(conv), .relu) where conv.activation == .none:
+                replacement = .conv(conv.withActivation(.relu, slopes: []))
+            case let (.conv(conv), .binary(.prelu, constant?)) where conv.activation == .none:
+                if let slopes = Self.perChannel(constant, channels: conv.outChannels, channelAxisFromEnd: 3) {
+                    replacement = .conv(conv.withActivation(.prelu, slopes: slopes))
+                }
+            case let (.dense(dense), .binary(.add, constant?)) where dense.activation == .none:
+                if let bias = Self.perChannel(constant, channels: dense.outFeatures, channelAxisFromEnd: 1) {
+                    replacement = .dense(.pack(inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
+                                               weights: dense.weights, bias: zip(dense.bias, bias).map(+),
+                                               activation: .none, slopes: []))
+                }
+            case let (.dense(dense), .relu) where dense.activation == .none:
+                replacement = .dense(.pack(inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
+                                           weights: dense.weights, bias: dense.bias, activation: .relu, slopes: []))
+            case let (.dense(dense), .binary(.prelu, constant?)) where dense.activation == .none:
+                if let slopes = Self.perChannel(constant, channels: dense.outFeatures, channelAxisFromEnd: 1) {
+                    replacement = .dense(.pack(inFeatures: dense.inFeatures, outFeatures: dense.outFeatures,
+                                               weights: dense.weights, bias: dense.bias, activation: .prelu, slopes: slopes))
+                }
+            default: break
+            }
+            guard let replacement else { continue }
+            steps[source].operation = replacement
+            steps[source].output = step.output
+            steps[source].nodeName += " + " + step.nodeName
+            producer[step.output] = source
+            removed.insert(index)
+        }
+        steps = steps.indices.filter { !removed.contains($0) }.map { steps[$0] }
+    }
+
+    /// The constant's values as one per channel, when it broadcasts along exactly the channel
+    /// axis (counted from the end: 3 for NCHW, 1 for [N, features]).
+    private static func perChannel(_ constant: ConstantOperand, channels: Int, channelAxisFromEnd: Int) -> [Float]? {
+        if constant.values.count == 1 { return [Float](repeating: constant.values[0], count: channels) }
+        guard constant.values.count == channels else { return nil }
+        var shape = constant.shape
+        while shape.first == 1 && shape.count > channelAxisFromEnd { shape.removeFirst() }
+        guard shape.count == channelAxisFromEnd, shape[0] == channels, shape.dropFirst().allSatisfy({ $0 == 1 }) else {
+            return nil
+        }
+        return constant.values
+    }
+}
+
+// MARK: - Lowering of single nodes
+
+struct NodeAttributes {
+    let node: OnnxNode
+    let label: String
+
+    func int(_ name: String, default value: Int) throws(ModelLoadError) -> Int {
+        switch node.attributes[name] {
+        case nil: return value
+        case let .int(v)?: return v
+        default: throw ModelLoadError(reason: "\(label): attribute \(name) should be an integer")
+        }
+    }
+
+    func ints(_ name: String) throws(ModelLoadError) -> [Int]? {
+        switch node.attributes[name] {
+        case nil: return nil
+        case let .ints(v)?: return v
+        default: throw ModelLoadError(reason: "\(label): attribute \(name) should be a list of integers")
+        }
+    }
+
+    func string(_ name: String, default value: String) throws(ModelLoadError) -> String {
+        switch node.attributes[name] {
+        case nil: return value
+        case let .string(v)?: return v
+        default: throw ModelLoadError(reason: "\(label): attribute \(name) should be a string")
+        }
+    }
+
+    func padding(spatialRank: Int) throws(ModelLoadError) -> ConvPadding {
+        switch try string("auto_pad", default: "NOTSET") {
+        case "NOTSET":
+            let pads = try ints("pads") ?? [Int](repeating: 0, count: 2 * spatialRank)
+            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
+                throw ModelLoadError(reason: "\(label): pads \(pads) are not four non-negative numbers")
+            }
+            return .explicit(pads[0], pads[1], pads[2], pads[3])
+        case "SAME_UPPER": return .sameUpper
+        case "SAME_LOWER": return .sameLower
+        case "VALID": return .valid
+        case let other: throw ModelLoadError(reason: "\(label): auto_pad \(other) is not supported")
+        }
+    }
+
+    func pair(_ name: String, default value: Int) throws(ModelLoadError) -> (Int, Int) {
+        guard let list = try ints(name) else { return (value, value) }
+        guard list.count == 2, list.allSatisfy({ $0 >= 1 }) else {
+            throw ModelLoadError(reason: "\(label): \(name) \(list) is not two positive numbers (only 2-D is supported)")
+        }
+        return (list[0], list[1])
+    }
+}
+
+extension CompiledGraph {
+    fileprivate struct Lowered {
+        var operation: Operation
+        var runtimeInputs: [String]
+    }
+
+    fileprivate static func lower(_ node: OnnxNode, label: String, attributes a: inout NodeAttributes,
+                                  constants: [String: OnnxTensor], opset: Int) throws(ModelLoadError) -> Lowered {
+        func constant(_ index: Int) -> OnnxTensor? {
+            index < node.inputs.count && !node.inputs[index].isEmpty ? constants[node.inputs[index]] : nil
+        }
+        func requireInputs(_ range: ClosedRange<Int>) throws(ModelLoadError) {
+            guard range.contains(node.inputs.count) else {
+                throw ModelLoadError(reason: "\(label) has \(node.inputs.count) inputs, expected \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
+        func floatConstant(_ t: OnnxTensor, _ what: String) throws(ModelLoadError) -> [Float] {
+            guard t.dataType == OnnxDataType.float.rawValue || t.dataType == OnnxDataType.double.rawValue else {
+                throw ModelLoadError(reason: "\(label): \(what) \(t.name) is not a float tensor")
+            }
+            return t.floats
+        }
+        switch node.opType {
+        case "Conv":
+            try requireInputs(2...3)
+            guard let w = constant(1), w.dims.count == 4 else {
+                throw ModelLoadError(reason: "\(label): weights must be a constant 4-D tensor")
+            }
+            let weights = try floatConstant(w, "weight")
+            let group = try a.int("group", default: 1)
+            let (outChannels, inPerGroup, kh, kw) = (w.dims[0], w.dims[1], w.dims[2], w.dims[3])
+            guard group >= 1, outChannels % group == 0, outChannels > 0, inPerGroup > 0 else {
+                throw ModelLoadError(reason: "\(label): group \(group) does not divide weight shape \(w.dims)")
+            }
+            if let kernelShape = try a.ints("kernel_shape"), kernelShape != [kh, kw] {
+                throw ModelLoadError(reason: "\(label): kernel_shape \(kernelShape) disagrees with weight shape \(w.dims)")
+            }
+            var bias = [Float](repeating: 0, count: outChannels)
+            if let b = constant(2) {
+                guard b.dims == [outChannels] else {
+                    throw ModelLoadError(reason: "\(label): bias shape \(b.dims) should be [\(outChannels)]")
+                }
+                bias = try floatConstant(b, "bias")
+            } else if node.inputs.count == 3 && !node.inputs[2].isEmpty {
+                throw ModelLoadError(reason: "\(label): bias must be a constant")
+            }
+            let layer = ConvLayer.pack(outChannels: outChannels, inChannels: inPerGroup * group, kernelHeight: kh,
+                                       kernelWidth: kw, strides: try a.pair("strides", default: 1),
+                                       dilations: try a.pair("dilations", default: 1),
+                                       padding: try a.padding(spatialRank: 2), group: group, weights: weights,
+                                       bias: bias, activation: .none, slopes: [])
+            return Lowered(operation: .conv(layer), runtimeInputs: [node.inputs[0]])
+
+        case "MaxPool":
+            try requireInputs(1...1)
+            guard let kernel = try a.ints("kernel_shape"), kernel.count == 2, kernel.allSatisfy({ $0 >= 1 }) else {
+                throw ModelLoadError(reason: "\(label): kernel_shape must give two sizes (only 2-D pooling is supported)")
+            }
+            guard try a.pair("dilations", default: 1) == (1, 1) else {
+                throw ModelLoadError(reason: "\(label): dilated pooling is not supported")
+            }
+            guard try a.int("storage_order", default: 0) == 0 else {
+                throw ModelLoadError(reason: "\(label): storage_order 1 is not supported")
+            }
+            let layer = PoolLayer(kernelHeight: kernel[0], kernelWidth: kernel[1], strides: try a.pair("strides", default: 1),
+                                  padding: try a.padding(spatialRank: 2), ceilMode: try a.int("ceil_mode", default: 0) != 0)
+            return Lowered(operation: .maxPool(layer), runtimeInputs: [node.inputs[0]])
+
+        case "Relu", "Sigmoid", "Identity":
+            try requireInputs(1...1)
+            let operation: Operation = node.opType == "Relu" ? .relu : node.opType == "Sigmoid" ? .sigmoid : .identity
+            return Lowered(operation: operation, runtimeInputs: [node.inputs[0]])
+
+        case "Add", "PRelu":
+            try requireInputs(2...2)
+            let op: BinaryOperator = node.opType == "Add" ? .add : .prelu
+            if let c = constant(1) {
+                let operand = ConstantOperand(shape: c.dims, values: try floatConstant(c, "operand"))
+                return Lowered(operation: .binary(op, constant: operand), runtimeInputs: [node.inputs[0]])
+            }
+            if op == .add, let c = constant(0) {
+                let operand = ConstantOperand(shape: c.dims, values: try floatConstant(c, "operand"))
+                return Lowered(operation: .binary(op, constant: operand), runtimeInputs: [node.inputs[1]])
+            }
+            return Lowered(operation: .binary(op, constant: nil), runtimeInputs: node.inputs)
+
+        case "Softmax":
+            try requireInputs(1...1)
+            // Before opset 13 Softmax normalised over all axes from `axis` on, with default 1.
+            let legacy = opset < 13
+            let axis = try a.int("axis", default: legacy ? 1 : -1)
+            return Lowered(operation: .softmax(axis: axis, flattensTrailingAxes: legacy), runtimeInputs: [node.inputs[0]])
+
+        case "Transpose":
+            try requireInputs(1...1)
+            return Lowered(operation: .transpose(perm: try a.ints("perm") ?? []), runtimeInputs: [node.inputs[0]])
+
+        case "Reshape":
+            try requireInputs(2...2)
+            guard let shape = constant(1), shape.dims.count == 1,
+                  shape.dataType == OnnxDataType.int64.rawValue || shape.dataType == OnnxDataType.int32.rawValue else {
+                throw ModelLoadError(reason: "\(label): the target shape must be a constant 1-D integer tensor")
+            }
+            return Lowered(operation: .reshape(shape: shape.integers, allowZero: try a.int("allowzero", default: 0) != 0),
+                           runtimeInputs: [node.inputs[0]])
+
+        case "Flatten":
+            try requireInputs(1...1)
+            return Lowered(operation: .flatten(axis: try a.int("axis", default: 1)), runtimeInputs: [node.inputs[0]])
+
+        case "MatMul":
+            try requireInputs(2...2)
+            guard let b = constant(1), b.dims.count == 2 else {
+                throw ModelLoadError(reason: "\(label): only a constant 2-D right-hand side is supported")
+            }
+            let layer = DenseLayer.pack(inFeatures: b.dims[0], outFeatures: b.dims[1], weights: try floatConstant(b, "weight"),
+                                        bias: [Float](repeating: 0, count: b.dims[1]), activation: .none, slopes: [])
+            return Lowered(operation: .dense(layer), runtimeInputs: [node.inputs[0]])
+
+        case "Resize":
+            try requireInputs(2...4)
+            guard try a.string("mode", default: "nearest") == "nearest" else {
+                throw ModelLoadError(reason: "\(label): only mode=nearest is supported")
+            }
+            let coordinateMode = try a.string("coordinate_transformation_mode", default: opset >= 11 ? "half_pixel" : "asymmetric")
+            guard ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nearest"].contains(coordinateMode) else {
+                throw ModelLoadError(reason: "\(label): coordinate_transformation_mode \(coordinateMode) is not supported")
+            }
+            let nearestMode = try a.string("nearest_mode", default: "round_prefer_floor")
+            guard ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"].contains(nearestMode) else {
+                throw ModelLoadError(reason: "\(label): nearest_mode \(nearestMode) is not supported")
+            }
+            // Opset 10: (X, scales). Opset 11+: (X, roi, scales[, sizes]), empty names for absent ones.
+            let scalesIndex = opset < 11 ? 1 : 2
+            var layer = ResizeLayer(scales: nil, sizes: nil, coordinateMode: coordinateMode, nearestMode: nearestMode)
+            if let scales = constant(scalesIndex), scales.elementCount > 0 {
+                layer.scales = try floatConstant(scales, "scales")
+            } else if let sizes = constant(3), sizes.elementCount > 0 {
+                layer.sizes = sizes.integers
+            }
+            for index in 1..<node.inputs.count where !node.inputs[index].isEmpty && constants[node.inputs[index]] == nil {
+                throw ModelLoadError(reason: "\(label): roi, scales and sizes must be constants")
+            }
+            guard layer.scales != nil || layer.sizes != nil else {
+                throw ModelLoadError(reason: "\(label): neither scales nor sizes are given")
+            }
+            return Lowered(operation: .resizeNearest(layer), runtimeInputs: [node.inputs[0]])
+
+        default:
+            throw ModelLoadError(reason: "unsupported operator \(node.opType)")
+        }
+    }
+}
