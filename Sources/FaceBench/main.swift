@@ -1,2 +1,153 @@
-// Placeholder: the single-thread face-detection benchmark lives here (see `make bench`).
-print("face-bench: not written yet")
+// Single-threaded timing of the face detectors, the Swift half of `bench/face-bench.sh`.
+// Prints one `RESULT <key> <median ms>` line per measurement; bench/ort_bench.py prints the same
+// keys for onnxruntime so the script can pair them.
+//
+//   face-bench [--yunet FILE] [--mtcnn DIR] [--rgb FILE --width W --height H]
+//              [--runs N] [--warmup N] [--calls-out FILE] [--only yunet|mtcnn]
+//
+// YuNet runs at 640x640 and 640x480 on a deterministic synthetic image (or the --rgb image,
+// cropped or padded). MTCNN runs its full cascade on the --rgb image (synthetic 640x640 when
+// none is given); --calls-out writes the cascade's network calls so onnxruntime can replay
+// exactly the same work.
+
+@_spi(Benchmark) import FaceDetection
+import Foundation
+
+struct Arguments {
+    var yunet = ProcessInfo.processInfo.environment["SMARTCROP_YUNET_MODEL"] ?? "../shared/models/face_detection_yunet_2023mar.onnx"
+    var mtcnn = (ProcessInfo.processInfo.environment["SMARTCROP_ASSETS"] ?? ".assets") + "/models/mtcnn"
+    var rgb: String?
+    var width = 0
+    var height = 0
+    var runs = 30
+    var warmup = 5
+    var callsOut: String?
+    var only: String?
+
+    init() {
+        var args = CommandLine.arguments.dropFirst().makeIterator()
+        func value(_ flag: String) -> String {
+            guard let v = args.next() else { fail("\(flag) needs a value") }
+            return v
+        }
+        while let arg = args.next() {
+            switch arg {
+            case "--yunet": yunet = value(arg)
+            case "--mtcnn": mtcnn = value(arg)
+            case "--rgb": rgb = value(arg)
+            case "--width": width = Int(value(arg)) ?? 0
+            case "--height": height = Int(value(arg)) ?? 0
+            case "--runs": runs = max(1, Int(value(arg)) ?? 30)
+            case "--warmup": warmup = max(0, Int(value(arg)) ?? 5)
+            case "--calls-out": callsOut = value(arg)
+            case "--only": only = value(arg)
+            default: fail("unknown argument \(arg)")
+            }
+        }
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("face-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+    return [UInt8](data)
+}
+
+/// Median wall time in milliseconds of `runs` calls after `warmup` unmeasured ones.
+func medianMilliseconds(runs: Int, warmup: Int, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<warmup { try body() }
+    let clock = ContinuousClock()
+    var samples: [Double] = []
+    for _ in 0..<runs {
+        let elapsed = try clock.measure(body)
+        samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+    }
+    samples.sort()
+    return samples.count % 2 == 1 ? samples[samples.count / 2] : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
+}
+
+func report(_ key: String, _ ms: Double, _ note: String = "") {
+    print("RESULT \(key) \(String(format: "%.3f", ms))\(note.isEmpty ? "" : " " + note)")
+}
+
+/// The same formula as the parity fixtures, as RGB bytes.
+func syntheticImage(width: Int, height: Int) -> RGBImage {
+    RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { UInt8(($0 * 37) % 251) })
+}
+
+/// `source` cropped or zero-padded to `width`×`height`.
+func fitted(_ source: RGBImage, width: Int, height: Int) -> RGBImage {
+    var pixels = [UInt8](repeating: 0, count: width * height * 3)
+    for y in 0..<min(height, source.height) {
+        for x in 0..<min(width, source.width) {
+            for c in 0..<3 { pixels[(y * width + x) * 3 + c] = source.pixels[(y * source.width + x) * 3 + c] }
+        }
+    }
+    return RGBImage(width: width, height: height, pixels: pixels)
+}
+
+let arguments = Arguments()
+var photo: RGBImage?
+if let path = arguments.rgb {
+    guard arguments.width > 0, arguments.height > 0 else { fail("--rgb needs --width and --height") }
+    let bytes = readFile(path)
+    guard bytes.count == arguments.width * arguments.height * 3 else {
+        fail("\(path) has \(bytes.count) bytes, expected \(arguments.width)x\(arguments.height)x3")
+    }
+    photo = RGBImage(width: arguments.width, height: arguments.height, pixels: bytes)
+}
+
+do {
+    if arguments.only == nil || arguments.only == "yunet" {
+        let detector = try YuNetDetector(model: readFile(arguments.yunet), name: arguments.yunet)
+        for (width, height) in [(640, 640), (640, 480)] {
+            let image = photo.map { fitted($0, width: width, height: height) } ?? syntheticImage(width: width, height: height)
+            let (input, shape) = detector.preparedInput(image)
+            let network = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+                try detector.runNetwork(input, shape: shape)
+            }
+            report("yunet_net_\(width)x\(height)", network)
+            var faces = 0
+            let full = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+                faces = try detector.detect(image).count
+            }
+            report("yunet_detect_\(width)x\(height)", full, "faces=\(faces)")
+        }
+    }
+    if arguments.only == nil || arguments.only == "mtcnn" {
+        let detector = try MTCNNDetector(pnet: readFile(arguments.mtcnn + "/pnet.onnx"), rnet: readFile(arguments.mtcnn + "/rnet.onnx"),
+                                         onet: readFile(arguments.mtcnn + "/onet.onnx"), name: arguments.mtcnn)
+        let image = photo ?? syntheticImage(width: 640, height: 640)
+        let key = "\(image.width)x\(image.height)"
+        let (faces, calls) = try detector.detectRecordingNetworkCalls(image)
+        let full = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+            _ = try detector.detect(image)
+        }
+        report("mtcnn_detect_\(key)", full, "faces=\(faces.count)")
+        // The same network calls with synthetic inputs: comparable with onnxruntime replaying them.
+        func replayInput(_ count: Int) -> [Float] {
+            (0..<count).map { i -> Float in Float((i * 37) % 251) / 250 * 2 - 1 }
+        }
+        let inputs: [(String, [Float], [Int])] = calls.map { call in
+            (call.network, replayInput(call.shape.reduce(1, *)), call.shape)
+        }
+        let networks = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+            for (name, input, shape) in inputs { try detector.runNetwork(name, input, shape: shape) }
+        }
+        report("mtcnn_nets_\(key)", networks, "calls=\(calls.count)")
+        if let path = arguments.callsOut {
+            let json = calls.map { ["network": $0.network, "shape": $0.shape] as [String: Any] }
+            let data = try JSONSerialization.data(withJSONObject: json)
+            try data.write(to: URL(fileURLWithPath: path))
+        }
+        for face in faces {
+            print(String(format: "face x=%.1f y=%.1f w=%.1f h=%.1f score=%.4f", face.x, face.y, face.width, face.height, face.score))
+        }
+    }
+} catch {
+    fail("\(error)")
+}

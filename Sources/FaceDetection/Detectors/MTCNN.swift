@@ -73,16 +73,21 @@ public final class MTCNNDetector: FaceDetector {
     }
 
     public func detect(_ image: RGBImage, options: DetectionOptions) throws -> [Face] {
+        try detect(image, options: options, log: nil)
+    }
+
+    /// `log`, when given, records every network call (for the benchmark's replay).
+    func detect(_ image: RGBImage, options: DetectionOptions, log: NetworkCallLog?) throws -> [Face] {
         try image.validate()
         let finalThreshold = options.scoreThreshold ?? scoreThreshold(forSensitivity: 0.5)
         // Below 12 px P-Net's window would need an enlarged image; the caller should analyse a
         // larger image instead.
         let minFaceSize = Double(max(options.minFaceSize, 12))
-        var boxes = try proposeBoxes(image, minFaceSize: minFaceSize, threshold: min(Self.proposalThreshold, finalThreshold))
+        var boxes = try proposeBoxes(image, minFaceSize: minFaceSize, threshold: min(Self.proposalThreshold, finalThreshold), log: log)
         if boxes.isEmpty { return [] }
-        boxes = try refineBoxes(image, boxes, threshold: min(Self.refineThreshold, finalThreshold))
+        boxes = try refineBoxes(image, boxes, threshold: min(Self.refineThreshold, finalThreshold), log: log)
         if boxes.isEmpty { return [] }
-        let faces = try outputBoxes(image, boxes, threshold: finalThreshold, nmsThreshold: options.nmsThreshold ?? 0.7)
+        let faces = try outputBoxes(image, boxes, threshold: finalThreshold, nmsThreshold: options.nmsThreshold ?? 0.7, log: log)
         return finalizeFaces(faces, width: image.width, height: image.height, options: options)
     }
 
@@ -103,13 +108,14 @@ public final class MTCNNDetector: FaceDetector {
         return scales
     }
 
-    private func proposeBoxes(_ image: RGBImage, minFaceSize: Double, threshold: Float) throws -> [CascadeBox] {
+    private func proposeBoxes(_ image: RGBImage, minFaceSize: Double, threshold: Float, log: NetworkCallLog?) throws -> [CascadeBox] {
         var all: [CascadeBox] = []
         var rowBuffer: [Float] = []
         for scale in Self.pyramidScales(width: image.width, height: image.height, minFaceSize: minFaceSize) {
             let scaledWidth = Int((Double(image.width) * scale).rounded(.up))
             let scaledHeight = Int((Double(image.height) * scale).rounded(.up))
             guard scaledWidth >= 12 && scaledHeight >= 12 else { continue }
+            log?.record("pnet", [1, scaledWidth, scaledHeight, 3])
             let proposals = try pnet.run(inputShape: [1, scaledWidth, scaledHeight, 3], fill: { input in
                 let base = input.baseAddress!
                 image.pixels.withUnsafeBufferPointer { pixels in
@@ -135,9 +141,9 @@ public final class MTCNNDetector: FaceDetector {
 
     // MARK: Stage 2: R-Net
 
-    private func refineBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float) throws -> [CascadeBox] {
+    private func refineBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, log: NetworkCallLog?) throws -> [CascadeBox] {
         let usable = boxes.filter { $0.isUsableCrop }
-        let results = try classifyCrops(image, usable, network: rnet, size: 24) { outputs, n in
+        let results = try classifyCrops(image, usable, network: rnet, size: 24, log: log) { outputs, n in
             (outputs[rnetOutputs.probability][n * 2 + 1], Array(outputs[rnetOutputs.regression][(n * 4)..<(n * 4 + 4)]), [])
         }
         var passed: [CascadeBox] = []
@@ -154,9 +160,9 @@ public final class MTCNNDetector: FaceDetector {
 
     // MARK: Stage 3: O-Net
 
-    private func outputBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, nmsThreshold: Float) throws -> [Face] {
+    private func outputBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, nmsThreshold: Float, log: NetworkCallLog?) throws -> [Face] {
         let usable = boxes.map { $0.truncated() }.filter { $0.isUsableCrop }
-        let results = try classifyCrops(image, usable, network: onet, size: 48) { outputs, n in
+        let results = try classifyCrops(image, usable, network: onet, size: 48, log: log) { outputs, n in
             (outputs[onetOutputs.probability][n * 2 + 1], Array(outputs[onetOutputs.regression][(n * 4)..<(n * 4 + 4)]),
              Array(outputs[onetOutputs.landmarks][(n * 10)..<(n * 10 + 10)]))
         }
@@ -185,7 +191,7 @@ public final class MTCNNDetector: FaceDetector {
 
     /// Runs R-Net or O-Net on `size`×`size` crops of `boxes`, in batches, and extracts each
     /// crop's (face probability, regression, landmarks).
-    private func classifyCrops(_ image: RGBImage, _ boxes: [CascadeBox], network: Network, size: Int,
+    private func classifyCrops(_ image: RGBImage, _ boxes: [CascadeBox], network: Network, size: Int, log: NetworkCallLog?,
                                extract: (NetworkOutputs, Int) -> (score: Float, regression: [Float], landmarks: [Float]))
     throws -> [(score: Float, regression: [Float], landmarks: [Float])] {
         var results: [(score: Float, regression: [Float], landmarks: [Float])] = []
@@ -194,6 +200,7 @@ public final class MTCNNDetector: FaceDetector {
         var start = 0
         while start < boxes.count {
             let batch = boxes[start..<min(boxes.count, start + Self.batchLimit)]
+            log?.record(size == 24 ? "rnet" : "onet", [batch.count, size, size, 3])
             let batchResults = try network.run(inputShape: [batch.count, size, size, 3], fill: { input in
                 let base = input.baseAddress!
                 image.pixels.withUnsafeBufferPointer { pixels in

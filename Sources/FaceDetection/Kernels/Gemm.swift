@@ -3,9 +3,11 @@
 // A is the layer's weights, packed once at load time; B is either the input feature map itself
 // (1×1 convolution: depth = input channels, columns = pixels) or an im2col tile.
 //
-// Register blocking: 4 output rows × 24 columns = 12 AVX accumulators, plus 3 B vectors and one
-// broadcast weight, which is exactly the 16 ymm registers. Per depth step that is 3 loads and 4
-// broadcasts for 12 FMAs, so the FMA units and not the load ports set the pace.
+// Register blocking: 4 output rows × 16 columns = 8 AVX accumulators, 2 B vectors and 4
+// broadcast weights per depth step: 14 of the 16 ymm registers even after LLVM hoists all the
+// broadcasts and unrolls by two. A 4×24 or 6×16 tile would use the FMA units better on paper,
+// but LLVM then spills accumulators to the stack inside the loop (seen in the disassembly), which
+// costs far more than it gains.
 
 let gemmPanelRows = 4
 
@@ -43,8 +45,16 @@ struct PackedWeights: Sendable {
     var panelCount: Int { (rows + gemmPanelRows - 1) / gemmPanelRows }
 }
 
-/// Floats of scratch that `gemm` needs for a given depth (column tail and discarded rows).
-func gemmScratchCount(depth: Int) -> Int { depth * 8 + 64 }
+/// Floats of packed B per column block: about L1-sized, so a block packed once serves every
+/// panel of output rows from L1.
+let gemmPackBudget = 8 * 1024
+
+/// Columns per packed block for a given depth: a multiple of 16, at least one tile.
+func gemmBlockColumns(depth: Int) -> Int { max(16, (gemmPackBudget / max(depth, 1)) / 16 * 16) }
+
+/// Floats of scratch that `gemm` needs for a given depth (packed block, column tail, discarded
+/// rows).
+func gemmScratchCount(depth: Int) -> Int { 64 + depth * 8 + depth * gemmBlockColumns(depth: depth) }
 
 /// Computes C = A·B with the epilogue of `weights`. `b` has `depth` rows of `ldb` floats of which
 /// `columns` are used; `c` has `weights.rows` rows of `ldc` floats. `scratch` holds at least
@@ -76,16 +86,33 @@ func gemm(panels: FloatPointer, bias: FloatPointer, slopes: FloatPointer, activa
                     r + 2 < rows ? c + (r + 2) * ldc + column : discard,
                     r + 3 < rows ? c + (r + 3) * ldc + column : discard)
         }
+        // Full 16-column tiles go through a packed copy of B, tile-major ([tile][k][16]): the
+        // rows of B are often whole channel planes far apart, and reading 16-64 of them at once
+        // defeats the hardware prefetcher, while the packing pass reads each in long runs.
+        let packed = scratch + 64 + depth * 8
+        let blockColumns = gemmBlockColumns(depth: depth)
         var column = 0
-        while column + 24 <= columns {
-            for panel in 0..<panelCount {
-                let out = rowPointers(panel, column)
-                gemmKernel4x24(depth: depth, a: panels + panel * depth * gemmPanelRows, b: b + column, ldb: ldb,
-                               c0: out.0, c1: out.1, c2: out.2, c3: out.3,
-                               bias: bias + panel * gemmPanelRows, slopes: slopes + panel * gemmPanelRows,
-                               activation: activation)
+        while column + 16 <= columns {
+            let tiles = min(blockColumns, columns - column) / 16
+            for k in 0..<depth {
+                let source = b + k * ldb + column
+                var destination = packed + k * 16
+                for t in 0..<tiles {
+                    store8(load8(source + t * 16), destination)
+                    store8(load8(source + t * 16 + 8), destination + 8)
+                    destination += depth * 16
+                }
             }
-            column += 24
+            for panel in 0..<panelCount {
+                for t in 0..<tiles {
+                    let out = rowPointers(panel, column + t * 16)
+                    gemmKernel4x16(depth: depth, a: panels + panel * depth * gemmPanelRows, b: packed + t * depth * 16, ldb: 16,
+                                   c0: out.0, c1: out.1, c2: out.2, c3: out.3,
+                                   bias: bias + panel * gemmPanelRows, slopes: slopes + panel * gemmPanelRows,
+                                   activation: activation)
+                }
+            }
+            column += tiles * 16
         }
         while column + 8 <= columns {
             for panel in 0..<panelCount {
@@ -122,33 +149,33 @@ func gemm(panels: FloatPointer, bias: FloatPointer, slopes: FloatPointer, activa
 }
 
 @inline(__always)
-func gemmKernel4x24(depth: Int, a: FloatPointer, b: FloatPointer, ldb: Int,
+func gemmKernel4x16(depth: Int, a: FloatPointer, b: FloatPointer, ldb: Int,
                     c0: MutableFloatPointer, c1: MutableFloatPointer, c2: MutableFloatPointer, c3: MutableFloatPointer,
                     bias: FloatPointer, slopes: FloatPointer, activation: ActivationKind) {
-    var r00 = SIMD8<Float>(repeating: bias[0]), r01 = r00, r02 = r00
-    var r10 = SIMD8<Float>(repeating: bias[1]), r11 = r10, r12 = r10
-    var r20 = SIMD8<Float>(repeating: bias[2]), r21 = r20, r22 = r20
-    var r30 = SIMD8<Float>(repeating: bias[3]), r31 = r30, r32 = r30
+    var r00 = SIMD8<Float>(repeating: bias[0]), r01 = r00
+    var r10 = SIMD8<Float>(repeating: bias[1]), r11 = r10
+    var r20 = SIMD8<Float>(repeating: bias[2]), r21 = r20
+    var r30 = SIMD8<Float>(repeating: bias[3]), r31 = r30
     var ap = a
     var bp = b
     for _ in 0..<depth {
-        let b0 = load8(bp), b1 = load8(bp + 8), b2 = load8(bp + 16)
+        let b0 = load8(bp), b1 = load8(bp + 8)
         let a0 = SIMD8<Float>(repeating: ap[0])
-        r00 = multiplyAdd(r00, a0, b0); r01 = multiplyAdd(r01, a0, b1); r02 = multiplyAdd(r02, a0, b2)
+        r00 = multiplyAdd(r00, a0, b0); r01 = multiplyAdd(r01, a0, b1)
         let a1 = SIMD8<Float>(repeating: ap[1])
-        r10 = multiplyAdd(r10, a1, b0); r11 = multiplyAdd(r11, a1, b1); r12 = multiplyAdd(r12, a1, b2)
+        r10 = multiplyAdd(r10, a1, b0); r11 = multiplyAdd(r11, a1, b1)
         let a2 = SIMD8<Float>(repeating: ap[2])
-        r20 = multiplyAdd(r20, a2, b0); r21 = multiplyAdd(r21, a2, b1); r22 = multiplyAdd(r22, a2, b2)
+        r20 = multiplyAdd(r20, a2, b0); r21 = multiplyAdd(r21, a2, b1)
         let a3 = SIMD8<Float>(repeating: ap[3])
-        r30 = multiplyAdd(r30, a3, b0); r31 = multiplyAdd(r31, a3, b1); r32 = multiplyAdd(r32, a3, b2)
+        r30 = multiplyAdd(r30, a3, b0); r31 = multiplyAdd(r31, a3, b1)
         ap += 4
         bp += ldb
     }
     let s0 = slopes[0], s1 = slopes[1], s2 = slopes[2], s3 = slopes[3]
-    store8(activate(r00, activation, slope: s0), c0); store8(activate(r01, activation, slope: s0), c0 + 8); store8(activate(r02, activation, slope: s0), c0 + 16)
-    store8(activate(r10, activation, slope: s1), c1); store8(activate(r11, activation, slope: s1), c1 + 8); store8(activate(r12, activation, slope: s1), c1 + 16)
-    store8(activate(r20, activation, slope: s2), c2); store8(activate(r21, activation, slope: s2), c2 + 8); store8(activate(r22, activation, slope: s2), c2 + 16)
-    store8(activate(r30, activation, slope: s3), c3); store8(activate(r31, activation, slope: s3), c3 + 8); store8(activate(r32, activation, slope: s3), c3 + 16)
+    store8(activate(r00, activation, slope: s0), c0); store8(activate(r01, activation, slope: s0), c0 + 8)
+    store8(activate(r10, activation, slope: s1), c1); store8(activate(r11, activation, slope: s1), c1 + 8)
+    store8(activate(r20, activation, slope: s2), c2); store8(activate(r21, activation, slope: s2), c2 + 8)
+    store8(activate(r30, activation, slope: s3), c3); store8(activate(r31, activation, slope: s3), c3 + 8)
 }
 
 @inline(__always)

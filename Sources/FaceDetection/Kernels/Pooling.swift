@@ -55,8 +55,8 @@ private func maxPool2x2(_ g: PoolGeometry, input: FloatPointer, output: MutableF
             // Sixteen inputs from each row give eight outputs: max the rows, then the even and odd
             // lanes.
             while ox + 8 <= g.outWidth && 2 * ox + 16 <= g.inWidth {
-                let rows = pointwiseMax(load16(top + 2 * ox), load16(bottom + 2 * ox))
-                store8(pointwiseMax(rows.evenHalf, rows.oddHalf), out + ox)
+                let rows = vectorMax(load16(top + 2 * ox), load16(bottom + 2 * ox))
+                store8(vectorMax(rows.evenHalf, rows.oddHalf), out + ox)
                 ox += 8
             }
             while ox < g.outWidth {
