@@ -16,13 +16,19 @@ SKIMAGE_SHA   := fa27b3a0dbad807b966b8db2d78da734cb812ca4787f7fbb143764800ce2fa9
 SKIMAGE_PIP   := --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_17_x86_64
 SAMPLE_NAMES  := astronaut coffee chelsea motorcycle_left rocket
 
-.PHONY: all deps models samples build demo test bench eval clean
+BENCH_DIR   := $(ASSETS)/bench
+BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
+
+.PHONY: all deps bench-deps models samples build demo test bench eval clean
 
 all: build
 
 # Debian packages: libvips-dev to build, libvips-tools for vipsthumbnail in the benchmark.
 deps:
 	@scripts/apt-ensure.sh libvips-dev:pkg-config\ --exists\ vips
+
+bench-deps: deps
+	@scripts/apt-ensure.sh libvips-tools:command\ -v\ vipsthumbnail
 
 models: $(MODELS)/onet.onnx
 $(MODELS)/onet.onnx:
@@ -39,6 +45,29 @@ build: deps models
 
 test: deps models samples
 	SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)
+
+# Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose.
+demo: build samples
+	@mkdir -p out/demo
+	@for photo in astronaut coffee chelsea motorcycle_left; do \
+	  for size in 48x48 256x256 1200x630; do \
+	    $(RELEASE_BIN) crop $(SAMPLES)/$$photo.png --size $$size -o out/demo/$$photo-$$size.webp || exit 1; \
+	  done; \
+	done
+	@echo "results in out/demo/"
+
+# A 12 MP JPEG made by upscaling a sample photo, for the speed comparisons.
+$(BIG_JPEG): samples bench-deps
+	@mkdir -p $(BENCH_DIR)
+	vips resize $(SAMPLES)/astronaut.png $(BENCH_DIR)/12mp.v 7.8125 --vscale 5.859375
+	vips copy $(BENCH_DIR)/12mp.v $@[Q=90]
+	rm -f $(BENCH_DIR)/12mp.v
+
+bench: build bench-deps $(BIG_JPEG)
+	@echo "== smartcrop crop vs vipsthumbnail, 12 MP JPEG to a 256x256 WebP (attention) =="
+	@python3 bench/cli_bench.py --case cli-attention-256 --target-time 1.1 --target-rss 1.2 \
+	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode attention -o $(BENCH_DIR)/ours.webp' \
+	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'
 
 clean:
 	rm -rf .build

@@ -50,7 +50,8 @@ let package = Package(
         .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift + vectorISA),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),
-        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop"]),
+        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips"]),
+        .testTarget(name: "CLITests", dependencies: ["SmartCropCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

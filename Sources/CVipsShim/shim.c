@@ -44,9 +44,11 @@ int sc_thumbnail_file(const char *path, VipsImage **out, int width, int height,
 
 int sc_thumbnail_buffer(const void *data, size_t length, VipsImage **out, int width, int height,
                         const char *import_profile, const char *export_profile) {
+    // thumbnail_buffer in libvips 8.14 does not pass fail_on to the loader; the loader's own
+    // option string does.
     return SC_THUMBNAIL(vips_thumbnail_buffer, (void *) data, length, out, width,
                         "height", height, "size", VIPS_SIZE_FORCE,
-                        "fail_on", VIPS_FAIL_ON_TRUNCATED);
+                        "fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated");
 }
 
 int sc_resize(VipsImage *in, VipsImage **out, double hscale, double vscale) {

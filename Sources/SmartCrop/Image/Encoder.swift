@@ -46,10 +46,15 @@ extension Image {
             suffix = quality.map { ".png[compression=6,palette=true,Q=\($0),strip=false]" } ?? ".png[compression=6,strip=false]"
         default: fatalError("unreachable: canEncode checked above")
         }
+        return try image.written(suffix: suffix)
+    }
+
+    /// Runs the libvips saver `suffix` names (with its options) on the image as it is.
+    func written(suffix: String) throws -> Data {
         var buffer: UnsafeMutableRawPointer?
         var length = 0
-        guard sc_write_to_buffer(image.pointer, suffix, &buffer, &length) == 0, let buffer else {
-            throw SmartCropError.processing(operation: "\(options.format.rawValue) encode", message: Vips.takeError())
+        guard sc_write_to_buffer(pointer, suffix, &buffer, &length) == 0, let buffer else {
+            throw SmartCropError.processing(operation: "save \(suffix)", message: Vips.takeError())
         }
         defer { g_free(buffer) }
         return Data(bytes: buffer, count: length)

@@ -150,6 +150,14 @@ public final class Image: @unchecked Sendable {
         return image
     }
 
+    /// Converts the pixels to `profile` ("srgb", "p3", "cmyk" or an ICC file), from the embedded
+    /// profile or, failing that, `fallback`; the result carries the new profile.
+    public func iccTransformed(to profile: String, from fallback: String? = nil) throws -> Image {
+        try withOptionalCString(fallback) { from in
+            try derive("icc_transform") { sc_icc_transform($0, $1, profile, from) }
+        }
+    }
+
     /// Computes the whole image into memory, so later readers don't re-run the pipeline
     /// behind it (a sequential decode can only be read once).
     public func materialised() throws -> Image {

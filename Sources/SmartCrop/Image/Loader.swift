@@ -115,10 +115,11 @@ public final class OpenedSource: @unchecked Sendable {
         guard let loader else {
             throw SmartCropError.unsupportedFormat("the input is not an image in a supported format (JPEG, PNG, WebP, AVIF, HEIC, GIF, TIFF)")
         }
-        let table: [(String, ImageFormat)] = [("jpegload", .jpeg), ("pngload", .png), ("webpload", .webp),
-                                               ("heifload", .heic), ("gifload", .gif), ("tiffload", .tiff)]
-        let name = loader.lowercased()
-        for (prefix, format) in table where name.hasPrefix(prefix) || name.hasPrefix("vipsforeignload" + prefix.dropLast(4)) {
+        // libvips names loaders by class (VipsForeignLoadJpegFile) or nickname (jpegload_buffer).
+        let table: [(String, ImageFormat)] = [("jpeg", .jpeg), ("png", .png), ("webp", .webp), ("heif", .heic),
+                                               ("nsgif", .gif), ("gif", .gif), ("tiff", .tiff)]
+        let name = loader.lowercased().replacingOccurrences(of: "vipsforeignload", with: "")
+        for (prefix, format) in table where name.hasPrefix(prefix) {
             return format
         }
         throw SmartCropError.unsupportedFormat("images of this kind (\(loader.replacingOccurrences(of: "_buffer", with: ""))) are not accepted; use JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF")
@@ -135,7 +136,8 @@ public final class OpenedSource: @unchecked Sendable {
         let height = swap ? header.width : header.height
         guard width > 0, height > 0 else { throw SmartCropError.undecodable("the image has no pixels") }
         if width * height > limits.maxPixels {
-            throw SmartCropError.tooLarge("the image is \(width)x\(height) (\(width * height / 1_000_000) MP); the limit is \(limits.maxPixels / 1_000_000) MP")
+            func amount(_ n: Int) -> String { n >= 1_000_000 ? String(format: "%.1f MP", Double(n) / 1e6) : "\(n) pixels" }
+            throw SmartCropError.tooLarge("the image is \(width)x\(height) (\(amount(width * height))); the limit is \(amount(limits.maxPixels))")
         }
         return SourceInfo(width: width, height: height, format: format, orientation: orientation,
                           hasAlpha: header.hasAlpha, hasICCProfile: header.hasField(VIPS_META_ICC_NAME),
@@ -160,9 +162,9 @@ final class PinnedBytes: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-    guard let string else { return body(nil) }
-    return string.withCString { body($0) }
+func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) throws -> R) rethrows -> R {
+    guard let string else { return try body(nil) }
+    return try string.withCString { try body($0) }
 }
 
 extension Image {

@@ -22,6 +22,9 @@ public struct PipelineOutput: Sendable {
     public var decision: CropDecision?
     /// Time per phase: decode, analyse, crop, encode…
     public var timings: [String: Duration]
+    /// The size the source was decoded at (shrink-on-load keeps this small for small outputs).
+    public var decodedWidth: Int
+    public var decodedHeight: Int
 }
 
 /// Runs pipelines: one decode (shrunk on load to what the pipeline needs), each step in
@@ -72,7 +75,7 @@ public enum PipelineRunner {
         var timings = context.timings
         timings["decode", default: .zero] += decodeTime
         return PipelineOutput(data: data, format: format, width: image.width, height: image.height, source: info,
-                              decision: state.decision, timings: timings)
+                              decision: state.decision, timings: timings, decodedWidth: decoded.width, decodedHeight: decoded.height)
     }
 
     static func makeStep(_ operation: ImageOperation) -> any PipelineStep {

@@ -1,0 +1,170 @@
+import CVips
+import Foundation
+import Testing
+@testable import SmartCrop
+
+@Suite struct LoaderTests {
+    /// A small image with a red square in its top-left quarter, so orientation is visible.
+    func marked(width: Int = 60, height: Int = 40) throws -> Image {
+        try Synthetic.image(width: width, height: height, background: (20, 20, 200),
+                            boxes: [.init(rect: PixelRect(x: 0, y: 0, width: width / 3, height: height / 3), colour: (250, 10, 10))])
+    }
+
+    @Test(arguments: [
+        (".jpg[Q=95]", ImageFormat.jpeg), (".png", .png), (".webp[Q=95]", .webp), (".avif[Q=90,compression=av1]", .avif),
+        (".heic[Q=90,compression=hevc]", .heic), (".gif", .gif), (".tif", .tiff),
+    ])
+    func everyFormatLoadsFromBytesAndFromAMisleadingFileName(suffix: String, format: ImageFormat) throws {
+        let data = try Synthetic.encode(try marked(), suffix)
+        let fromBytes = try OpenedSource(.data(data))
+        #expect(fromBytes.info.format == format)
+        #expect((fromBytes.info.width, fromBytes.info.height) == (60, 40))
+        let decoded = try fromBytes.decode(scale: 1)
+        let red = try meanColour(decoded, PixelRect(x: 2, y: 2, width: 12, height: 8))
+        #expect(red.0 > 180 && red.2 < 90, "top-left should be red, got \(red)")
+
+        let dir = TemporaryDirectory()
+        let lying = dir.write(data, named: format == .png ? "photo.jpg" : "photo.png")
+        #expect(try OpenedSource(.file(lying)).info.format == format)
+    }
+
+    @Test func gifLoadsItsFirstFrame() throws {
+        // Two frames stacked as pages: the first must be what we see.
+        let frames = try Synthetic.image(width: 20, height: 40, background: (250, 250, 250),
+                                         boxes: [.init(rect: PixelRect(x: 0, y: 20, width: 20, height: 20), colour: (0, 0, 0))])
+        let paged = try frames.strippedMetadata(keepingICC: false)
+        vips_image_set_int(paged.pointer, "page-height", 20)
+        let data = try Synthetic.encode(paged, ".gif")
+        let source = try OpenedSource(.data(data))
+        #expect((source.info.width, source.info.height) == (20, 20))
+        let first = try meanColour(try source.decode(scale: 1), PixelRect(x: 0, y: 0, width: 20, height: 20))
+        #expect(first.0 > 200)
+    }
+
+    @Test(arguments: [(6, 40, 60), (3, 60, 40), (8, 40, 60)])
+    func exifOrientationIsAppliedFirst(orientation: Int, width: Int, height: Int) throws {
+        let tagged = try marked().strippedMetadata(keepingICC: false)
+        vips_image_set_int(tagged.pointer, "orientation", Int32(orientation))
+        let data = try Synthetic.encode(tagged, ".jpg[Q=95]")
+        let source = try OpenedSource(.data(data))
+        #expect(source.info.orientation == orientation)
+        #expect((source.info.width, source.info.height) == (width, height))
+        let image = try source.decode(scale: 1)
+        #expect((image.width, image.height) == (width, height))
+        // Where the stored top-left red mark ends up once upright.
+        let corner: PixelRect = switch orientation {
+        case 6: PixelRect(x: width - 10, y: 2, width: 8, height: 8)      // 90° clockwise: top-right
+        case 3: PixelRect(x: width - 12, y: height - 10, width: 10, height: 8) // 180°: bottom-right
+        default: PixelRect(x: 2, y: height - 12, width: 8, height: 10)   // 270°: bottom-left
+        }
+        let red = try meanColour(image, corner)
+        #expect(red.0 > 180 && red.2 < 90, "orientation \(orientation): expected red at \(corner), got \(red)")
+        // Reported crops are in upright pixels too.
+        let out = try run([.smartCrop(SmartCropSettings(width: 10, height: 10, mode: .center))], on: data)
+        #expect(out.decision?.crop == PixelRect(x: 0, y: (height - width) / 2, width: width, height: width)
+                || out.decision?.crop == PixelRect(x: (width - height) / 2, y: 0, width: height, height: height))
+    }
+
+    @Test func untaggedCMYKJPEGBecomesSRGB() throws {
+        // C=255 M=0 Y=0 K=0 is cyan ink.
+        let cmyk = try Image.fromPixels([UInt8](repeating: 0, count: 16 * 16 * 4).enumerated().map { $0.offset % 4 == 0 ? 255 : 0 },
+                                        width: 16, height: 16, bands: 4)
+        cmyk.pointer.pointee.Type = VIPS_INTERPRETATION_CMYK
+        let data = try Synthetic.encode(cmyk, ".jpg[Q=95]")
+        let source = try OpenedSource(.data(data))
+        #expect(source.info.isCMYK)
+        #expect(!source.info.hasICCProfile)
+        let image = try source.decode(scale: 1)
+        #expect(image.bands == 3)
+        let c = try meanColour(image, PixelRect(x: 0, y: 0, width: 16, height: 16))
+        #expect(c.0 < 100 && c.2 > 150, "cyan ink should come out cyan, got \(c)")
+        let out = try run([.smartCrop(SmartCropSettings(width: 8, height: 8)), .convert(ConvertOperation(format: .webp))], on: data)
+        #expect((out.width, out.height) == (8, 8))
+    }
+
+    @Test func iccTaggedImageIsConvertedToSRGB() throws {
+        let red = try Synthetic.image(width: 16, height: 16, background: (255, 0, 0))
+        let p3 = try red.iccTransformed(to: "p3", from: "srgb")
+        let data = try Synthetic.encode(p3, ".png")
+        let source = try OpenedSource(.data(data))
+        #expect(source.info.hasICCProfile)
+        let raw = try meanColour(p3, PixelRect(x: 0, y: 0, width: 16, height: 16))
+        #expect(raw.1 > 30, "P3 encodes sRGB red with some green, got \(raw)")
+        let back = try meanColour(try source.decode(scale: 1), PixelRect(x: 0, y: 0, width: 16, height: 16))
+        #expect(back.0 > 245 && back.1 < 12 && back.2 < 12, "expected sRGB red back, got \(back)")
+    }
+
+    @Test func encodingStripsMetadataButKeepsTheICCProfile() throws {
+        let tagged = try Synthetic.image(width: 16, height: 16, background: (255, 0, 0)).iccTransformed(to: "p3", from: "srgb")
+        vips_image_set_string(tagged.pointer, "exif-ifd0-Artist", "someone")
+        let out = try tagged.encoded(EncodeOptions(format: .jpeg))
+        let header = try OpenedSource(.data(out))
+        #expect(header.info.hasICCProfile)
+        let plain = try tagged.encoded(EncodeOptions(format: .jpeg, keepICCProfile: false))
+        #expect(try !OpenedSource(.data(plain)).info.hasICCProfile)
+        #expect(!String(decoding: out, as: UTF8.self).contains("someone"))
+    }
+
+    @Test func alphaIsFlattenedForJPEGAndKeptForPNG() throws {
+        // Opaque blue square in the middle of a transparent canvas.
+        var rgba = [UInt8](repeating: 0, count: 20 * 20 * 4)
+        for y in 5..<15 { for x in 5..<15 { let i = 4 * (y * 20 + x); rgba[i + 2] = 255; rgba[i + 3] = 255 } }
+        let data = try Synthetic.encode(try Image.fromPixels(rgba, width: 20, height: 20, bands: 4), ".png")
+        let jpeg = try run([.convert(ConvertOperation(format: .jpeg))], on: data)
+        let (jpegImage, _) = try jpeg.data.pixels()
+        #expect(jpegImage.bands == 3)
+        let corner = try meanColour(jpegImage, PixelRect(x: 0, y: 0, width: 4, height: 4))
+        #expect(corner.0 > 240 && corner.1 > 240 && corner.2 > 240, "transparent becomes white, got \(corner)")
+        var red = ConvertOperation(format: .jpeg)
+        red.background = Colour(parsing: "#ff0000")
+        let (onRed, _) = try run([.convert(red)], on: data).data.pixels()
+        #expect(try meanColour(onRed, PixelRect(x: 0, y: 0, width: 4, height: 4)).0 > 230)
+        let (png, _) = try run([.convert(ConvertOperation(format: .png))], on: data).data.pixels()
+        #expect(png.hasAlpha)
+        let (webp, _) = try run([.convert(ConvertOperation(format: .webp))], on: data).data.pixels()
+        #expect(webp.hasAlpha)
+    }
+
+    @Test func badInputsGiveClearErrors() throws {
+        let dir = TemporaryDirectory()
+        #expect(throws: SmartCropError.self) { try OpenedSource(.file(dir.path("missing.jpg"))) }
+        do {
+            _ = try OpenedSource(.file(dir.path("missing.jpg")))
+        } catch let error as SmartCropError {
+            #expect(error.code == "io_error")
+            #expect(error.message.contains("no such file"))
+        }
+        func code(_ data: Data) -> String? {
+            do { _ = try run([.smartCrop(SmartCropSettings(width: 10, height: 10))], on: data); return nil }
+            catch let e as SmartCropError { return e.code } catch { return "other" }
+        }
+        #expect(code(Data()) == "unsupported_format")
+        #expect(code(Data("hello, I am not an image".utf8)) == "unsupported_format")
+        let jpeg = try Synthetic.encode(try Image.fromPixels(try Synthetic.texture(width: 300, height: 200), width: 300, height: 200, bands: 3), ".jpg")
+        #expect(code(jpeg.prefix(jpeg.count / 2)) == "undecodable_image")
+        #expect(code(jpeg.prefix(20)) == "undecodable_image" || code(jpeg.prefix(20)) == "unsupported_format")
+        // An SVG is an image, but not one we accept from strangers.
+        #expect(code(Data("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>".utf8)) == "unsupported_format")
+    }
+
+    @Test func pixelLimitIsCheckedBeforeDecoding() throws {
+        let data = try Synthetic.encode(try Synthetic.image(width: 200, height: 100), ".png")
+        #expect(throws: SmartCropError.tooLarge("the image is 200x100 (20000 pixels); the limit is 19999 pixels")) {
+            try OpenedSource(.data(data), limits: DecodeLimits(maxPixels: 19_999))
+        }
+        #expect(try OpenedSource(.data(data), limits: DecodeLimits(maxPixels: 20_000)).info.width == 200)
+    }
+
+    @Test func largeJPEGIsShrunkOnLoad() throws {
+        // A 12 MP JPEG: texture upscaled by libvips.
+        let base = try Image.fromPixels(try Synthetic.texture(width: 400, height: 300), width: 400, height: 300, bands: 3)
+        let big = try base.resized(toWidth: 4000, height: 3000)
+        let data = try Synthetic.encode(big, ".jpg[Q=80]")
+        var settings = SmartCropSettings(width: 256, height: 256, mode: .subject)
+        settings.strategy = .attention
+        let out = try run([.smartCrop(settings), .convert(ConvertOperation(format: .webp))], on: data)
+        #expect((out.width, out.height) == (256, 256))
+        #expect(out.decodedWidth * out.decodedHeight < 600 * 450, "decoded \(out.decodedWidth)x\(out.decodedHeight) for a 256 px output")
+        #expect(out.decision?.crop.height == 3000)
+    }
+}
