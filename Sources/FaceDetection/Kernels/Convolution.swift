@@ -167,26 +167,67 @@ func depthwiseConvolution3x3(_ layer: DepthwiseWeights, geometry g: ConvGeometry
                 let w3 = SIMD8<Float>(repeating: w[3]), w4 = SIMD8<Float>(repeating: w[4]), w5 = SIMD8<Float>(repeating: w[5])
                 let w6 = SIMD8<Float>(repeating: w[6]), w7 = SIMD8<Float>(repeating: w[7]), w8 = SIMD8<Float>(repeating: w[8])
                 let biasVector = SIMD8<Float>(repeating: bias)
-                for oy in 0..<g.outHeight {
-                    let iy = oy - g.padTop
-                    let row0 = iy >= 0 && iy < g.inHeight ? inPlane + iy * width : FloatPointer(zeroRow)
-                    let row1 = iy + 1 >= 0 && iy + 1 < g.inHeight ? inPlane + (iy + 1) * width : FloatPointer(zeroRow)
-                    let row2 = iy + 2 >= 0 && iy + 2 < g.inHeight ? inPlane + (iy + 2) * width : FloatPointer(zeroRow)
-                    let out = outPlane + oy * outWidth
-                    @inline(__always) func edge(_ ox: Int) {
-                        var sum = bias
-                        for kx in 0..<3 {
-                            let ix = ox - g.padLeft + kx
-                            guard ix >= 0 && ix < width else { continue }
-                            sum = multiplyAdd(sum, w[kx], row0[ix])
-                            sum = multiplyAdd(sum, w[3 + kx], row1[ix])
-                            sum = multiplyAdd(sum, w[6 + kx], row2[ix])
-                        }
-                        out[ox] = activate(sum, layer.activation, slope: slope)
+                func row(_ iy: Int) -> FloatPointer {
+                    iy >= 0 && iy < g.inHeight ? inPlane + iy * width : FloatPointer(zeroRow)
+                }
+                @inline(__always) func edge(_ ox: Int, _ row0: FloatPointer, _ row1: FloatPointer, _ row2: FloatPointer, _ out: MutableFloatPointer) {
+                    var sum = bias
+                    for kx in 0..<3 {
+                        let ix = ox - g.padLeft + kx
+                        guard ix >= 0 && ix < width else { continue }
+                        sum = multiplyAdd(sum, w[kx], row0[ix])
+                        sum = multiplyAdd(sum, w[3 + kx], row1[ix])
+                        sum = multiplyAdd(sum, w[6 + kx], row2[ix])
                     }
-                    for ox in 0..<interiorStart { edge(ox) }
+                    out[ox] = activate(sum, layer.activation, slope: slope)
+                }
+                let shift = -g.padLeft
+                var oy = 0
+                // Two output rows per pass share the two middle input rows: 12 vector loads for
+                // 18 FMAs instead of 18.
+                while oy + 2 <= g.outHeight {
+                    let iy = oy - g.padTop
+                    let row0 = row(iy), row1 = row(iy + 1), row2 = row(iy + 2), row3 = row(iy + 3)
+                    let outA = outPlane + oy * outWidth, outB = outA + outWidth
+                    for ox in 0..<interiorStart { edge(ox, row0, row1, row2, outA); edge(ox, row1, row2, row3, outB) }
                     var ox = interiorStart
-                    let shift = -g.padLeft
+                    while ox + 8 <= interiorEnd {
+                        let x = ox + shift
+                        let a0 = load8(row0 + x), a1 = load8(row0 + x + 1), a2 = load8(row0 + x + 2)
+                        let b0 = load8(row1 + x), b1 = load8(row1 + x + 1), b2 = load8(row1 + x + 2)
+                        var accA = multiplyAdd(biasVector, w0, a0)
+                        accA = multiplyAdd(accA, w1, a1)
+                        accA = multiplyAdd(accA, w2, a2)
+                        accA = multiplyAdd(accA, w3, b0)
+                        accA = multiplyAdd(accA, w4, b1)
+                        accA = multiplyAdd(accA, w5, b2)
+                        var accB = multiplyAdd(biasVector, w0, b0)
+                        accB = multiplyAdd(accB, w1, b1)
+                        accB = multiplyAdd(accB, w2, b2)
+                        let c0 = load8(row2 + x), c1 = load8(row2 + x + 1), c2 = load8(row2 + x + 2)
+                        accA = multiplyAdd(accA, w6, c0)
+                        accA = multiplyAdd(accA, w7, c1)
+                        accA = multiplyAdd(accA, w8, c2)
+                        accB = multiplyAdd(accB, w3, c0)
+                        accB = multiplyAdd(accB, w4, c1)
+                        accB = multiplyAdd(accB, w5, c2)
+                        let d0 = load8(row3 + x), d1 = load8(row3 + x + 1), d2 = load8(row3 + x + 2)
+                        accB = multiplyAdd(accB, w6, d0)
+                        accB = multiplyAdd(accB, w7, d1)
+                        accB = multiplyAdd(accB, w8, d2)
+                        store8(activate(accA, layer.activation, slope: slope), outA + ox)
+                        store8(activate(accB, layer.activation, slope: slope), outB + ox)
+                        ox += 8
+                    }
+                    while ox < outWidth { edge(ox, row0, row1, row2, outA); edge(ox, row1, row2, row3, outB); ox += 1 }
+                    oy += 2
+                }
+                if oy < g.outHeight {
+                    let iy = oy - g.padTop
+                    let row0 = row(iy), row1 = row(iy + 1), row2 = row(iy + 2)
+                    let out = outPlane + oy * outWidth
+                    for ox in 0..<interiorStart { edge(ox, row0, row1, row2, out) }
+                    var ox = interiorStart
                     while ox + 8 <= interiorEnd {
                         let x = ox + shift
                         var acc = multiplyAdd(biasVector, w0, load8(row0 + x))
@@ -201,8 +242,7 @@ func depthwiseConvolution3x3(_ layer: DepthwiseWeights, geometry g: ConvGeometry
                         store8(activate(acc, layer.activation, slope: slope), out + ox)
                         ox += 8
                     }
-                    while ox < interiorEnd { edge(ox); ox += 1 }
-                    for ox in max(interiorEnd, interiorStart)..<outWidth { edge(ox) }
+                    while ox < outWidth { edge(ox, row0, row1, row2, out); ox += 1 }
                 }
             }
         }
