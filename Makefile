@@ -4,6 +4,9 @@ ASSETS      := .assets
 MODELS      := $(ASSETS)/models/mtcnn
 SAMPLES     := $(ASSETS)/samples
 SWIFT_FLAGS ?=
+# Release binaries link the Swift runtime statically and without PIE: a CLI that runs once per
+# image pays for every page the loader touches, and this halves what the runtime costs.
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -no-pie
 RELEASE_BIN := .build/release/smartcrop
 YUNET_MODEL ?= ../shared/models/face_detection_yunet_2023mar.onnx
 
@@ -41,7 +44,7 @@ $(SAMPLES)/astronaut.png:
 	  $(foreach n,$(filter-out rocket,$(SAMPLE_NAMES)),skimage/data/$(n).png) skimage/data/rocket.jpg -- $(SKIMAGE_PIP)
 
 build: deps models
-	swift build -c release --product smartcrop $(SWIFT_FLAGS)
+	swift build $(RELEASE_FLAGS) --product smartcrop $(SWIFT_FLAGS)
 
 test: deps models samples
 	SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)

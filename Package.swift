@@ -24,7 +24,7 @@ let vectorISA: [SwiftSetting] = []
 
 let package = Package(
     name: "smartcrop",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SmartCrop", targets: ["SmartCrop"]),
         .library(name: "FaceDetection", targets: ["FaceDetection"]),
@@ -36,7 +36,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
-        .target(name: "CVipsShim", dependencies: ["CVips"]),
+        .target(name: "CVipsShim", dependencies: ["CVips"], linkerSettings: [.linkedLibrary("gmodule-2.0")]),
         .target(name: "FaceDetection", swiftSettings: optimisedSwift + vectorISA),
         .target(name: "Saliency", swiftSettings: optimisedSwift),
         .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim"]),

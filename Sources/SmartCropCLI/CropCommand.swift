@@ -1,8 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SmartCrop
 
-struct CropCommand: AsyncParsableCommand {
+struct CropCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crop",
         abstract: "Crop one image to a size, choosing the region by face, subject or a fixed rule.",
@@ -81,7 +85,7 @@ struct CropCommand: AsyncParsableCommand {
         return settings
     }
 
-    func run() async throws {
+    func run() throws {
         var operations: [ImageOperation] = [.smartCrop(try settings())]
         if let sharpen { operations.append(.sharpen(sigma: sharpen)) }
         if let format = try outputFormat(explicit: format, path: output) {
@@ -120,7 +124,7 @@ func parseSize(_ text: String) throws -> Size {
 }
 
 func parseFocal(_ text: String) throws -> Point {
-    let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = text.split(separator: ",").map { Double($0.filter { $0 != " " }) }
     guard parts.count == 2, let x = parts[0], let y = parts[1], (0...1).contains(x), (0...1).contains(y) else {
         throw ValidationError("--focal must be X,Y with both in 0..1, got \"\(text)\"")
     }
@@ -128,7 +132,7 @@ func parseFocal(_ text: String) throws -> Point {
 }
 
 func parseRect(_ text: String) throws -> PixelRect {
-    let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = text.split(separator: ",").map { Int($0.filter { $0 != " " }) }
     guard parts.count == 4, let x = parts[0], let y = parts[1], let w = parts[2], let h = parts[3],
           x >= 0, y >= 0, w > 0, h > 0 else {
         throw ValidationError("--rect must be x,y,w,h with x,y >= 0 and w,h > 0, got \"\(text)\"")

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SmartCrop
 
 /// Writes `data` to `path` atomically: a temporary file next to it, then a rename, so a
@@ -6,8 +10,8 @@ import SmartCrop
 func writeAtomically(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let directory = url.deletingLastPathComponent()
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+    var info = stat()
+    guard stat(directory.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
         throw CLIError(message: "cannot write \(path): the folder \(directory.path) does not exist")
     }
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8)).tmp")
@@ -24,7 +28,21 @@ func writeAtomically(_ data: Data, to path: String) throws {
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    writeStandardOutput(try encoder.encode(value) + Data("\n".utf8))
+}
+
+func writeStandardOutput(_ data: Data) { writeAll(data, to: STDOUT_FILENO) }
+func writeStandardError(_ text: String) { writeAll(Data(text.utf8), to: STDERR_FILENO) }
+
+private func writeAll(_ data: Data, to descriptor: Int32) {
+    data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+            if written <= 0, errno != EINTR { return }
+            offset += max(written, 0)
+        }
+    }
 }
 
 /// The `--json` answer: what was read, what was cut, what was written.
@@ -65,7 +83,7 @@ func outputFormat(explicit: String?, path: String?) throws -> ImageFormat? {
         return format
     }
     guard let path else { return nil }
-    let ext = (path as NSString).pathExtension
+    let ext = URL(fileURLWithPath: path).pathExtension
     guard let format = ImageFormat(name: ext), format.canEncode else {
         throw ValidationErrorLike("cannot tell the output format from \"\(path)\"; name it .jpg, .png, .webp or .avif, or pass --format")
     }
@@ -73,4 +91,5 @@ func outputFormat(explicit: String?, path: String?) throws -> ImageFormat? {
 }
 
 import ArgumentParser
+import Glibc
 typealias ValidationErrorLike = ValidationError

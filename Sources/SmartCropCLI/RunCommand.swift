@@ -1,8 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SmartCrop
 
-struct RunCommand: AsyncParsableCommand {
+struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a pipeline file (a JSON list of operations) on an image."
@@ -20,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the decision as JSON.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         guard let data = FileManager.default.contents(atPath: pipeline) else {
             throw CLIError(message: "cannot read the pipeline file \(pipeline)")
         }
@@ -39,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-struct JobCommand: AsyncParsableCommand {
+struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job",
         abstract: "Run a crop job: {\"operation\": \"crop\", \"input\", \"output\", \"rect\" | \"gravity\", ...}."
@@ -64,7 +68,7 @@ struct JobCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         guard let data = FileManager.default.contents(atPath: job) else {
             throw CLIError(message: "cannot read the job file \(job)")
         }

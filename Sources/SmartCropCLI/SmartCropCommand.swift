@@ -1,9 +1,14 @@
 import ArgumentParser
+import Glibc
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SmartCrop
 
 @main
-struct SmartCropCommand: AsyncParsableCommand {
+struct SmartCropCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smartcrop",
         abstract: "Face- and subject-aware cropping, resizing and encoding of images.",
@@ -12,14 +17,10 @@ struct SmartCropCommand: AsyncParsableCommand {
 
     /// Exit codes: 0 success, 1 a failure on valid usage (bad image, unwritable output…),
     /// 2 bad usage. Failures print one line on stderr.
-    static func main() async {
+    static func main() {
         do {
             var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
         } catch let error as SmartCropError {
             fail(error.message)
         } catch let error as CLIError {
@@ -27,17 +28,16 @@ struct SmartCropCommand: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
+                writeStandardError(fullMessage(for: error) + "\n")
+                Glibc.exit(2)
             }
             exit(withError: error)
         }
     }
 
     static func fail(_ message: String) -> Never {
-        let oneLine = message.replacingOccurrences(of: "\n", with: "; ")
-        FileHandle.standardError.write(Data("smartcrop: \(oneLine)\n".utf8))
-        Foundation.exit(1)
+        writeStandardError("smartcrop: \(message.replacing("\n", with: "; "))\n")
+        Glibc.exit(1)
     }
 }
 

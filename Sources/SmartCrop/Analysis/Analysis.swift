@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Synchronization
 
 /// What a crop decided, in the pixels of the oriented source image.
 public struct CropDecision: Codable, Sendable, Equatable {
@@ -30,9 +35,11 @@ public enum AnalysisSize {
 
 /// Per-request cache of analysis proxies and results, so variants of one upload share them.
 final class AnalysisCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var proxies: [ProxyKey: Image] = [:]
-    private var keepAlive: [Image] = []
+    private struct State {
+        var proxies: [ProxyKey: Image] = [:]
+        var keepAlive: [Image] = []
+    }
+    private let state = Mutex(State())
 
     private struct ProxyKey: Hashable {
         let image: ObjectIdentifier
@@ -42,14 +49,14 @@ final class AnalysisCache: @unchecked Sendable {
     /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.
     func proxy(of image: Image, longestSide: Int) throws -> Image {
         let key = ProxyKey(image: ObjectIdentifier(image), longestSide: longestSide)
-        if let cached = lock.withLock({ proxies[key] }) { return cached }
+        if let cached = state.withLock({ $0.proxies[key] }) { return cached }
         let scale = min(1, Double(longestSide) / Double(max(image.width, image.height)))
         let w = max(1, Int((Double(image.width) * scale).rounded()))
         let h = max(1, Int((Double(image.height) * scale).rounded()))
         let proxy = try image.resized(toWidth: w, height: h).materialised()
-        lock.withLock {
-            proxies[key] = proxy
-            keepAlive.append(image)  // the key's identity must not be reused while cached
+        state.withLock {
+            $0.proxies[key] = proxy
+            $0.keepAlive.append(image)  // the key's identity must not be reused while cached
         }
         return proxy
     }

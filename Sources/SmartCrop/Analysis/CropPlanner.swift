@@ -1,6 +1,10 @@
 import CVips
 import CVipsShim
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The coordinate frame crop decisions are made in: the oriented source when the image is
 /// still the decoded source (so decisions do not depend on the decode size), otherwise the

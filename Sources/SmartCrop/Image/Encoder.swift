@@ -1,6 +1,10 @@
 import CVips
 import CVipsShim
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How to write an image.
 public struct EncodeOptions: Sendable, Equatable, Codable {

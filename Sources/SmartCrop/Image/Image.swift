@@ -1,6 +1,10 @@
 import CVips
 import CVipsShim
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An immutable libvips image. ARC owns the GObject reference: the reference is dropped when
 /// the last Swift owner goes away. libvips images are functional (every operation makes a new

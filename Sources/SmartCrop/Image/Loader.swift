@@ -1,6 +1,10 @@
 import CVips
 import CVipsShim
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where an image comes from.
 public enum ImageSource: Sendable {
@@ -41,17 +45,15 @@ public final class OpenedSource: @unchecked Sendable {
         let header: Image
         switch source {
         case .file(let path):
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw SmartCropError.io(FileManager.default.fileExists(atPath: path)
-                    ? "cannot read \(path)" : "no such file: \(path)")
+            guard FileSystem.isReadable(path) else {
+                throw SmartCropError.io(FileSystem.exists(path) ? "cannot read \(path)" : "no such file: \(path)")
             }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            if FileSystem.isDirectory(path) {
                 throw SmartCropError.io("\(path) is a directory, not an image")
             }
             let loader = vips_foreign_find_load(path).map { String(cString: $0) }
             vips_error_clear()
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let size = FileSystem.size(path)
             let format = try OpenedSource.format(ofLoader: loader, empty: size == 0)
             guard let opened = sc_open_file(path, "access=sequential") else {
                 throw SmartCropError.undecodable("cannot read the \(format.rawValue) header: \(Vips.takeError())")
@@ -118,11 +120,11 @@ public final class OpenedSource: @unchecked Sendable {
         // libvips names loaders by class (VipsForeignLoadJpegFile) or nickname (jpegload_buffer).
         let table: [(String, ImageFormat)] = [("jpeg", .jpeg), ("png", .png), ("webp", .webp), ("heif", .heic),
                                                ("nsgif", .gif), ("gif", .gif), ("tiff", .tiff)]
-        let name = loader.lowercased().replacingOccurrences(of: "vipsforeignload", with: "")
+        let name = loader.lowercased().replacing("vipsforeignload", with: "")
         for (prefix, format) in table where name.hasPrefix(prefix) {
             return format
         }
-        throw SmartCropError.unsupportedFormat("images of this kind (\(loader.replacingOccurrences(of: "_buffer", with: ""))) are not accepted; use JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF")
+        throw SmartCropError.unsupportedFormat("images of this kind (\(loader.replacing("_buffer", with: ""))) are not accepted; use JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF")
     }
 
     private static func describe(_ header: Image, format: ImageFormat, byteCount: Int, limits: DecodeLimits) throws -> SourceInfo {
@@ -136,7 +138,7 @@ public final class OpenedSource: @unchecked Sendable {
         let height = swap ? header.width : header.height
         guard width > 0, height > 0 else { throw SmartCropError.undecodable("the image has no pixels") }
         if width * height > limits.maxPixels {
-            func amount(_ n: Int) -> String { n >= 1_000_000 ? String(format: "%.1f MP", Double(n) / 1e6) : "\(n) pixels" }
+            func amount(_ n: Int) -> String { n >= 1_000_000 ? "\(Double(n / 100_000) / 10) MP" : "\(n) pixels" }
             throw SmartCropError.tooLarge("the image is \(width)x\(height) (\(amount(width * height))); the limit is \(amount(limits.maxPixels))")
         }
         return SourceInfo(width: width, height: height, format: format, orientation: orientation,

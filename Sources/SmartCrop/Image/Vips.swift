@@ -1,6 +1,10 @@
 import CVips
 import CVipsShim
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Process-wide libvips state. libvips must be started once before any image call; every
 /// entry point of the library goes through `Vips.ensureStarted()`.
@@ -21,7 +25,7 @@ enum Vips {
     static func takeError() -> String {
         guard let raw = vips_error_buffer_copy() else { return "unknown libvips error" }
         defer { g_free(raw) }
-        let text = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(cString: raw).trimmed
         return text.isEmpty ? "unknown libvips error" : redactPaths(text)
     }
 

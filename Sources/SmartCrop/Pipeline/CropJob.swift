@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The crop-job shape some image tools accept:
 /// `{"operation": "crop", "input", "output", "rect" | "gravity", "focal_x", "focal_y",
@@ -60,7 +64,7 @@ public struct CropJob: Sendable, Equatable {
         if let name = try r.choice("format", choices: ImageFormat.encodable.map(\.rawValue), aliases: ["jpg": "jpeg"]) {
             operations.append(.convert(ConvertOperation(format: ImageFormat(rawValue: name)!, quality: quality)))
         } else if let quality {
-            let format = output.flatMap { ImageFormat(name: ($0 as NSString).pathExtension) }
+            let format = output.flatMap { ImageFormat(name: URL(fileURLWithPath: $0).pathExtension) }
             guard let format, format.canEncode else {
                 throw SmartCropError.invalidArgument(field: "format", message: "is required with quality when the output name has no image extension")
             }

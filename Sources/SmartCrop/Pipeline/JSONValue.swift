@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A parsed JSON value. Operations are read from this rather than through synthesised
 /// `Decodable`, so that every problem can name its exact field, e.g. `operations[2].fit`.

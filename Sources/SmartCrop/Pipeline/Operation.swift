@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One step of a pipeline, as clients write it in JSON: `{"type": "resize", ...}`.
 public enum ImageOperation: Sendable, Equatable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An ordered list of operations, validated as a whole before any pixel is touched.
 public struct Pipeline: Sendable, Equatable {

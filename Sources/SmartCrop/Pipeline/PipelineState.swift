@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Synchronization
 
 /// The image a pipeline is working on, and how its pixels relate to the source.
 struct PipelineState {
@@ -71,8 +76,7 @@ final class PipelineContext: @unchecked Sendable {
     let source: OpenedSource
     let analysis: AnalysisCache
     let options: PipelineOptions
-    private let lock = NSLock()
-    private var durations: [String: Duration] = [:]
+    private let durations = Mutex<[String: Duration]>([:])
 
     init(source: OpenedSource, analysis: AnalysisCache, options: PipelineOptions) {
         self.source = source
@@ -84,12 +88,12 @@ final class PipelineContext: @unchecked Sendable {
         let start = ContinuousClock.now
         defer {
             let elapsed = ContinuousClock.now - start
-            lock.withLock { durations[phase, default: .zero] += elapsed }
+            durations.withLock { $0[phase, default: .zero] += elapsed }
         }
         return try body()
     }
 
-    var timings: [String: Duration] { lock.withLock { durations } }
+    var timings: [String: Duration] { durations.withLock { $0 } }
 
     func checkDeadline(before step: String) throws {
         if let deadline = options.deadline, ContinuousClock.now > deadline {
