@@ -22,7 +22,10 @@ SAMPLE_NAMES  := astronaut coffee chelsea motorcycle_left rocket
 BENCH_DIR   := $(ASSETS)/bench
 BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
 
-.PHONY: all deps bench-deps models samples build demo test bench eval clean
+BENCH_VENV  := .venv-bench
+BENCH_REQ   := onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 pillow==13.0.0
+
+.PHONY: all deps bench-deps models samples build demo test bench face-bench parity-fixtures eval clean
 
 all: build
 
@@ -66,7 +69,19 @@ $(BIG_JPEG): samples bench-deps
 	vips copy $(BENCH_DIR)/12mp.v $@[Q=90]
 	rm -f $(BENCH_DIR)/12mp.v
 
-bench: build bench-deps $(BIG_JPEG)
+$(BENCH_VENV)/bin/python:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet $(BENCH_REQ)
+
+# Our face networks against onnxruntime on the same models and inputs, one thread each.
+face-bench: models samples $(BENCH_VENV)/bin/python
+	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/face-bench.sh
+
+# Regenerates the committed onnxruntime outputs the parity tests compare against.
+parity-fixtures: models $(BENCH_VENV)/bin/python
+	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) $(BENCH_VENV)/bin/python tools/parity/make_fixtures.py
+
+bench: build bench-deps $(BIG_JPEG) face-bench
 	@echo "== smartcrop crop vs vipsthumbnail, 12 MP JPEG to a 256x256 WebP (attention) =="
 	@python3 bench/cli_bench.py --case cli-attention-256 --target-time 1.1 --target-rss 1.2 \
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode attention -o $(BENCH_DIR)/ours.webp' \

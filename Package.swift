@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "CVipsShim", dependencies: ["CVips"], linkerSettings: [.linkedLibrary("gmodule-2.0")]),
         .target(name: "FaceDetection", swiftSettings: optimisedSwift + vectorISA),
         .target(name: "Saliency", swiftSettings: optimisedSwift),
-        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim"]),
+        // MTCNN weights embedded at build time (#embed) from the files `make models` unpacks.
+        .target(name: "CEmbeddedModels", cSettings: [.unsafeFlags(["-std=c23"])]),
+        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "FaceDetection", "Saliency"]),
         .executableTarget(
             name: "SmartCropCLI",
             dependencies: [

@@ -11,7 +11,11 @@
 // exactly the same work.
 
 @_spi(Benchmark) import FaceDetection
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 struct Arguments {
     var yunet = ProcessInfo.processInfo.environment["SMARTCROP_YUNET_MODEL"] ?? "../shared/models/face_detection_yunet_2023mar.onnx"

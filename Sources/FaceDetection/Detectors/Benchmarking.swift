@@ -2,12 +2,16 @@
 // FaceDetection` sees them. They let the benchmark time the networks alone, which is what
 // onnxruntime's figures measure.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Records network invocations (name and input shape) in call order.
 final class NetworkCallLog: @unchecked Sendable {
     private var calls: [(String, [Int])] = []
-    private let lock = NSLock()
+    private let lock = Lock()
 
     func record(_ network: String, _ shape: [Int]) {
         lock.lock()

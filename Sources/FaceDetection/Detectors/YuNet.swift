@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// YuNet (OpenCV Zoo, face_detection_yunet_2023mar.onnx): one network pass over the image padded
 /// to a multiple of 32, decoded the way OpenCV's `FaceDetectorYN` does.

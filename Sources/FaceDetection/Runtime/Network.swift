@@ -1,7 +1,11 @@
 // A loaded model ready to run from many threads: the compiled graph is immutable, execution
 // plans are cached per input shape, and each call borrows a private arena from a pool.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where a model came from, for error messages: the caller's display name and the advice that
 /// tells a user how to get the right file.
@@ -57,7 +61,7 @@ final class Network: @unchecked Sendable {
     private static let planCacheLimit = 96
     private var plans: [[Int]: ExecutionPlan] = [:]
     private var idleWorkspaces: [Workspace] = []
-    private let lock = NSLock()
+    private let lock = Lock()
 
     init(model bytes: [UInt8], source: ModelSource) throws(FaceDetectionError) {
         self.source = source

@@ -35,8 +35,14 @@ public enum AnalysisSize {
 
 /// Per-request cache of analysis proxies and results, so variants of one upload share them.
 final class AnalysisCache: @unchecked Sendable {
+    private struct FaceKey: Hashable {
+        let image: ObjectIdentifier
+        let search: FaceSearch
+    }
+
     private struct State {
         var proxies: [ProxyKey: Image] = [:]
+        var faces: [FaceKey: FaceReport] = [:]
         var keepAlive: [Image] = []
     }
     private let state = Mutex(State())
@@ -44,6 +50,18 @@ final class AnalysisCache: @unchecked Sendable {
     private struct ProxyKey: Hashable {
         let image: ObjectIdentifier
         let longestSide: Int
+    }
+
+    /// Faces in `image` for `search`, detected once per request however many variants ask.
+    func faces(of image: Image, search: FaceSearch, detect: () throws -> FaceReport) throws -> FaceReport {
+        let key = FaceKey(image: ObjectIdentifier(image), search: search)
+        if let cached = state.withLock({ $0.faces[key] }) { return cached }
+        let report = try detect()
+        state.withLock {
+            $0.faces[key] = report
+            $0.keepAlive.append(image)
+        }
+        return report
     }
 
     /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.

@@ -1,0 +1,209 @@
+import CEmbeddedModels
+import FaceDetection
+import Synchronization
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Which face detector to use. `auto` is YuNet when its model file is configured, else MTCNN.
+public enum DetectorChoice: String, Codable, Sendable, CaseIterable {
+    case auto, yunet, mtcnn
+}
+
+/// A face in the pixels of the oriented source image.
+public struct DetectedFace: Codable, Sendable, Hashable {
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
+    public var score: Double
+    /// Right eye, left eye, nose tip, right and left mouth corners (the subject's right and
+    /// left); empty when the detector gives none.
+    public var landmarks: [Point]
+
+    public init(x: Double, y: Double, width: Double, height: Double, score: Double, landmarks: [Point] = []) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+        self.score = score
+        self.landmarks = landmarks
+    }
+
+    public var rect: Rect { Rect(x: x, y: y, width: width, height: height) }
+    /// Linear size, as the evaluation tools measure it.
+    public var size: Double { (max(width, 0) * max(height, 0)).squareRoot() }
+}
+
+/// How to look for faces.
+public struct FaceSearch: Sendable, Hashable {
+    public var detector: DetectorChoice = .auto
+    /// 0-1; maps linearly onto the detector's score threshold (see `FaceModels`).
+    public var sensitivity: Double = 0.5
+    /// Smallest face to report, in source pixels; nil means 20 pixels of the analysis proxy.
+    public var minFaceSize: Double?
+    /// Longest side of the proxy the detector runs on.
+    public var proxySide: Int = AnalysisSize.faceProxy
+
+    public init(detector: DetectorChoice = .auto, sensitivity: Double = 0.5, minFaceSize: Double? = nil) {
+        self.detector = detector
+        self.sensitivity = sensitivity
+        self.minFaceSize = minFaceSize
+    }
+}
+
+/// What a face search found, in source pixels.
+public struct FaceReport: Sendable, Codable, Equatable {
+    public var detector: String
+    public var faces: [DetectedFace]
+    /// The score threshold the sensitivity mapped to.
+    public var threshold: Double
+    public var proxyWidth: Int
+    public var proxyHeight: Int
+}
+
+/// The face models of a process: YuNet from a file when one is configured, and MTCNN, whose
+/// weights are embedded in the binary at build time (so there is nothing to download or find
+/// at run time). Loaded models are immutable and shared by every request.
+public final class FaceModels: Sendable {
+    public let yunetPath: String?
+    private let yunet: YuNetDetector?
+    private let mtcnn = Mutex<MTCNNDetector?>(nil)
+
+    /// The environment variable naming the YuNet model file.
+    public static let modelEnvironmentKey = "SMARTCROP_FACE_MODEL"
+
+    /// - Parameter yunetModel: path of face_detection_yunet_2023mar.onnx, or nil to read
+    ///   `SMARTCROP_FACE_MODEL` (and use MTCNN alone when that is unset too).
+    public init(yunetModel: String? = nil) throws {
+        let path = yunetModel ?? ProcessInfo.processInfo.environment[FaceModels.modelEnvironmentKey].flatMap { $0.isEmpty ? nil : $0 }
+        yunetPath = path
+        guard let path else {
+            yunet = nil
+            return
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SmartCropError.io("cannot read the face model \(path). \(FaceModels.yunetRemedy)")
+        }
+        do {
+            yunet = try YuNetDetector(model: [UInt8](data), name: path)
+        } catch let error as FaceDetectionError {
+            throw SmartCropError.invalidArgument(field: "face_model", message: error.description)
+        }
+    }
+
+    static let yunetRemedy = "Download face_detection_yunet_2023mar.onnx (232,589 bytes) from the OpenCV Zoo and pass it with --face-model or SMARTCROP_FACE_MODEL."
+
+    public var hasYuNet: Bool { yunet != nil }
+
+    /// The detector for a choice; `auto` prefers YuNet.
+    public func detector(_ choice: DetectorChoice) throws -> any FaceDetector {
+        switch choice {
+        case .yunet:
+            guard let yunet else {
+                throw SmartCropError.invalidArgument(field: "detector", message: "YuNet needs its model file. \(FaceModels.yunetRemedy)")
+            }
+            return yunet
+        case .auto where yunet != nil:
+            return yunet!
+        case .auto, .mtcnn:
+            return try embeddedMTCNN()
+        }
+    }
+
+    private func embeddedMTCNN() throws -> MTCNNDetector {
+        try mtcnn.withLock { cached in
+            if let cached { return cached }
+            func bytes(_ network: sc_mtcnn_network) throws -> [UInt8] {
+                var size = 0
+                let pointer = sc_mtcnn_model(network, &size)
+                guard size > 0, let pointer else {
+                    throw SmartCropError.processing(operation: "face detection",
+                        message: "this binary was built without the MTCNN weights; run `make models` and rebuild")
+                }
+                return Array(UnsafeBufferPointer(start: pointer, count: size))
+            }
+            let detector = try MTCNNDetector(pnet: try bytes(SC_MTCNN_PNET), rnet: try bytes(SC_MTCNN_RNET),
+                                             onet: try bytes(SC_MTCNN_ONET), name: "embedded MTCNN")
+            cached = detector
+            return detector
+        }
+    }
+}
+
+enum FaceAnalysis {
+    /// Finds faces in `image` (the working image) on its analysis proxy, and returns them in
+    /// the pixels of `frame`.
+    static func find(in image: Image, frame: CropFrame, models: FaceModels, search: FaceSearch,
+                     analysis: AnalysisCache) throws -> FaceReport {
+        try analysis.faces(of: image, search: search) {
+            let proxy = try analysis.proxy(of: image, longestSide: search.proxySide)
+            let detector = try models.detector(search.detector)
+            let threshold = detector.scoreThreshold(forSensitivity: Float(search.sensitivity))
+            // Proxy pixels per frame pixel.
+            let sx = Double(proxy.width) / Double(frame.width), sy = Double(proxy.height) / Double(frame.height)
+            var options = DetectionOptions(scoreThreshold: threshold)
+            if let minimum = search.minFaceSize {
+                options.minFaceSize = Float(max(minimum * max(sx, sy), 8))
+            }
+            let rgb = RGBImage(width: proxy.width, height: proxy.height, pixels: try proxy.rgbBytes())
+            let found: [Face]
+            do {
+                found = try detector.detect(rgb, options: options)
+            } catch let error as FaceDetectionError {
+                throw SmartCropError.processing(operation: "face detection", message: error.description)
+            }
+            let faces = found.map { face in
+                DetectedFace(x: Double(face.x) / sx, y: Double(face.y) / sy, width: Double(face.width) / sx,
+                             height: Double(face.height) / sy, score: Double(face.score),
+                             landmarks: face.landmarks.map { Point(x: Double($0.x) / sx, y: Double($0.y) / sy) })
+            }
+            return FaceReport(detector: detector.name, faces: faces, threshold: Double(threshold),
+                              proxyWidth: proxy.width, proxyHeight: proxy.height)
+        }
+    }
+}
+
+/// Face detection on its own: the `detect` command and endpoint.
+public enum FaceFinder {
+    /// Decodes only the analysis proxy (shrink-on-load) and reports faces in source pixels.
+    public static func detect(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch()) throws -> FaceReport {
+        try detectShowing(source, models: models, search: search).report
+    }
+
+    /// As `detect`, also returning the decoded analysis image (for drawing on).
+    public static func detectShowing(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch()) throws -> (report: FaceReport, image: Image) {
+        let info = source.info
+        let scale = min(1, Double(search.proxySide) / Double(max(info.width, info.height)))
+        let image = try source.decode(scale: scale)
+        let frame = CropFrame(width: info.width, height: info.height,
+                              imageScaleX: Double(image.width) / Double(info.width),
+                              imageScaleY: Double(image.height) / Double(info.height), toSource: .identity)
+        return (try FaceAnalysis.find(in: image, frame: frame, models: models, search: search, analysis: AnalysisCache()), image)
+    }
+}
+
+extension Image {
+    /// The image with face boxes (green), landmarks (red) and optionally a crop (yellow)
+    /// drawn on it; all coordinates in source pixels of a source `sourceWidth` wide.
+    public func annotated(faces: [DetectedFace], crop: PixelRect? = nil, sourceWidth: Int, sourceHeight: Int) throws -> Image {
+        let sx = Double(width) / Double(sourceWidth), sy = Double(height) / Double(sourceHeight)
+        let line = max(1, min(width, height) / 200)
+        var shapes: [DrawnRect] = []
+        if let crop {
+            shapes.append(DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: width, height),
+                                    colour: Colour(red: 255, green: 210, blue: 0), thickness: line * 2))
+        }
+        for face in faces {
+            shapes.append(DrawnRect(rect: face.rect.scaled(x: sx, y: sy).pixelRect(within: width, height),
+                                    colour: Colour(red: 0, green: 230, blue: 60), thickness: line))
+            for point in face.landmarks {
+                let dot = Rect(x: point.x * sx - Double(line), y: point.y * sy - Double(line), width: Double(2 * line + 1), height: Double(2 * line + 1))
+                shapes.append(DrawnRect(rect: dot.pixelRect(within: width, height), colour: Colour(red: 255, green: 40, blue: 40), filled: true))
+            }
+        }
+        return try drawing(shapes)
+    }
+}
