@@ -49,7 +49,13 @@ $(SAMPLES)/astronaut.png:
 build: deps models
 	swift build $(RELEASE_FLAGS) --product smartcrop $(SWIFT_FLAGS)
 
-test: deps models samples
+# Parts of the build that belong to one area (the server, …) live in mk/*.mk; they add their
+# own prerequisites of `make test` to TEST_DEPS and of `make bench` to BENCH_DEPS.
+TEST_DEPS  :=
+BENCH_DEPS :=
+-include mk/*.mk
+
+test: deps models samples $(TEST_DEPS)
 	SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)
 
 # Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose.
@@ -81,7 +87,7 @@ face-bench: models samples $(BENCH_VENV)/bin/python
 parity-fixtures: models $(BENCH_VENV)/bin/python
 	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) $(BENCH_VENV)/bin/python tools/parity/make_fixtures.py
 
-bench: build bench-deps $(BIG_JPEG) face-bench
+bench: build bench-deps $(BIG_JPEG) face-bench $(BENCH_DEPS)
 	@echo "== smartcrop crop vs vipsthumbnail, 12 MP JPEG to a 256x256 WebP (attention) =="
 	@python3 bench/cli_bench.py --case cli-attention-256 --target-time 1.1 --target-rss 1.2 \
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode attention -o $(BENCH_DIR)/ours.webp' \

@@ -45,6 +45,8 @@ int sc_init(const char *argv0) {
     return 0;
 }
 
+void sc_set_threads(int threads) { vips_concurrency_set(threads); }
+
 VipsImage *sc_open_file(const char *path, const char *options) {
     char name[VIPS_PATH_MAX];
     if (options) {

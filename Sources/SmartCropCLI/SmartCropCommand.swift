@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Glibc
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -20,7 +21,11 @@ struct SmartCropCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if let asyncCommand = command as? any AsyncParsableCommand {
+                try runBlocking(asyncCommand)
+            } else {
+                try command.run()
+            }
         } catch let error as SmartCropError {
             fail(error.message)
         } catch let error as CLIError {
@@ -33,6 +38,20 @@ struct SmartCropCommand: ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// Runs an async subcommand (the server) to completion. The other commands stay
+    /// synchronous so a one-shot crop never starts the concurrency runtime's threads.
+    static func runBlocking(_ command: any AsyncParsableCommand) throws {
+        nonisolated(unsafe) var command = command
+        nonisolated(unsafe) var failure: (any Error)?
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await command.run() } catch { failure = error }
+            done.signal()
+        }
+        done.wait()
+        if let failure { throw failure }
     }
 
     static func fail(_ message: String) -> Never {

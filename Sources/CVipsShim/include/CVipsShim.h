@@ -6,6 +6,7 @@
 #include <vips/vips.h>
 
 int sc_init(const char *argv0);
+void sc_set_threads(int threads);
 
 // Loading. `options` is a libvips option string such as "access=sequential" (may be NULL).
 VipsImage *sc_open_file(const char *path, const char *options);

@@ -15,12 +15,19 @@ public struct CropDecision: Codable, Sendable, Equatable {
     public var focalPoint: Point?
     /// Why a preferred strategy was not used (e.g. "no face found", "flat image").
     public var fallback: String?
+    /// Every face the detector reported (source pixels), whether or not it shaped the crop.
+    public var faces: [DetectedFace]
+    /// The detector that looked, when faces were looked for.
+    public var detector: String?
 
-    public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil) {
+    public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil,
+                faces: [DetectedFace] = [], detector: String? = nil) {
         self.crop = crop
         self.strategy = strategy
         self.focalPoint = focalPoint
         self.fallback = fallback
+        self.faces = faces
+        self.detector = detector
     }
 }
 

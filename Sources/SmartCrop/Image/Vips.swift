@@ -38,3 +38,14 @@ enum Vips {
         }.joined(separator: "; ")
     }
 }
+
+/// Process-wide settings of the image engine.
+public enum ImageEngine {
+    /// How many threads libvips may use inside one operation. A server that already runs one
+    /// request per core sets 1, so requests don't fight over cores; the CLI keeps the default
+    /// (one per core).
+    public static func setThreadsPerOperation(_ threads: Int) throws {
+        try Vips.ensureStarted()
+        sc_set_threads(Int32(max(1, threads)))
+    }
+}

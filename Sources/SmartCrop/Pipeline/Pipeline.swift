@@ -53,6 +53,21 @@ public struct Pipeline: Sendable, Equatable {
     }
 }
 
+extension SmartCropSettings {
+    /// Reads the smart-crop tool's settings object (`{"mode": "face", "width": 256, ...}`);
+    /// errors name the field under `path`, e.g. `settings.padding`.
+    public static func parse(_ json: JSONValue, path: String = "settings") throws -> SmartCropSettings {
+        var reader = try FieldReader(json, path: path)
+        let settings = try OperationParser.smartCrop(&reader)
+        try reader.finish()
+        return settings
+    }
+
+    public static func parse(_ data: Data, path: String = "settings") throws -> SmartCropSettings {
+        try parse(JSONValue.parse(data, field: path), path: path)
+    }
+}
+
 extension Pipeline: Codable {
     public init(from decoder: Decoder) throws {
         let json = try JSONValue(from: decoder)

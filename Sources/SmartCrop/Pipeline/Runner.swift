@@ -8,10 +8,13 @@ public struct PipelineOptions: Sendable {
     public var limits: DecodeLimits
     /// Checked between steps; past it the request fails with `deadlineExceeded`.
     public var deadline: ContinuousClock.Instant?
+    /// The face detectors smart crops use; nil reads `SMARTCROP_FACE_MODEL` once per process.
+    public var faceModels: FaceModels?
 
-    public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil) {
+    public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil, faceModels: FaceModels? = nil) {
         self.limits = limits
         self.deadline = deadline
+        self.faceModels = faceModels
     }
 }
 
