@@ -1,9 +1,13 @@
 // Single-threaded timing of the face detectors, the Swift half of `bench/face-bench.sh`.
-// Prints one `RESULT <key> <median ms>` line per measurement; bench/ort_bench.py prints the same
-// keys for onnxruntime so the script can pair them.
+// Prints one `RESULT <key> <median ms> min=<fastest ms>` line per measurement;
+// bench/ort_bench.py prints the same keys for onnxruntime so the script can pair them.
 //
 //   face-bench [--yunet FILE] [--mtcnn DIR] [--rgb FILE --width W --height H]
 //              [--runs N] [--warmup N] [--calls-out FILE] [--only yunet|mtcnn]
+//              [--sizes 640x640,640x480] [--network-only] [--profile]
+//
+// --profile prints each plan step's fastest time instead (YuNet at each size; MTCNN per
+// distinct network call). --network-only skips the detect/full-cascade timings.
 //
 // YuNet runs at 640x640 and 640x480 on a deterministic synthetic image (or the --rgb image,
 // cropped or padded). MTCNN runs its full cascade on the --rgb image (synthetic 640x640 when
@@ -11,11 +15,9 @@
 // exactly the same work.
 
 @_spi(Benchmark) import FaceDetection
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
+// Full Foundation (FileHandle, String(format:), JSONSerialization): this is a benchmark tool, not
+// part of the product, so the FoundationEssentials-only rule does not apply.
 import Foundation
-#endif
 
 struct Arguments {
     var yunet = ProcessInfo.processInfo.environment["SMARTCROP_YUNET_MODEL"] ?? "../shared/models/face_detection_yunet_2023mar.onnx"
@@ -27,6 +29,9 @@ struct Arguments {
     var warmup = 5
     var callsOut: String?
     var only: String?
+    var sizes = [(640, 640), (640, 480)]
+    var networkOnly = false
+    var profile = false
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -45,6 +50,14 @@ struct Arguments {
             case "--warmup": warmup = max(0, Int(value(arg)) ?? 5)
             case "--calls-out": callsOut = value(arg)
             case "--only": only = value(arg)
+            case "--sizes":
+                sizes = value(arg).split(separator: ",").map { size in
+                    let parts = size.split(separator: "x").compactMap { Int($0) }
+                    guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { fail("--sizes wants WxH[,WxH...]") }
+                    return (parts[0], parts[1])
+                }
+            case "--network-only": networkOnly = true
+            case "--profile": profile = true
             default: fail("unknown argument \(arg)")
             }
         }
@@ -61,8 +74,8 @@ func readFile(_ path: String) -> [UInt8] {
     return [UInt8](data)
 }
 
-/// Median wall time in milliseconds of `runs` calls after `warmup` unmeasured ones.
-func medianMilliseconds(runs: Int, warmup: Int, _ body: () throws -> Void) rethrows -> Double {
+/// Median and fastest wall time in milliseconds of `runs` calls after `warmup` unmeasured ones.
+func timeMilliseconds(runs: Int, warmup: Int, _ body: () throws -> Void) rethrows -> (median: Double, min: Double) {
     for _ in 0..<warmup { try body() }
     let clock = ContinuousClock()
     var samples: [Double] = []
@@ -71,11 +84,20 @@ func medianMilliseconds(runs: Int, warmup: Int, _ body: () throws -> Void) rethr
         samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
     }
     samples.sort()
-    return samples.count % 2 == 1 ? samples[samples.count / 2] : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
+    let median = samples.count % 2 == 1 ? samples[samples.count / 2] : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
+    return (median, samples[0])
 }
 
-func report(_ key: String, _ ms: Double, _ note: String = "") {
-    print("RESULT \(key) \(String(format: "%.3f", ms))\(note.isEmpty ? "" : " " + note)")
+func report(_ key: String, _ time: (median: Double, min: Double), _ note: String = "") {
+    print("RESULT \(key) \(String(format: "%.3f", time.median)) min=\(String(format: "%.3f", time.min))\(note.isEmpty ? "" : " " + note)")
+}
+
+func printProfile(_ title: String, _ steps: [(label: String, seconds: Double)]) {
+    let total = steps.reduce(0) { $0 + $1.seconds }
+    print("PROFILE \(title): \(String(format: "%.3f", total * 1000)) ms (sum of per-step minima)")
+    for step in steps where step.seconds * 1000 >= 0.005 {
+        print(String(format: "  %7.3f ms %5.1f%%  ", step.seconds * 1000, 100 * step.seconds / total) + step.label)
+    }
 }
 
 /// The same formula as the parity fixtures, as RGB bytes.
@@ -108,15 +130,20 @@ if let path = arguments.rgb {
 do {
     if arguments.only == nil || arguments.only == "yunet" {
         let detector = try YuNetDetector(model: readFile(arguments.yunet), name: arguments.yunet)
-        for (width, height) in [(640, 640), (640, 480)] {
+        for (width, height) in arguments.sizes {
             let image = photo.map { fitted($0, width: width, height: height) } ?? syntheticImage(width: width, height: height)
             let (input, shape) = detector.preparedInput(image)
-            let network = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+            if arguments.profile {
+                printProfile("yunet \(width)x\(height)", try detector.profileNetwork(input, shape: shape, runs: max(arguments.runs, 1)))
+                continue
+            }
+            let network = try timeMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
                 try detector.runNetwork(input, shape: shape)
             }
             report("yunet_net_\(width)x\(height)", network)
+            if arguments.networkOnly { continue }
             var faces = 0
-            let full = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+            let full = try timeMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
                 faces = try detector.detect(image).count
             }
             report("yunet_detect_\(width)x\(height)", full, "faces=\(faces)")
@@ -128,10 +155,6 @@ do {
         let image = photo ?? syntheticImage(width: 640, height: 640)
         let key = "\(image.width)x\(image.height)"
         let (faces, calls) = try detector.detectRecordingNetworkCalls(image)
-        let full = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
-            _ = try detector.detect(image)
-        }
-        report("mtcnn_detect_\(key)", full, "faces=\(faces.count)")
         // The same network calls with synthetic inputs: comparable with onnxruntime replaying them.
         func replayInput(_ count: Int) -> [Float] {
             (0..<count).map { i -> Float in Float((i * 37) % 251) / 250 * 2 - 1 }
@@ -139,7 +162,21 @@ do {
         let inputs: [(String, [Float], [Int])] = calls.map { call in
             (call.network, replayInput(call.shape.reduce(1, *)), call.shape)
         }
-        let networks = try medianMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+        if arguments.profile {
+            var seen = Set<String>()
+            for (name, input, shape) in inputs where seen.insert("\(name)\(shape)").inserted {
+                let count = inputs.filter { $0.0 == name && $0.2 == shape }.count
+                printProfile("\(name) \(shape) x\(count)", try detector.profileNetwork(name, input, shape: shape, runs: max(arguments.runs, 1)))
+            }
+            exit(0)
+        }
+        if !arguments.networkOnly {
+            let full = try timeMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
+                _ = try detector.detect(image)
+            }
+            report("mtcnn_detect_\(key)", full, "faces=\(faces.count)")
+        }
+        let networks = try timeMilliseconds(runs: arguments.runs, warmup: arguments.warmup) {
             for (name, input, shape) in inputs { try detector.runNetwork(name, input, shape: shape) }
         }
         report("mtcnn_nets_\(key)", networks, "calls=\(calls.count)")

@@ -48,6 +48,11 @@ extension YuNetDetector {
             input.withUnsafeBufferPointer { buffer.baseAddress!.update(from: $0.baseAddress!, count: buffer.count) }
         }, read: { _ in })
     }
+
+    /// Each step of the network's plan for `shape` with its fastest time over `runs` runs.
+    public func profileNetwork(_ input: [Float], shape: [Int], runs: Int) throws -> [(label: String, seconds: Double)] {
+        try network.profile(input, shape: shape, runs: runs)
+    }
 }
 
 @_spi(Benchmark)
@@ -59,6 +64,11 @@ extension MTCNNDetector {
         let log = NetworkCallLog()
         let faces = try detect(image, options: options, log: log)
         return (faces, log.entries.map { (network: $0.0, shape: $0.1) })
+    }
+
+    /// Each step of one network's plan for `shape` with its fastest time over `runs` runs.
+    public func profileNetwork(_ name: String, _ input: [Float], shape: [Int], runs: Int) throws -> [(label: String, seconds: Double)] {
+        try (name == "pnet" ? pnet : name == "rnet" ? rnet : onet).profile(input, shape: shape, runs: runs)
     }
 
     /// Runs one of the three networks on `input` of `shape`, no decoding.

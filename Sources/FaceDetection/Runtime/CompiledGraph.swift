@@ -34,10 +34,19 @@ enum ConvPadding: Sendable, Equatable {
 }
 
 enum ConvKernel: Sendable {
-    case pointwise(PackedWeights)
-    case depthwise3x3(DepthwiseWeights)
+    /// Group 1, any kernel: channel-blocked output; the input is blocked too unless the layer
+    /// has at most `plainInputChannelLimit` input channels (a network's first layer), which it
+    /// reads from plain NCHW.
+    case direct(DirectConvWeights)
+    /// Depthwise 3×3 stride 1, blocked in and out, optionally followed by a fused 2×2 max pool.
+    case depthwise3x3(DepthwiseConvWeights)
+    /// Any other grouping: plain NCHW in and out, im2col + GEMM per group.
     case general([PackedWeights])
 }
+
+/// A group-1 convolution with this few input channels reads plain NCHW: blocking three channels
+/// into eight lanes would waste most of the reduction.
+let plainInputChannelLimit = 4
 
 struct ConvLayer: Sendable {
     var outChannels: Int
@@ -54,6 +63,8 @@ struct ConvLayer: Sendable {
     var activation: ActivationKind = .none
     var slopes: [Float] = []
     var kernel: ConvKernel
+    /// A 2×2 stride-2 max pool fused after a depthwise layer (and its activation).
+    var pool: PoolLayer? = nil
 
     /// Chooses the kernel from the layer's attributes and packs the weights for it.
     static func pack(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, strides: (Int, Int),
@@ -63,16 +74,14 @@ struct ConvLayer: Sendable {
         let outPerGroup = outChannels / group
         let depth = inPerGroup * kernelHeight * kernelWidth
         let kernel: ConvKernel
-        let noPadding: Bool = {
-            if case let .explicit(t, l, b, r) = padding { return t == 0 && l == 0 && b == 0 && r == 0 }
-            return padding == .valid
-        }()
-        if group == 1 && kernelHeight == 1 && kernelWidth == 1 && strides == (1, 1) && noPadding {
-            kernel = .pointwise(PackedWeights(rows: outChannels, depth: inChannels, bias: bias, activation: activation,
-                                              slopes: slopes) { row, k in weights[row * inChannels + k] })
+        if group == 1 {
+            kernel = .direct(DirectConvWeights(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                                               kernelWidth: kernelWidth, blockedInput: inChannels > plainInputChannelLimit,
+                                               weights: weights, bias: bias, activation: activation, slopes: slopes))
         } else if group == inChannels && group == outChannels && kernelHeight == 3 && kernelWidth == 3
                     && strides == (1, 1) && dilations == (1, 1) {
-            kernel = .depthwise3x3(DepthwiseWeights(weights: weights, bias: bias, slopes: slopes, activation: activation))
+            kernel = .depthwise3x3(DepthwiseConvWeights(channels: outChannels, weights: weights, bias: bias,
+                                                        activation: activation, slopes: slopes))
         } else {
             kernel = .general((0..<group).map { g in
                 PackedWeights(rows: outPerGroup, depth: depth,
@@ -90,9 +99,24 @@ struct ConvLayer: Sendable {
     }
 
     func withActivation(_ activation: ActivationKind, slopes: [Float]) -> ConvLayer {
-        ConvLayer.pack(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
-                       kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
-                       group: group, weights: weights, bias: bias, activation: activation, slopes: slopes)
+        var layer = ConvLayer.pack(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                                   kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
+                                   group: group, weights: weights, bias: bias, activation: activation, slopes: slopes)
+        layer.pool = pool
+        return layer
+    }
+
+    /// Whether `pool` can run inside this layer's kernel: a depthwise layer and a 2×2 stride-2
+    /// pool without padding.
+    func canFuse(_ pool: PoolLayer) -> Bool {
+        guard case .depthwise3x3 = kernel, self.pool == nil else { return false }
+        let unpadded: Bool
+        switch pool.padding {
+        case let .explicit(t, l, b, r): unpadded = t == 0 && l == 0 && b == 0 && r == 0
+        case .valid: unpadded = true
+        case .sameUpper, .sameLower: unpadded = false
+        }
+        return unpadded && pool.kernelHeight == 2 && pool.kernelWidth == 2 && pool.strides == (2, 2)
     }
 }
 
@@ -264,8 +288,9 @@ struct CompiledGraph: Sendable {
         fuseActivations()
     }
 
-    /// Folds Relu/PRelu into the Conv before them and Add(bias)/PRelu into the MatMul before
-    /// them, when the intermediate value feeds nothing else.
+    /// Folds Relu/PRelu into the Conv before them, a 2×2 MaxPool into the depthwise Conv (and
+    /// activation) before it, and Add(bias)/PRelu into the MatMul before them, when the
+    /// intermediate value feeds nothing else.
     private mutating func fuseActivations() {
         var consumers = [Int](repeating: 0, count: valueNames.count)
         for step in steps { for input in step.inputs { consumers[input] += 1 } }
@@ -279,9 +304,13 @@ struct CompiledGraph: Sendable {
                   consumers[step.inputs[0]] == 1 else { continue }
             var replacement: Operation?
             switch (steps[source].operation, step.operation) {
-            case let (.conv(conv), .relu) where conv.activation == .none:
+            case let (.conv(conv), .maxPool(pool)) where conv.canFuse(pool):
+                var fused = conv
+                fused.pool = pool
+                replacement = .conv(fused)
+            case let (.conv(conv), .relu) where conv.activation == .none && conv.pool == nil:
                 replacement = .conv(conv.withActivation(.relu, slopes: []))
-            case let (.conv(conv), .binary(.prelu, constant?)) where conv.activation == .none:
+            case let (.conv(conv), .binary(.prelu, constant?)) where conv.activation == .none && conv.pool == nil:
                 if let slopes = Self.perChannel(constant, channels: conv.outChannels, channelAxisFromEnd: 3) {
                     replacement = .conv(conv.withActivation(.prelu, slopes: slopes))
                 }

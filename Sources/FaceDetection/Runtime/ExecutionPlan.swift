@@ -2,12 +2,20 @@
 // float arena, and the exact kernel call for each step. Planning costs microseconds; running
 // allocates nothing.
 
+/// How a tensor is stored: as ONNX describes it, or channel-blocked (NCHWc8, see
+/// BlockedLayout.swift) between the convolution kernels that work in that layout.
+enum TensorLayout: Sendable, Equatable {
+    case plain
+    case blocked
+}
+
 struct PlannedStep: Sendable {
     enum Kernel: Sendable {
-        case convPointwise(PackedWeights, ConvGeometry)
-        case convDepthwise(DepthwiseWeights, ConvGeometry)
+        case convDirect(DirectConvWeights, ConvGeometry)
+        case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
         case convGeneral([PackedWeights], ConvGeometry)
         case maxPool(PoolGeometry)
+        case maxPoolBlocked(PoolGeometry)
         case relu(count: Int)
         case sigmoid(count: Int)
         case binarySameShape(BinaryOperator, count: Int, constant: [Float]?)
@@ -16,10 +24,17 @@ struct PlannedStep: Sendable {
         case transpose(inShape: [Int], perm: [Int])
         case dense(PackedWeights, rows: Int)
         case resizeNearest(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
+        case resizeNearestBlocked(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
+        case toBlocked(batch: Int, channels: Int, plane: Int)
+        case toPlain(batch: Int, channels: Int, plane: Int)
+        /// Transpose(0, 2, 3, 1) of a blocked tensor.
+        case blockedToNHWC(batch: Int, channels: Int, plane: Int)
         /// Reshape, Flatten, Identity and layout-preserving transposes share their input's memory.
         case alias
     }
 
+    /// The graph node (or nodes, when fused) this step runs, for profiles.
+    var label: String
     var kernel: Kernel
     var inputOffsets: [Int]
     var outputOffset: Int
@@ -35,6 +50,63 @@ struct ExecutionPlan: Sendable {
     let arenaCount: Int
     let scratchOffset: Int
 
+    /// A tensor while planning: its logical (ONNX) shape, layout and storage.
+    private struct Value {
+        var shape: [Int]
+        var layout: TensorLayout
+        var storage: Int
+    }
+
+    private struct Builder {
+        var values: [Value] = []
+        var storageSize: [Int] = []
+        var steps: [(label: String, kernel: PlannedStep.Kernel, inputs: [Int], output: Int)] = []
+        var scratch = 0
+        var plainCopy: [Int: Int] = [:]
+        var blockedCopy: [Int: Int] = [:]
+
+        mutating func newValue(_ shape: [Int], _ layout: TensorLayout) -> Int {
+            storageSize.append(layout == .blocked ? blockedCount(shape) : shape.reduce(1, *))
+            values.append(Value(shape: shape, layout: layout, storage: storageSize.count - 1))
+            return values.count - 1
+        }
+
+        mutating func aliasValue(of source: Int, shape: [Int]) -> Int {
+            values.append(Value(shape: shape, layout: values[source].layout, storage: values[source].storage))
+            return values.count - 1
+        }
+
+        mutating func add(_ label: String, _ kernel: PlannedStep.Kernel, _ inputs: [Int], _ output: Int, scratch needed: Int = 0) {
+            steps.append((label, kernel, inputs, output))
+            scratch = max(scratch, needed)
+        }
+
+        /// `value` in plain layout, converting (once) if it is blocked.
+        mutating func plain(_ value: Int) -> Int {
+            guard values[value].layout == .blocked else { return value }
+            if let copy = plainCopy[value] { return copy }
+            let shape = values[value].shape
+            let copy = newValue(shape, .plain)
+            add("reorder to NCHW", .toPlain(batch: shape[0], channels: shape[1], plane: shape[2] * shape[3]), [value], copy)
+            plainCopy[value] = copy
+            return copy
+        }
+
+        /// `value` (4-D) in blocked layout, converting (once) if it is plain.
+        mutating func blocked(_ value: Int) -> Int {
+            guard values[value].layout == .plain else { return value }
+            if let copy = blockedCopy[value] { return copy }
+            let shape = values[value].shape
+            let copy = newValue(shape, .blocked)
+            add("reorder to NCHWc8", .toBlocked(batch: shape[0], channels: shape[1], plane: shape[2] * shape[3]), [value], copy)
+            blockedCopy[value] = copy
+            return copy
+        }
+
+        /// Floats of the value's storage (padding lanes included).
+        func storedCount(_ value: Int) -> Int { storageSize[values[value].storage] }
+    }
+
     init(graph: CompiledGraph, inputShape: [Int]) throws(ModelLoadError) {
         self.inputShape = inputShape
         guard inputShape.allSatisfy({ $0 > 0 }) else {
@@ -43,55 +115,42 @@ struct ExecutionPlan: Sendable {
         if graph.declaredInputShape.count != inputShape.count {
             throw ModelLoadError(reason: "input \(graph.inputName) has rank \(graph.declaredInputShape.count), got shape \(inputShape)")
         }
-        var shapes = [[Int]?](repeating: nil, count: graph.valueNames.count)
-        shapes[graph.inputValue] = inputShape
-        // Storage: a value either owns a region or reuses its input's (aliases).
-        var storageOf = [Int](repeating: -1, count: graph.valueNames.count)
-        var storageSize: [Int] = []
-        func newStorage(_ value: ValueID, count: Int) {
-            storageOf[value] = storageSize.count
-            storageSize.append(count)
-        }
-        newStorage(graph.inputValue, count: inputShape.reduce(1, *))
-
-        var kernels: [PlannedStep.Kernel] = []
-        var scratch = 0
+        var builder = Builder()
+        // Graph value → planning value (graph values come first, reorder copies after).
+        var valueOf = [Int](repeating: -1, count: graph.valueNames.count)
+        valueOf[graph.inputValue] = builder.newValue(inputShape, .plain)
         for step in graph.steps {
-            let inShapes = step.inputs.map { shapes[$0]! }
-            let (kernel, outShape, scratchNeeded) = try Self.plan(step, inShapes)
-            shapes[step.output] = outShape
-            scratch = max(scratch, scratchNeeded)
-            if case .alias = kernel {
-                storageOf[step.output] = storageOf[step.inputs[0]]
-            } else {
-                newStorage(step.output, count: outShape.reduce(1, *))
-            }
-            kernels.append(kernel)
+            let inputs = step.inputs.map { valueOf[$0] }
+            valueOf[step.output] = try Self.plan(step, inputs, &builder)
         }
+        let outputs = graph.outputValues.map { builder.plain(valueOf[$0]) }
 
         // Lifetimes in step indices: a storage is busy from the step that first writes it until
         // the last step that reads it (graph outputs until the end).
-        let endOfTime = graph.steps.count
-        var firstUse = [Int](repeating: Int.max, count: storageSize.count)
-        var lastUse = [Int](repeating: -1, count: storageSize.count)
-        firstUse[storageOf[graph.inputValue]] = -1
-        for (index, step) in graph.steps.enumerated() {
-            let written = storageOf[step.output]
+        let values = builder.values
+        let storageCount = builder.storageSize.count
+        let endOfTime = builder.steps.count
+        var firstUse = [Int](repeating: Int.max, count: storageCount)
+        var lastUse = [Int](repeating: -1, count: storageCount)
+        let inputStorage = values[valueOf[graph.inputValue]].storage
+        firstUse[inputStorage] = -1
+        for (index, step) in builder.steps.enumerated() {
+            let written = values[step.output].storage
             firstUse[written] = min(firstUse[written], index)
             lastUse[written] = max(lastUse[written], index)
-            for input in step.inputs { lastUse[storageOf[input]] = max(lastUse[storageOf[input]], index) }
+            for input in step.inputs { lastUse[values[input].storage] = max(lastUse[values[input].storage], index) }
         }
-        for output in graph.outputValues { lastUse[storageOf[output]] = endOfTime }
+        for output in outputs { lastUse[values[output].storage] = endOfTime }
 
         // Greedy first-fit into one arena, in order of first use. 16-float alignment keeps every
         // tensor on its own cache lines.
         func aligned(_ n: Int) -> Int { (n + 15) & ~15 }
-        var offsets = [Int](repeating: 0, count: storageSize.count)
+        var offsets = [Int](repeating: 0, count: storageCount)
         var live: [(start: Int, end: Int, storage: Int)] = []
         var arenaEnd = 0
-        for storage in storageSize.indices.sorted(by: { firstUse[$0] < firstUse[$1] }) where lastUse[storage] >= 0 || storage == storageOf[graph.inputValue] {
+        for storage in (0..<storageCount).sorted(by: { firstUse[$0] < firstUse[$1] }) where lastUse[storage] >= 0 || storage == inputStorage {
             live.removeAll { lastUse[$0.storage] < firstUse[storage] }
-            let size = aligned(storageSize[storage])
+            let size = aligned(builder.storageSize[storage])
             var candidate = 0
             for block in live.sorted(by: { $0.start < $1.start }) {
                 if candidate + size <= block.start { break }
@@ -102,64 +161,87 @@ struct ExecutionPlan: Sendable {
             arenaEnd = max(arenaEnd, candidate + size)
         }
 
-        inputOffset = offsets[storageOf[graph.inputValue]]
-        outputOffsets = graph.outputValues.map { offsets[storageOf[$0]] }
-        outputShapes = graph.outputValues.map { shapes[$0]! }
-        steps = zip(graph.steps, kernels).map { step, kernel in
-            PlannedStep(kernel: kernel, inputOffsets: step.inputs.map { offsets[storageOf[$0]] },
-                        outputOffset: offsets[storageOf[step.output]])
+        inputOffset = offsets[inputStorage]
+        outputOffsets = outputs.map { offsets[values[$0].storage] }
+        outputShapes = outputs.map { values[$0].shape }
+        steps = builder.steps.map { step in
+            PlannedStep(label: step.label, kernel: step.kernel, inputOffsets: step.inputs.map { offsets[values[$0].storage] },
+                        outputOffset: offsets[values[step.output].storage])
         }
         scratchOffset = arenaEnd
-        arenaCount = arenaEnd + aligned(scratch)
+        arenaCount = arenaEnd + aligned(builder.scratch)
     }
 
     /// Runs every step; the input must already be at `inputOffset`.
     func run(arena: MutableFloatPointer) {
-        let scratch = arena + scratchOffset
+        for step in steps { run(step, arena: arena) }
+    }
+
+    /// Runs every step, reporting each one's label and duration (for profiles).
+    func runTimed(arena: MutableFloatPointer, report: (String, Duration) -> Void) {
+        let clock = ContinuousClock()
         for step in steps {
-            let input = FloatPointer(arena + (step.inputOffsets.first ?? 0))
-            let output = arena + step.outputOffset
-            switch step.kernel {
-            case let .convPointwise(weights, geometry):
-                pointwiseConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
-            case let .convDepthwise(weights, geometry):
-                depthwiseConvolution3x3(weights, geometry: geometry, input: input, output: output, scratch: scratch)
-            case let .convGeneral(weights, geometry):
-                generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
-            case let .maxPool(geometry):
-                maxPool(geometry, input: input, output: output)
-            case let .relu(count):
-                relu(input, output, count: count)
-            case let .sigmoid(count):
-                sigmoid(input, output, count: count)
-            case let .binarySameShape(op, count, constant):
-                let shape = [count]
-                if let constant {
-                    constant.withUnsafeBufferPointer {
-                        broadcastBinary(op, a: input, aStrides: [1], b: $0.baseAddress!, bStrides: [1], output: output, outShape: shape)
-                    }
-                } else {
-                    broadcastBinary(op, a: input, aStrides: [1], b: arena + step.inputOffsets[1], bStrides: [1], output: output, outShape: shape)
+            let start = clock.now
+            run(step, arena: arena)
+            report(step.label, clock.now - start)
+        }
+    }
+
+    @inline(__always)
+    private func run(_ step: PlannedStep, arena: MutableFloatPointer) {
+        let scratch = arena + scratchOffset
+        let input = FloatPointer(arena + (step.inputOffsets.first ?? 0))
+        let output = arena + step.outputOffset
+        switch step.kernel {
+        case let .convDirect(weights, geometry):
+            directConvolution(weights, geometry: geometry, input: input, output: output)
+        case let .convDepthwise(weights, geometry, pool):
+            depthwiseBlocked3x3(weights, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
+        case let .convGeneral(weights, geometry):
+            generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
+        case let .maxPool(geometry):
+            maxPool(geometry, input: input, output: output)
+        case let .maxPoolBlocked(geometry):
+            maxPoolBlocked(geometry, input: input, output: output)
+        case let .relu(count):
+            relu(input, output, count: count)
+        case let .sigmoid(count):
+            sigmoid(input, output, count: count)
+        case let .binarySameShape(op, count, constant):
+            let shape = [count]
+            if let constant {
+                constant.withUnsafeBufferPointer {
+                    broadcastBinary(op, a: input, aStrides: [1], b: $0.baseAddress!, bStrides: [1], output: output, outShape: shape)
                 }
-            case let .binaryBroadcast(op, outShape, aStrides, bStrides, constant):
-                if let constant {
-                    constant.withUnsafeBufferPointer {
-                        broadcastBinary(op, a: input, aStrides: aStrides, b: $0.baseAddress!, bStrides: bStrides, output: output, outShape: outShape)
-                    }
-                } else {
-                    broadcastBinary(op, a: input, aStrides: aStrides, b: arena + step.inputOffsets[1], bStrides: bStrides, output: output, outShape: outShape)
-                }
-            case let .softmax(outer, axisLength, inner):
-                softmax(input, output, outerCount: outer, axisLength: axisLength, innerCount: inner)
-            case let .transpose(inShape, perm):
-                transpose(input, inShape: inShape, perm: perm, output)
-            case let .dense(weights, rows):
-                runDense(weights, rows: rows, input: input, output: output, scratch: scratch)
-            case let .resizeNearest(planes, inHeight, inWidth, rows, columns):
-                resizeNearest(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
-            case .alias:
-                break
+            } else {
+                broadcastBinary(op, a: input, aStrides: [1], b: arena + step.inputOffsets[1], bStrides: [1], output: output, outShape: shape)
             }
+        case let .binaryBroadcast(op, outShape, aStrides, bStrides, constant):
+            if let constant {
+                constant.withUnsafeBufferPointer {
+                    broadcastBinary(op, a: input, aStrides: aStrides, b: $0.baseAddress!, bStrides: bStrides, output: output, outShape: outShape)
+                }
+            } else {
+                broadcastBinary(op, a: input, aStrides: aStrides, b: arena + step.inputOffsets[1], bStrides: bStrides, output: output, outShape: outShape)
+            }
+        case let .softmax(outer, axisLength, inner):
+            softmax(input, output, outerCount: outer, axisLength: axisLength, innerCount: inner)
+        case let .transpose(inShape, perm):
+            transpose(input, inShape: inShape, perm: perm, output)
+        case let .dense(weights, rows):
+            runDense(weights, rows: rows, input: input, output: output, scratch: scratch)
+        case let .resizeNearest(planes, inHeight, inWidth, rows, columns):
+            resizeNearest(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
+        case let .resizeNearestBlocked(planes, inHeight, inWidth, rows, columns):
+            resizeNearestBlocked(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
+        case let .toBlocked(batch, channels, plane):
+            reorderToBlocked(input, output, batch: batch, channels: channels, plane: plane)
+        case let .toPlain(batch, channels, plane):
+            reorderToPlain(input, output, batch: batch, channels: channels, plane: plane)
+        case let .blockedToNHWC(batch, channels, plane):
+            reorderBlockedToNHWC(input, output, batch: batch, channels: channels, plane: plane)
+        case .alias:
+            break
         }
     }
 
@@ -177,9 +259,11 @@ struct ExecutionPlan: Sendable {
 
     // MARK: Shape inference and kernel choice
 
-    private static func plan(_ step: GraphStep, _ inShapes: [[Int]]) throws(ModelLoadError) -> (PlannedStep.Kernel, [Int], Int) {
-        let x = inShapes[0]
-        let count = x.reduce(1, *)
+    /// Plans one graph step: picks the layout its inputs should be in (adding reorders), the
+    /// kernel and the output's shape and layout. Returns the output value.
+    private static func plan(_ step: GraphStep, _ inputs: [Int], _ b: inout Builder) throws(ModelLoadError) -> Int {
+        let x = b.values[inputs[0]].shape
+        let layout = b.values[inputs[0]].layout
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
         switch step.operation {
         case let .conv(layer):
@@ -200,39 +284,128 @@ struct ExecutionPlan: Sendable {
                                         padTop: padTop, padLeft: padLeft, group: layer.group)
             let outShape = [x[0], layer.outChannels, outHeight, outWidth]
             switch layer.kernel {
-            case let .pointwise(weights):
-                return (.convPointwise(weights, geometry), outShape, gemmScratchCount(depth: weights.depth))
+            case let .direct(weights):
+                let source = weights.inputLanes == channelBlock ? b.blocked(inputs[0]) : b.plain(inputs[0])
+                let output = b.newValue(outShape, .blocked)
+                b.add(step.nodeName, .convDirect(weights, geometry), [source], output)
+                return output
             case let .depthwise3x3(weights):
-                return (.convDepthwise(weights, geometry), outShape, depthwiseScratchCount(geometry))
+                let source = b.blocked(inputs[0])
+                var pool: PoolGeometry?
+                var shape = outShape
+                if let layer = layer.pool {
+                    let geometry = try poolGeometry(layer, outShape, fail)
+                    pool = geometry
+                    shape = [x[0], x[1], geometry.outHeight, geometry.outWidth]
+                }
+                let output = b.newValue(shape, .blocked)
+                b.add(step.nodeName, .convDepthwise(weights, geometry, pool: pool), [source], output,
+                      scratch: depthwiseBlockedScratchCount(geometry))
+                return output
             case let .general(weights):
-                return (.convGeneral(weights, geometry), outShape, generalConvolutionScratchCount(geometry))
+                let source = b.plain(inputs[0])
+                let output = b.newValue(outShape, .plain)
+                b.add(step.nodeName, .convGeneral(weights, geometry), [source], output, scratch: generalConvolutionScratchCount(geometry))
+                return output
             }
 
         case let .maxPool(layer):
             guard x.count == 4 else { throw fail("input shape \(x) is not NCHW") }
-            var outSize = [0, 0]
-            var padBegin = [0, 0]
-            let kernel = [layer.kernelHeight, layer.kernelWidth]
-            let strides = [layer.strides.0, layer.strides.1]
-            for axis in 0..<2 {
-                let inSize = x[2 + axis]
-                let (begin, end) = layer.padding.amounts(axis: axis, inSize: inSize, kernel: kernel[axis], stride: strides[axis], dilation: 1)
-                padBegin[axis] = begin
-                let span = inSize + begin + end - kernel[axis]
-                guard span >= 0 else { throw fail("input \(x) is smaller than the pooling window") }
-                if layer.ceilMode {
-                    var size = (span + strides[axis] - 1) / strides[axis] + 1
-                    // A window starting inside the end padding is dropped (ONNX/PyTorch rule).
-                    if (size - 1) * strides[axis] >= inSize + begin { size -= 1 }
-                    outSize[axis] = size
-                } else {
-                    outSize[axis] = span / strides[axis] + 1
-                }
+            var geometry = try poolGeometry(layer, x, fail)
+            let outShape = [x[0], x[1], geometry.outHeight, geometry.outWidth]
+            let output = b.newValue(outShape, layout)
+            if layout == .blocked {
+                geometry.planes = x[0] * channelBlocks(x[1])
+                b.add(step.nodeName, .maxPoolBlocked(geometry), inputs, output)
+            } else {
+                b.add(step.nodeName, .maxPool(geometry), inputs, output)
             }
-            let geometry = PoolGeometry(planes: x[0] * x[1], inHeight: x[2], inWidth: x[3], outHeight: outSize[0],
-                                        outWidth: outSize[1], kernelHeight: kernel[0], kernelWidth: kernel[1],
-                                        strideY: strides[0], strideX: strides[1], padTop: padBegin[0], padLeft: padBegin[1])
-            return (.maxPool(geometry), [x[0], x[1], outSize[0], outSize[1]], 0)
+            return output
+
+        case .relu, .sigmoid:
+            // Elementwise on whatever layout the input has (blocked padding lanes stay finite).
+            let output = b.newValue(x, layout)
+            let count = b.storedCount(inputs[0])
+            if case .relu = step.operation {
+                b.add(step.nodeName, .relu(count: count), inputs, output)
+            } else {
+                b.add(step.nodeName, .sigmoid(count: count), inputs, output)
+            }
+            return output
+
+        case .identity:
+            let output = b.aliasValue(of: inputs[0], shape: x)
+            b.add(step.nodeName, .alias, inputs, output)
+            return output
+
+        case let .binary(op, nil) where inputs.count == 2 && b.values[inputs[1]].shape == x
+                                        && b.values[inputs[1]].layout == layout:
+            let output = b.newValue(x, layout)
+            b.add(step.nodeName, .binarySameShape(op, count: b.storedCount(inputs[0]), constant: nil), inputs, output)
+            return output
+
+        case .resizeNearest where layout == .blocked:
+            let (kernel, outShape, _) = try planPlain(step, [x])
+            guard case let .resizeNearest(_, inHeight, inWidth, rows, columns) = kernel else { fatalError("resize planned as \(kernel)") }
+            let output = b.newValue(outShape, .blocked)
+            b.add(step.nodeName, .resizeNearestBlocked(planes: x[0] * channelBlocks(x[1]), inHeight: inHeight, inWidth: inWidth,
+                                                       rows: rows, columns: columns), inputs, output)
+            return output
+
+        case let .transpose(perm) where layout == .blocked && x.count == 4 && perm == [0, 2, 3, 1]:
+            let output = b.newValue([x[0], x[2], x[3], x[1]], .plain)
+            b.add(step.nodeName, .blockedToNHWC(batch: x[0], channels: x[1], plane: x[2] * x[3]), inputs, output)
+            return output
+
+        default:
+            // Everything else works on plain tensors.
+            let sources = inputs.map { b.plain($0) }
+            let (kernel, outShape, scratch) = try planPlain(step, sources.map { b.values[$0].shape })
+            let output: Int
+            if case .alias = kernel {
+                output = b.aliasValue(of: sources[0], shape: outShape)
+            } else {
+                output = b.newValue(outShape, .plain)
+            }
+            b.add(step.nodeName, kernel, sources, output, scratch: scratch)
+            return output
+        }
+    }
+
+    /// Output sizes and padding of a max pool over an NCHW input of shape `x`.
+    private static func poolGeometry(_ layer: PoolLayer, _ x: [Int], _ fail: (String) -> ModelLoadError) throws(ModelLoadError) -> PoolGeometry {
+        var outSize = [0, 0]
+        var padBegin = [0, 0]
+        let kernel = [layer.kernelHeight, layer.kernelWidth]
+        let strides = [layer.strides.0, layer.strides.1]
+        for axis in 0..<2 {
+            let inSize = x[2 + axis]
+            let (begin, end) = layer.padding.amounts(axis: axis, inSize: inSize, kernel: kernel[axis], stride: strides[axis], dilation: 1)
+            padBegin[axis] = begin
+            let span = inSize + begin + end - kernel[axis]
+            guard span >= 0 else { throw fail("input \(x) is smaller than the pooling window") }
+            if layer.ceilMode {
+                var size = (span + strides[axis] - 1) / strides[axis] + 1
+                // A window starting inside the end padding is dropped (ONNX/PyTorch rule).
+                if (size - 1) * strides[axis] >= inSize + begin { size -= 1 }
+                outSize[axis] = size
+            } else {
+                outSize[axis] = span / strides[axis] + 1
+            }
+        }
+        return PoolGeometry(planes: x[0] * x[1], inHeight: x[2], inWidth: x[3], outHeight: outSize[0],
+                            outWidth: outSize[1], kernelHeight: kernel[0], kernelWidth: kernel[1],
+                            strideY: strides[0], strideX: strides[1], padTop: padBegin[0], padLeft: padBegin[1])
+    }
+
+    /// Shape inference and kernel choice for the operators on plain tensors.
+    private static func planPlain(_ step: GraphStep, _ inShapes: [[Int]]) throws(ModelLoadError) -> (PlannedStep.Kernel, [Int], Int) {
+        let x = inShapes[0]
+        let count = x.reduce(1, *)
+        func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
+        switch step.operation {
+        case .conv, .maxPool:
+            fatalError("\(step.nodeName) is planned by plan(_:_:_:)")
 
         case .relu:
             return (.relu(count: count), x, 0)

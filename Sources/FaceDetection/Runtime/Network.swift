@@ -113,6 +113,27 @@ final class Network: @unchecked Sendable {
         return try read(NetworkOutputs(arena: arena, plan: plan))
     }
 
+    /// Runs on a copy of `input` `runs` times and returns each step's label and its fastest
+    /// time in seconds, in plan order (for profiles).
+    func profile(_ input: [Float], shape: [Int], runs: Int) throws -> [(label: String, seconds: Double)] {
+        let plan = try plan(for: shape)
+        let workspace = checkOutWorkspace(capacity: plan.arenaCount)
+        defer { checkIn(workspace) }
+        var best = [Double](repeating: .infinity, count: plan.steps.count)
+        var labels: [String] = []
+        for run in 0..<max(runs, 1) {
+            input.withUnsafeBufferPointer { (workspace.base + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
+            var index = 0
+            plan.runTimed(arena: workspace.base) { label, duration in
+                let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+                best[index] = min(best[index], seconds)
+                if run == 0 { labels.append(label) }
+                index += 1
+            }
+        }
+        return Array(zip(labels, best)).map { (label: $0.0, seconds: $0.1) }
+    }
+
     /// Convenience for tests and tools: runs on a copy of `input` and returns copies of the outputs.
     func run(_ input: [Float], shape: [Int]) throws -> [(shape: [Int], values: [Float])] {
         precondition(input.count == shape.reduce(1, *), "input has \(input.count) values for shape \(shape)")

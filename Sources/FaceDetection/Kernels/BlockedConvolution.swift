@@ -1,0 +1,516 @@
+// Convolutions producing NCHWc8 tensors (see BlockedLayout.swift).
+//
+// Direct convolution (any kernel size, stride, dilation and padding, group 1; 1×1 is the same
+// code on a flattened plane): an output tile is 4 pixels of a row × 16 output channels (two
+// blocks), eight ymm accumulators. Each step of the reduction loads the 16 weights of one input
+// channel and tap as two vectors and broadcasts that channel's value at each of the pixels. The
+// input is either blocked (a step per channel of each block, eight lanes apart) or plain NCHW
+// (the network input: few channels, one plane each).
+//
+// Depthwise 3×3 (stride 1): a tile is 4 pixels of one block; each input vector is loaded once
+// per kernel row and used by the up to three outputs that see it, and the nine weight vectors
+// stay in registers along the row. A following 2×2 max pool is fused: output rows go to two
+// scratch rows and only the pooled row is stored.
+
+/// Weights of a group-1 convolution packed for `directConvolution`: for each pair of output
+/// blocks, for each reduction step (input block, ky, kx, lane), 16 output channels (8 for the
+/// last of an odd number of blocks). Then bias and PRelu slopes, padded to whole blocks.
+struct DirectConvWeights: Sendable {
+    let outChannels: Int
+    let inChannels: Int
+    let kernelHeight: Int
+    let kernelWidth: Int
+    /// 8 when the input is blocked, 1 when it is plain NCHW.
+    let inputLanes: Int
+    /// Input channel blocks (blocked input) or input channels (plain input).
+    let inputBlocks: Int
+    /// Reduction steps per output: inputBlocks × kernel area × inputLanes.
+    let steps: Int
+    let outBlocks: Int
+    let activation: ActivationKind
+    let buffer: ConstantBuffer
+
+    var pairCount: Int { (outBlocks + 1) / 2 }
+    var pairStride: Int { steps * 16 }
+    var biasOffset: Int { pairCount * pairStride }
+    var slopeOffset: Int { biasOffset + outBlocks * channelBlock }
+
+    /// `weights` is OIHW with I = `inChannels` (group 1).
+    init(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, blockedInput: Bool,
+         weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
+        self.outChannels = outChannels
+        self.inChannels = inChannels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        inputLanes = blockedInput ? channelBlock : 1
+        inputBlocks = blockedInput ? channelBlocks(inChannels) : inChannels
+        let area = kernelHeight * kernelWidth
+        steps = inputBlocks * area * inputLanes
+        outBlocks = channelBlocks(outChannels)
+        self.activation = activation
+        let pairs = (outBlocks + 1) / 2
+        buffer = ConstantBuffer(count: pairs * steps * 16 + 2 * outBlocks * channelBlock)
+        let base = buffer.base
+        for pair in 0..<pairs {
+            let width = min(2, outBlocks - 2 * pair) * channelBlock
+            var destination = base + pair * steps * 16
+            for block in 0..<inputBlocks {
+                for ky in 0..<kernelHeight {
+                    for kx in 0..<kernelWidth {
+                        for lane in 0..<inputLanes {
+                            let ic = block * inputLanes + lane
+                            for j in 0..<width {
+                                let oc = pair * 16 + j
+                                if ic < inChannels && oc < outChannels {
+                                    destination[j] = weights[((oc * inChannels + ic) * kernelHeight + ky) * kernelWidth + kx]
+                                }
+                            }
+                            destination += width
+                        }
+                    }
+                }
+            }
+        }
+        let biasBase = base + pairs * steps * 16
+        for oc in 0..<outChannels {
+            biasBase[oc] = bias[oc]
+            if activation == .prelu { biasBase[outBlocks * channelBlock + oc] = slopes[oc] }
+        }
+    }
+}
+
+/// Weights of a depthwise 3×3 convolution: per channel block, nine taps of eight lanes, then
+/// bias and slopes per block.
+struct DepthwiseConvWeights: Sendable {
+    let channels: Int
+    let blocks: Int
+    let activation: ActivationKind
+    let buffer: ConstantBuffer
+
+    var biasOffset: Int { blocks * 9 * channelBlock }
+    var slopeOffset: Int { biasOffset + blocks * channelBlock }
+
+    /// `weights` is [channel][1][3][3].
+    init(channels: Int, weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
+        self.channels = channels
+        blocks = channelBlocks(channels)
+        self.activation = activation
+        buffer = ConstantBuffer(count: blocks * 11 * channelBlock)
+        let base = buffer.base
+        for c in 0..<channels {
+            let block = c / channelBlock, lane = c % channelBlock
+            for tap in 0..<9 { base[(block * 9 + tap) * channelBlock + lane] = weights[c * 9 + tap] }
+            base[blocks * 9 * channelBlock + c] = bias[c]
+            if activation == .prelu { base[blocks * 10 * channelBlock + c] = slopes[c] }
+        }
+    }
+}
+
+@inline(__always)
+func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -> SIMD8<Float> {
+    switch kind {
+    case .none: return v
+    case .relu: return v.replacing(with: 0, where: v .< 0)
+    case .prelu: return v.replacing(with: v * slopes, where: v .< 0)
+    }
+}
+
+// MARK: - Direct convolution
+
+/// Where the reduction steps of one output pixel read: `blocks` input blocks (or channels)
+/// `blockStride` apart, each a kernel window of rows `rowStride` and columns `columnStride`
+/// apart, each position holding `lanes` adjacent channels.
+struct ConvTaps {
+    var blocks: Int
+    var blockStride: Int
+    var kernelHeight: Int
+    var kernelWidth: Int
+    var rowStride: Int
+    var columnStride: Int
+}
+
+/// Output pixels per row chunk: the chunk's input stays in L1 while every pair of output blocks
+/// passes over it.
+let directChunkPixels = 48
+
+func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, input: FloatPointer, output: MutableFloatPointer) {
+    if w.inputLanes == channelBlock {
+        if w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1 && g.padTop == 0 && g.padLeft == 0 {
+            // 1×1: the plane is one long row, and the taps are the input channels.
+            var flat = g
+            flat.inWidth = g.inHeight * g.inWidth
+            flat.inHeight = 1
+            flat.outWidth = flat.inWidth
+            flat.outHeight = 1
+            directConvolutionBody(w, flat, input, output, lanes: channelBlock)
+        } else {
+            directConvolutionBody(w, g, input, output, lanes: channelBlock)
+        }
+    } else {
+        directConvolutionBody(w, g, input, output, lanes: 1)
+    }
+}
+
+/// What one call of a row-segment kernel needs besides the input and output addresses.
+struct DirectSegment {
+    /// Floats between the inputs of neighbouring output pixels (stride × lanes).
+    var pixelStride: Int
+    var taps: ConvTaps
+    var weights: FloatPointer
+    var bias: FloatPointer
+    var slopes: FloatPointer
+    var activation: ActivationKind
+}
+
+private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ input: FloatPointer,
+                                   _ output: MutableFloatPointer, lanes: Int) {
+    let inPlane = g.inHeight * g.inWidth * lanes
+    let outPlane = g.outHeight * g.outWidth * channelBlock
+    let taps = ConvTaps(blocks: w.inputBlocks, blockStride: inPlane, kernelHeight: w.kernelHeight,
+                        kernelWidth: w.kernelWidth, rowStride: g.dilationY * g.inWidth * lanes,
+                        columnStride: g.dilationX * lanes)
+    // Output columns whose whole window lies inside the row.
+    let reachX = (w.kernelWidth - 1) * g.dilationX
+    let reachY = (w.kernelHeight - 1) * g.dilationY
+    let interiorStart = min(g.outWidth, (g.padLeft + g.strideX - 1) / g.strideX)
+    let lastInside = g.inWidth - 1 - reachX + g.padLeft
+    let interiorEnd = lastInside < 0 ? interiorStart : max(interiorStart, min(g.outWidth, lastInside / g.strideX + 1))
+    let weights = FloatPointer(w.buffer.base)
+    for n in 0..<g.batch {
+        let image = input + n * w.inputBlocks * inPlane
+        let outImage = output + n * w.outBlocks * outPlane
+        for oy in 0..<g.outHeight {
+            let iy = oy * g.strideY - g.padTop
+            let rowInside = iy >= 0 && iy + reachY < g.inHeight
+            let inRow = image + iy * g.inWidth * lanes
+            var chunk = 0
+            while chunk < g.outWidth {
+                let chunkEnd = min(g.outWidth, chunk + directChunkPixels)
+                for pair in 0..<w.pairCount {
+                    let segment = DirectSegment(pixelStride: g.strideX * lanes, taps: taps, weights: weights + pair * w.pairStride,
+                                                bias: weights + w.biasOffset + pair * 16, slopes: weights + w.slopeOffset + pair * 16,
+                                                activation: w.activation)
+                    let out0 = outImage + 2 * pair * outPlane + oy * g.outWidth * channelBlock
+                    let out1 = out0 + outPlane
+                    let fastStart = rowInside ? max(chunk, interiorStart) : chunkEnd
+                    let fastEnd = rowInside ? max(fastStart, min(chunkEnd, interiorEnd)) : chunkEnd
+                    for ox in chunk..<fastStart {
+                        directEdgePixel(w, g, image, oy: oy, ox: ox, pair: pair, lanes: lanes, out0: out0, out1: out1)
+                    }
+                    if fastEnd > fastStart {
+                        let x = inRow + (fastStart * g.strideX - g.padLeft) * lanes
+                        let o = fastStart * channelBlock
+                        switch (lanes == channelBlock, 2 * pair + 1 < w.outBlocks) {
+                        case (true, true): directSegment16Blocked(fastEnd - fastStart, x, segment, out0 + o, out1 + o)
+                        case (true, false): directSegment8Blocked(fastEnd - fastStart, x, segment, out0 + o)
+                        case (false, true): directSegment16Plain(fastEnd - fastStart, x, segment, out0 + o, out1 + o)
+                        case (false, false): directSegment8Plain(fastEnd - fastStart, x, segment, out0 + o)
+                        }
+                    }
+                    for ox in fastEnd..<chunkEnd {
+                        directEdgePixel(w, g, image, oy: oy, ox: ox, pair: pair, lanes: lanes, out0: out0, out1: out1)
+                    }
+                }
+                chunk = chunkEnd
+            }
+        }
+    }
+}
+
+/// One output pixel whose window crosses the border: taps outside the input are skipped.
+private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ image: FloatPointer, oy: Int, ox: Int, pair: Int,
+                             lanes: Int, out0: MutableFloatPointer, out1: MutableFloatPointer) {
+    let weights = FloatPointer(w.buffer.base)
+    let width = min(2, w.outBlocks - 2 * pair) * channelBlock
+    let inPlane = g.inHeight * g.inWidth * lanes
+    var acc0 = load8(weights + w.biasOffset + pair * 16)
+    var acc1 = width > channelBlock ? load8(weights + w.biasOffset + pair * 16 + 8) : .zero
+    var wp = weights + pair * w.pairStride
+    for block in 0..<w.inputBlocks {
+        for ky in 0..<w.kernelHeight {
+            let iy = oy * g.strideY - g.padTop + ky * g.dilationY
+            for kx in 0..<w.kernelWidth {
+                let ix = ox * g.strideX - g.padLeft + kx * g.dilationX
+                if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
+                    let p = image + block * inPlane + (iy * g.inWidth + ix) * lanes
+                    for lane in 0..<lanes {
+                        let v = SIMD8<Float>(repeating: p[lane])
+                        acc0 = multiplyAdd(acc0, v, load8(wp + lane * width))
+                        if width > channelBlock { acc1 = multiplyAdd(acc1, v, load8(wp + lane * width + 8)) }
+                    }
+                }
+                wp += lanes * width
+            }
+        }
+    }
+    let slopes = weights + w.slopeOffset + pair * 16
+    store8(activate(acc0, w.activation, slopes: load8(slopes)), out0 + ox * channelBlock)
+    if width > channelBlock { store8(activate(acc1, w.activation, slopes: load8(slopes + 8)), out1 + ox * channelBlock) }
+}
+
+// The four segment kernels are one body each, specialised by the number of lanes per tap (a
+// constant, so the lane loop unrolls) and the output width. Tiles are 4 pixels × 16 channels
+// (8 accumulators + 2 weight vectors + 4 broadcasts = 14 ymm registers: a 6-pixel tile would
+// need 20 once LLVM schedules all broadcasts before the second weight vector's FMAs, and then
+// spills) or 8 pixels × 8 channels.
+
+@inline(never)
+private func directSegment16Blocked(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    directSegment16(count, x, s, lanes: channelBlock, out0, out1)
+}
+
+@inline(never)
+private func directSegment16Plain(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    directSegment16(count, x, s, lanes: 1, out0, out1)
+}
+
+@inline(never)
+private func directSegment8Blocked(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out: MutableFloatPointer) {
+    directSegment8(count, x, s, lanes: channelBlock, out)
+}
+
+@inline(never)
+private func directSegment8Plain(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out: MutableFloatPointer) {
+    directSegment8(count, x, s, lanes: 1, out)
+}
+
+/// `count` output pixels × 16 channels from input pixel `x` on.
+@inline(__always)
+private func directSegment16(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
+                             _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    let t = s.taps
+    let ps = s.pixelStride
+    let b0 = load8(s.bias), b1 = load8(s.bias + 8)
+    let s0 = load8(s.slopes), s1 = load8(s.slopes + 8)
+    var i = 0
+    while i &+ 4 <= count {
+        var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1
+        var wp = s.weights
+        let xi = x + i &* ps
+        for block in 0..<t.blocks {
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<lanes {
+                        let w0 = load8(wp), w1 = load8(wp + 8)
+                        wp += 16
+                        let q = p + lane
+                        var v = SIMD8<Float>(repeating: q[0])
+                        c00 = multiplyAdd(c00, v, w0); c01 = multiplyAdd(c01, v, w1)
+                        v = SIMD8<Float>(repeating: q[ps])
+                        c10 = multiplyAdd(c10, v, w0); c11 = multiplyAdd(c11, v, w1)
+                        v = SIMD8<Float>(repeating: q[2 &* ps])
+                        c20 = multiplyAdd(c20, v, w0); c21 = multiplyAdd(c21, v, w1)
+                        v = SIMD8<Float>(repeating: q[3 &* ps])
+                        c30 = multiplyAdd(c30, v, w0); c31 = multiplyAdd(c31, v, w1)
+                    }
+                }
+            }
+        }
+        let o0 = out0 + i &* channelBlock, o1 = out1 + i &* channelBlock
+        store8(activate(c00, s.activation, slopes: s0), o0); store8(activate(c01, s.activation, slopes: s1), o1)
+        store8(activate(c10, s.activation, slopes: s0), o0 + 8); store8(activate(c11, s.activation, slopes: s1), o1 + 8)
+        store8(activate(c20, s.activation, slopes: s0), o0 + 16); store8(activate(c21, s.activation, slopes: s1), o1 + 16)
+        store8(activate(c30, s.activation, slopes: s0), o0 + 24); store8(activate(c31, s.activation, slopes: s1), o1 + 24)
+        i &+= 4
+    }
+    while i < count {
+        var c0 = b0, c1 = b1
+        var wp = s.weights
+        let xi = x + i &* ps
+        for block in 0..<t.blocks {
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<lanes {
+                        let v = SIMD8<Float>(repeating: p[lane])
+                        c0 = multiplyAdd(c0, v, load8(wp)); c1 = multiplyAdd(c1, v, load8(wp + 8))
+                        wp += 16
+                    }
+                }
+            }
+        }
+        store8(activate(c0, s.activation, slopes: s0), out0 + i &* channelBlock)
+        store8(activate(c1, s.activation, slopes: s1), out1 + i &* channelBlock)
+        i &+= 1
+    }
+}
+
+/// `count` output pixels × 8 channels (the last block of an odd number) from input pixel `x` on.
+@inline(__always)
+private func directSegment8(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int, _ out: MutableFloatPointer) {
+    let t = s.taps
+    let ps = s.pixelStride
+    let b = load8(s.bias)
+    let sl = load8(s.slopes)
+    var i = 0
+    while i &+ 8 <= count {
+        var c0 = b, c1 = b, c2 = b, c3 = b, c4 = b, c5 = b, c6 = b, c7 = b
+        var wp = s.weights
+        let xi = x + i &* ps
+        for block in 0..<t.blocks {
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<lanes {
+                        let w0 = load8(wp)
+                        wp += 8
+                        let q = p + lane
+                        c0 = multiplyAdd(c0, SIMD8<Float>(repeating: q[0]), w0)
+                        c1 = multiplyAdd(c1, SIMD8<Float>(repeating: q[ps]), w0)
+                        c2 = multiplyAdd(c2, SIMD8<Float>(repeating: q[2 &* ps]), w0)
+                        c3 = multiplyAdd(c3, SIMD8<Float>(repeating: q[3 &* ps]), w0)
+                        c4 = multiplyAdd(c4, SIMD8<Float>(repeating: q[4 &* ps]), w0)
+                        c5 = multiplyAdd(c5, SIMD8<Float>(repeating: q[5 &* ps]), w0)
+                        c6 = multiplyAdd(c6, SIMD8<Float>(repeating: q[6 &* ps]), w0)
+                        c7 = multiplyAdd(c7, SIMD8<Float>(repeating: q[7 &* ps]), w0)
+                    }
+                }
+            }
+        }
+        let o = out + i &* channelBlock
+        store8(activate(c0, s.activation, slopes: sl), o); store8(activate(c1, s.activation, slopes: sl), o + 8)
+        store8(activate(c2, s.activation, slopes: sl), o + 16); store8(activate(c3, s.activation, slopes: sl), o + 24)
+        store8(activate(c4, s.activation, slopes: sl), o + 32); store8(activate(c5, s.activation, slopes: sl), o + 40)
+        store8(activate(c6, s.activation, slopes: sl), o + 48); store8(activate(c7, s.activation, slopes: sl), o + 56)
+        i &+= 8
+    }
+    while i < count {
+        var c = b
+        var wp = s.weights
+        let xi = x + i &* ps
+        for block in 0..<t.blocks {
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<lanes {
+                        c = multiplyAdd(c, SIMD8<Float>(repeating: p[lane]), load8(wp))
+                        wp += 8
+                    }
+                }
+            }
+        }
+        store8(activate(c, s.activation, slopes: sl), out + i &* channelBlock)
+        i &+= 1
+    }
+}
+
+// MARK: - Depthwise 3×3
+
+/// Scratch floats `depthwiseBlocked3x3` needs: a zero row for the rows above and below the
+/// image, and two output rows when pooling is fused.
+func depthwiseBlockedScratchCount(_ g: ConvGeometry) -> Int {
+    (g.inWidth + 2) * channelBlock + 2 * g.outWidth * channelBlock
+}
+
+/// Depthwise 3×3 stride 1 (any padding up to the kernel size) with bias and activation, then,
+/// when `pool` is given, a 2×2 stride-2 max pool without padding (`pool` has the pooled sizes;
+/// a last odd row or column forms a window of its own in ceil mode).
+func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+                         input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
+    let zeroRow = FloatPointer(scratch)
+    scratch.update(repeating: 0, count: (g.inWidth + 2) * channelBlock)
+    let rowA = scratch + (g.inWidth + 2) * channelBlock
+    let rowB = rowA + g.outWidth * channelBlock
+    let inPlane = g.inHeight * g.inWidth * channelBlock
+    let outPlane = pool.map { $0.outHeight * $0.outWidth * channelBlock } ?? g.outHeight * g.outWidth * channelBlock
+    let interiorStart = min(g.outWidth, g.padLeft)
+    let interiorEnd = max(interiorStart, min(g.outWidth, g.inWidth - 2 + g.padLeft))
+    let base = FloatPointer(w.buffer.base)
+    for n in 0..<g.batch {
+        for block in 0..<w.blocks {
+            let taps = base + block * 9 * channelBlock
+            let bias = load8(base + w.biasOffset + block * channelBlock)
+            let slopes = load8(base + w.slopeOffset + block * channelBlock)
+            let source = input + (n * w.blocks + block) * inPlane
+            let destination = output + (n * w.blocks + block) * outPlane
+            let activation = w.activation
+            func row(_ iy: Int) -> FloatPointer {
+                iy >= 0 && iy < g.inHeight ? source + iy * g.inWidth * channelBlock : zeroRow
+            }
+            @inline(__always) func computeRow(_ oy: Int, _ out: MutableFloatPointer) {
+                let iy = oy - g.padTop
+                depthwiseRow(taps, bias, slopes, activation, row(iy), row(iy + 1), row(iy + 2), g, interiorStart, interiorEnd, out)
+            }
+            guard let pool else {
+                for oy in 0..<g.outHeight { computeRow(oy, destination + oy * g.outWidth * channelBlock) }
+                continue
+            }
+            for py in 0..<pool.outHeight {
+                computeRow(2 * py, rowA)
+                let second = 2 * py + 1 < g.outHeight
+                if second { computeRow(2 * py + 1, rowB) }
+                let bottom = second ? FloatPointer(rowB) : FloatPointer(rowA)
+                let out = destination + py * pool.outWidth * channelBlock
+                for px in 0..<pool.outWidth {
+                    let x0 = 2 * px * channelBlock
+                    let x1 = 2 * px + 1 < g.outWidth ? x0 + channelBlock : x0
+                    let m = vectorMax(vectorMax(load8(rowA + x0), load8(rowA + x1)), vectorMax(load8(bottom + x0), load8(bottom + x1)))
+                    store8(m, out + px * channelBlock)
+                }
+            }
+        }
+    }
+}
+
+/// One output row of one block from its three input rows.
+@inline(never)
+private func depthwiseRow(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: SIMD8<Float>, _ activation: ActivationKind,
+                          _ r0: FloatPointer, _ r1: FloatPointer, _ r2: FloatPointer, _ g: ConvGeometry,
+                          _ interiorStart: Int, _ interiorEnd: Int, _ out: MutableFloatPointer) {
+    for ox in 0..<interiorStart { depthwiseEdgePixel(taps, bias, slopes, activation, r0, r1, r2, ox: ox, g, out) }
+    let w0 = load8(taps), w1 = load8(taps + 8), w2 = load8(taps + 16)
+    let w3 = load8(taps + 24), w4 = load8(taps + 32), w5 = load8(taps + 40)
+    let w6 = load8(taps + 48), w7 = load8(taps + 56), w8 = load8(taps + 64)
+    var ox = interiorStart
+    while ox &+ 4 <= interiorEnd {
+        let x = (ox &- g.padLeft) &* channelBlock
+        var a0 = bias, a1 = bias, a2 = bias, a3 = bias
+        @inline(__always) func kernelRow(_ row: FloatPointer, _ wa: SIMD8<Float>, _ wb: SIMD8<Float>, _ wc: SIMD8<Float>) {
+            let p = row + x
+            var v = load8(p)
+            a0 = multiplyAdd(a0, v, wa)
+            v = load8(p + 8)
+            a0 = multiplyAdd(a0, v, wb); a1 = multiplyAdd(a1, v, wa)
+            v = load8(p + 16)
+            a0 = multiplyAdd(a0, v, wc); a1 = multiplyAdd(a1, v, wb); a2 = multiplyAdd(a2, v, wa)
+            v = load8(p + 24)
+            a1 = multiplyAdd(a1, v, wc); a2 = multiplyAdd(a2, v, wb); a3 = multiplyAdd(a3, v, wa)
+            v = load8(p + 32)
+            a2 = multiplyAdd(a2, v, wc); a3 = multiplyAdd(a3, v, wb)
+            v = load8(p + 40)
+            a3 = multiplyAdd(a3, v, wc)
+        }
+        kernelRow(r0, w0, w1, w2)
+        kernelRow(r1, w3, w4, w5)
+        kernelRow(r2, w6, w7, w8)
+        let o = out + ox &* channelBlock
+        store8(activate(a0, activation, slopes: slopes), o)
+        store8(activate(a1, activation, slopes: slopes), o + 8)
+        store8(activate(a2, activation, slopes: slopes), o + 16)
+        store8(activate(a3, activation, slopes: slopes), o + 24)
+        ox &+= 4
+    }
+    while ox < g.outWidth {
+        depthwiseEdgePixel(taps, bias, slopes, activation, r0, r1, r2, ox: ox, g, out)
+        ox &+= 1
+    }
+}
+
+/// One output pixel, skipping taps left or right of the row (rows above and below are the zero
+/// row already).
+@inline(__always)
+private func depthwiseEdgePixel(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: SIMD8<Float>, _ activation: ActivationKind,
+                                _ r0: FloatPointer, _ r1: FloatPointer, _ r2: FloatPointer, ox: Int, _ g: ConvGeometry,
+                                _ out: MutableFloatPointer) {
+    var acc = bias
+    for kx in 0..<3 {
+        let ix = ox - g.padLeft + kx
+        guard ix >= 0 && ix < g.inWidth else { continue }
+        let x = ix * channelBlock
+        acc = multiplyAdd(acc, load8(r0 + x), load8(taps + kx * channelBlock))
+        acc = multiplyAdd(acc, load8(r1 + x), load8(taps + (3 + kx) * channelBlock))
+        acc = multiplyAdd(acc, load8(r2 + x), load8(taps + (6 + kx) * channelBlock))
+    }
+    store8(activate(acc, activation, slopes: slopes), out + ox * channelBlock)
+}

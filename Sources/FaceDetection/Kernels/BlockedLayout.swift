@@ -1,0 +1,148 @@
+// The channel-blocked layout the convolution kernels work in, NCHWc8: channels are grouped in
+// blocks of eight, and within a block the eight channels of one pixel are adjacent, so a pixel's
+// block is one SIMD8 vector. A tensor of logical shape [N, C, H, W] is stored as
+// [N][ceil(C/8)][H][W][8]; the lanes of the last block past C are zero (every producer keeps
+// them so: zero weights and zero bias give zero, and max, add and copies preserve zero).
+//
+// This file has the layout changes (plain ↔ blocked) and the cheap blocked operators: max
+// pooling and nearest resizing.
+
+let channelBlock = 8
+
+@inline(__always)
+func channelBlocks(_ channels: Int) -> Int { (channels + channelBlock - 1) / channelBlock }
+
+/// Floats a blocked tensor of logical NCHW `shape` occupies.
+func blockedCount(_ shape: [Int]) -> Int {
+    shape[0] * channelBlocks(shape[1]) * shape[2] * shape[3] * channelBlock
+}
+
+/// Constants packed for a kernel: 64-byte aligned, written once when a model is compiled and
+/// only read afterwards (hence `@unchecked Sendable`). Kernels take its raw pointer, so running
+/// a layer touches no reference counts.
+final class ConstantBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(count: Int) {
+        self.count = max(count, 1)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: self.count)
+        base.initialize(repeating: 0, count: self.count)
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
+
+// MARK: - Layout changes
+
+/// NCHW → NCHWc8 for `batch` images of `channels` × `plane` floats.
+func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+    let blocks = channelBlocks(channels)
+    for n in 0..<batch {
+        for b in 0..<blocks {
+            let destination = output + (n * blocks + b) * plane * channelBlock
+            let lanes = min(channelBlock, channels - b * channelBlock)
+            if lanes < channelBlock { destination.update(repeating: 0, count: plane * channelBlock) }
+            for lane in 0..<lanes {
+                let source = input + (n * channels + b * channelBlock + lane) * plane
+                for p in 0..<plane { destination[p * channelBlock + lane] = source[p] }
+            }
+        }
+    }
+}
+
+/// NCHWc8 → NCHW.
+func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+    let blocks = channelBlocks(channels)
+    for n in 0..<batch {
+        for b in 0..<blocks {
+            let source = input + (n * blocks + b) * plane * channelBlock
+            let lanes = min(channelBlock, channels - b * channelBlock)
+            for lane in 0..<lanes {
+                let destination = output + (n * channels + b * channelBlock + lane) * plane
+                for p in 0..<plane { destination[p] = source[p * channelBlock + lane] }
+            }
+        }
+    }
+}
+
+/// NCHWc8 → NHWC: Transpose(perm 0,2,3,1) of a blocked tensor in one pass.
+func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+    let blocks = channelBlocks(channels)
+    for n in 0..<batch {
+        let image = output + n * plane * channels
+        for b in 0..<blocks {
+            let source = input + (n * blocks + b) * plane * channelBlock
+            let lanes = min(channelBlock, channels - b * channelBlock)
+            for p in 0..<plane {
+                let destination = image + p * channels + b * channelBlock
+                for lane in 0..<lanes { destination[lane] = source[p * channelBlock + lane] }
+            }
+        }
+    }
+}
+
+// MARK: - Max pooling
+
+/// Max pooling of a blocked tensor; `g.planes` counts channel blocks (batch × blocks).
+func maxPoolBlocked(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
+    let inPlane = g.inHeight * g.inWidth * channelBlock
+    let outPlane = g.outHeight * g.outWidth * channelBlock
+    let fast2x2 = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideY == 2 && g.strideX == 2
+        && g.padTop == 0 && g.padLeft == 0 && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+    for plane in 0..<g.planes {
+        let source = input + plane * inPlane
+        let destination = output + plane * outPlane
+        if fast2x2 {
+            for oy in 0..<g.outHeight {
+                let top = source + 2 * oy * g.inWidth * channelBlock
+                let bottom = top + g.inWidth * channelBlock
+                let out = destination + oy * g.outWidth * channelBlock
+                for ox in 0..<g.outWidth {
+                    let x = 2 * ox * channelBlock
+                    let m = vectorMax(vectorMax(load8(top + x), load8(top + x + 8)), vectorMax(load8(bottom + x), load8(bottom + x + 8)))
+                    store8(m, out + ox * channelBlock)
+                }
+            }
+            continue
+        }
+        for oy in 0..<g.outHeight {
+            let y0 = oy * g.strideY - g.padTop
+            let yStart = max(0, y0), yEnd = min(g.inHeight, y0 + g.kernelHeight)
+            for ox in 0..<g.outWidth {
+                let x0 = ox * g.strideX - g.padLeft
+                let xStart = max(0, x0), xEnd = min(g.inWidth, x0 + g.kernelWidth)
+                var best = SIMD8<Float>(repeating: -.infinity)
+                if yStart < yEnd && xStart < xEnd {
+                    for y in yStart..<yEnd {
+                        let row = source + y * g.inWidth * channelBlock
+                        for x in xStart..<xEnd { best = vectorMax(best, load8(row + x * channelBlock)) }
+                    }
+                }
+                store8(best, destination + (oy * g.outWidth + ox) * channelBlock)
+            }
+        }
+    }
+}
+
+// MARK: - Nearest resize
+
+/// Nearest-neighbour resize of a blocked tensor's spatial axes; `planes` counts channel blocks.
+func resizeNearestBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
+                          sourceRows: [Int], sourceColumns: [Int]) {
+    let outHeight = sourceRows.count, outWidth = sourceColumns.count
+    sourceColumns.withUnsafeBufferPointer { columns in
+        sourceRows.withUnsafeBufferPointer { rows in
+            for plane in 0..<planes {
+                let source = input + plane * inHeight * inWidth * channelBlock
+                let destination = output + plane * outHeight * outWidth * channelBlock
+                for oy in 0..<outHeight {
+                    let row = source + rows[oy] * inWidth * channelBlock
+                    let out = destination + oy * outWidth * channelBlock
+                    for ox in 0..<outWidth { store8(load8(row + columns[ox] * channelBlock), out + ox * channelBlock) }
+                }
+            }
+        }
+    }
+}
