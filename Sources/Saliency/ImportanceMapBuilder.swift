@@ -83,14 +83,9 @@ private struct Builder {
 
     mutating func run(pixels: UnsafeBufferPointer<UInt8>, bytesPerPixel: Int, stride: Int) -> ImportanceMap {
         let count = width * height
-        // Three Lab planes of the whole grid.
-        var lab = [Float](repeating: 0, count: 3 * count)
-        lab.withUnsafeMutableBufferPointer { lab in
-            let L = Plane(rebasing: lab[0..<count]), A = Plane(rebasing: lab[count..<(2 * count)]),
-                B = Plane(rebasing: lab[(2 * count)..<(3 * count)])
-            downsampleLinear(pixels, bytesPerPixel: bytesPerPixel, stride: stride, r: L, g: A, b: B)
-            linearRGBToLab(L, A, B, count: count)
-        }
+        // Lab of the whole grid, as (L, a, b, 0).
+        var lab = [Vec](repeating: .zero, count: count)
+        lab.withUnsafeMutableBufferPointer { downsampleToLab(pixels, bytesPerPixel: bytesPerPixel, stride: stride, into: $0) }
         let frame = options.ignoresFrames ? findFrame(lab) : .zero
         let innerWidth = width - frame.left - frame.right, innerHeight = height - frame.top - frame.bottom
         guard innerWidth >= 4, innerHeight >= 4 else {
@@ -110,23 +105,21 @@ private struct Builder {
                              contrast: inner.contrast, frame: frame)
     }
 
-    /// Box-averages `factor` x `factor` blocks of the proxy in linear light.
-    private func downsampleLinear(_ pixels: UnsafeBufferPointer<UInt8>, bytesPerPixel: Int, stride: Int,
-                                  r: Plane, g: Plane, b: Plane) {
+    /// Box-averages `factor` x `factor` blocks of the proxy in linear light, then converts to Lab.
+    private func downsampleToLab(_ pixels: UnsafeBufferPointer<UInt8>, bytesPerPixel: Int, stride: Int, into lab: VecPlane) {
         srgbToLinear.withUnsafeBufferPointer { lut in
             let scale = 1 / Float(factor * factor)
             for y in 0..<height {
                 for x in 0..<width {
-                    var sr: Float = 0, sg: Float = 0, sb: Float = 0
+                    var sum = Vec.zero
                     for dy in 0..<factor {
                         var p = (y * factor + dy) * stride + x * factor * bytesPerPixel
                         for _ in 0..<factor {
-                            sr += lut[Int(pixels[p])]; sg += lut[Int(pixels[p + 1])]; sb += lut[Int(pixels[p + 2])]
+                            sum += Vec(lut[Int(pixels[p])], lut[Int(pixels[p + 1])], lut[Int(pixels[p + 2])], 0)
                             p += bytesPerPixel
                         }
                     }
-                    let i = y * width + x
-                    r[i] = sr * scale; g[i] = sg * scale; b[i] = sb * scale
+                    lab[y * width + x] = linearRGBToLab(sum * scale)
                 }
             }
         }
@@ -136,22 +129,14 @@ private struct Builder {
     /// cells more than 6 ΔE from the outermost line's mean colour), accepted only when the line
     /// inside them differs from that colour by more than 12 ΔE on average (a plain background
     /// running up to the subject does not), and when it is under 30 % of the image.
-    private func findFrame(_ lab: [Float]) -> ImportanceMap.Insets {
-        let count = width * height
-        func colour(_ x: Int, _ y: Int) -> (Float, Float, Float) {
-            let i = y * width + x
-            return (lab[i], lab[count + i], lab[2 * count + i])
-        }
-        func depth(lines: Int, length: Int, cell: (Int, Int) -> (Float, Float, Float)) -> Int {
+    private func findFrame(_ lab: [Vec]) -> ImportanceMap.Insets {
+        func depth(lines: Int, length: Int, cell: (Int, Int) -> Vec) -> Int {
             let limit = Int(0.3 * Double(lines))
             guard limit > 0 else { return 0 }
-            var ref: (Float, Float, Float) = (0, 0, 0)
-            for j in 0..<length { let c = cell(0, j); ref.0 += c.0; ref.1 += c.1; ref.2 += c.2 }
-            ref = (ref.0 / Float(length), ref.1 / Float(length), ref.2 / Float(length))
-            func distance(_ c: (Float, Float, Float)) -> Float {
-                let a = c.0 - ref.0, b = c.1 - ref.1, e = c.2 - ref.2
-                return (a * a + b * b + e * e).squareRoot()
-            }
+            var ref = Vec.zero
+            for j in 0..<length { ref += cell(0, j) }
+            ref /= Float(length)
+            func distance(_ c: Vec) -> Float { let d = c - ref; return (d * d).sum().squareRoot() }
             var k = 0
             while k < limit {
                 var off = 0
@@ -166,64 +151,60 @@ private struct Builder {
         }
         let w = width, h = height
         return ImportanceMap.Insets(
-            top: depth(lines: h, length: w) { line, j in colour(j, line) },
-            bottom: depth(lines: h, length: w) { line, j in colour(j, h - 1 - line) },
-            left: depth(lines: w, length: h) { line, j in colour(line, j) },
-            right: depth(lines: w, length: h) { line, j in colour(w - 1 - line, j) })
+            top: depth(lines: h, length: w) { line, j in lab[line * w + j] },
+            bottom: depth(lines: h, length: w) { line, j in lab[(h - 1 - line) * w + j] },
+            left: depth(lines: w, length: h) { line, j in lab[j * w + line] },
+            right: depth(lines: w, length: h) { line, j in lab[j * w + w - 1 - line] })
     }
 
     /// The cues on the region inside the frame (w x h), combined.
-    private func analyse(_ lab: [Float], frame: ImportanceMap.Insets, w: Int, h: Int) -> (values: [Float], flat: Bool, contrast: Float) {
+    private func analyse(_ lab: [Vec], frame: ImportanceMap.Insets, w: Int, h: Int) -> (values: [Float], flat: Bool, contrast: Float) {
         let n = w * h
-        let full = width * height
-        // Working planes: 3 Lab, surroundedness, border contrast, 3 for the MBD scans, scratch.
-        var store = [Float](repeating: 0, count: 8 * n + Swift.max(w, h) + 64)
-        return store.withUnsafeMutableBufferPointer { all -> ([Float], Bool, Float) in
-            func plane(_ k: Int) -> Plane { Plane(rebasing: all[(k * n)..<((k + 1) * n)]) }
-            let L = plane(0), A = plane(1), B = plane(2), mbd = plane(3), border = plane(4)
-            let dist = plane(5), upper = plane(6), lower = plane(7)
-            let scratch = Plane(rebasing: all[(8 * n)...])
-            // Copy the inner region.
+        // Colour planes: Lab, scratch, and the MBD scan state (distance, upper, lower).
+        var colours = [Vec](repeating: .zero, count: 5 * n + Swift.max(w, h))
+        // Float planes: surroundedness, border contrast, scratch, line.
+        var floats = [Float](repeating: 0, count: 3 * n + Swift.max(w, h))
+        return colours.withUnsafeMutableBufferPointer { cv -> ([Float], Bool, Float) in
+          floats.withUnsafeMutableBufferPointer { fv -> ([Float], Bool, Float) in
+            func vec(_ k: Int) -> VecPlane { VecPlane(rebasing: cv[(k * n)..<((k + 1) * n)]) }
+            func flt(_ k: Int) -> Plane { Plane(rebasing: fv[(k * n)..<((k + 1) * n)]) }
+            let labs = vec(0), vscratch = vec(1), dist = vec(2), upper = vec(3), lower = vec(4)
+            let vline = VecPlane(rebasing: cv[(5 * n)...])
+            let mbd = flt(0), border = flt(1), fscratch = flt(2)
+            let fline = Plane(rebasing: fv[(3 * n)...])
             for y in 0..<h {
                 let src = (y + frame.top) * width + frame.left
-                for x in 0..<w {
-                    L[y * w + x] = lab[src + x]; A[y * w + x] = lab[full + src + x]; B[y * w + x] = lab[2 * full + src + x]
-                }
+                for x in 0..<w { labs[y * w + x] = lab[src + x] }
             }
-            for p in [L, A, B] { boxBlurClamped(p, width: w, height: h, radius: 1, passes: 2, scratch: scratch) }
+            boxBlurClamped(labs, width: w, height: h, radius: 1, passes: 2, scratch: vscratch, line: vline)
 
             // Surroundedness.
-            for i in 0..<n { mbd[i] = 0 }
-            for p in [L, A, B] {
-                minimumBarrierDistance(UnsafeBufferPointer(p), width: w, height: h, passes: 4,
-                                       accumulate: mbd, distance: dist, upper: upper, lower: lower)
-            }
+            minimumBarrierDistance(UnsafeBufferPointer(labs), width: w, height: h, passes: 4,
+                                   output: mbd, distance: dist, upper: upper, lower: lower)
             let smoothing = Swift.max(1, Int((Double(options.surroundednessSmoothing) * Double(Swift.max(w, h)) / 128).rounded()))
-            let wide = Plane(rebasing: all[(5 * n)...])  // dist/upper/lower are free again: enough room for a long scratch
-            boxBlurClamped(mbd, width: w, height: h, radius: smoothing, passes: 2, scratch: wide)
+            boxBlurClamped(mbd, width: w, height: h, radius: smoothing, passes: 2, scratch: fscratch, line: fline)
 
             // Border contrast: k-means of the border band's colours.
             let band = Swift.max(1, Int((Double(options.borderBand) * Double(Swift.min(w, h))).rounded()))
-            var points: [Float] = []
-            points.reserveCapacity(3 * (2 * band * w + 2 * band * h))
-            func add(_ x: Int, _ y: Int) { let i = y * w + x; points.append(L[i]); points.append(A[i]); points.append(B[i]) }
+            var points: [Vec] = []
+            points.reserveCapacity(2 * band * (w + h))
             let b = Swift.min(band, h / 2)
-            for y in 0..<b { for x in 0..<w { add(x, y) } }
-            for y in (h - b)..<h { for x in 0..<w { add(x, y) } }
+            for y in 0..<b { for x in 0..<w { points.append(labs[y * w + x]) } }
+            for y in (h - b)..<h { for x in 0..<w { points.append(labs[y * w + x]) } }
             if h - 2 * b > 0 {
                 let bx = Swift.min(band, w / 2)
-                for y in b..<(h - b) { for x in 0..<bx { add(x, y) } }
-                for y in b..<(h - b) { for x in (w - bx)..<w { add(x, y) } }
+                for y in b..<(h - b) { for x in 0..<bx { points.append(labs[y * w + x]) } }
+                for y in b..<(h - b) { for x in (w - bx)..<w { points.append(labs[y * w + x]) } }
             }
             let k = Swift.max(1, options.borderColours)
-            let centres = points.withUnsafeBufferPointer { kMeans3($0, count: points.count / 3, k: k, iterations: 8) }
-            for i in 0..<n {
-                var best = Float.greatestFiniteMagnitude
-                for c in 0..<k {
-                    let dl = L[i] - centres[3 * c], da = A[i] - centres[3 * c + 1], db = B[i] - centres[3 * c + 2]
-                    best = Swift.min(best, dl * dl + da * da + db * db)
+            let centres = points.withUnsafeBufferPointer { kMeans($0, k: k, iterations: 8) }
+            centres.withUnsafeBufferPointer { c in
+                for i in 0..<n {
+                    let p = labs[i]
+                    var best = Float.greatestFiniteMagnitude
+                    for j in 0..<k { let d = p - c[j]; best = Swift.min(best, (d * d).sum()) }
+                    border[i] = best.squareRoot()
                 }
-                border[i] = best.squareRoot()
             }
 
             var mbdMax: Float = 0, borderMax: Float = 0
@@ -243,8 +224,11 @@ private struct Builder {
             for i in 0..<n {
                 var v = ws * mbd[i] * invM + wb * border[i] * invB
                 if wk != 0 {
-                    let l = L[i], a = (A[i] - 18) / 9, bb = (B[i] - 20) / 11
-                    if l > 20 && l < 95 { v += wk * expf(-(a * a + bb * bb) / 2) * (mbd[i] + border[i]) * invS }
+                    let c = labs[i]
+                    if c.x > 20 && c.x < 95 {
+                        let a = (c.y - 18) / 9, bb = (c.z - 20) / 11
+                        v += wk * expf(-(a * a + bb * bb) / 2) * (mbd[i] + border[i]) * invS
+                    }
                 }
                 v /= total
                 values[i] = v
@@ -257,6 +241,7 @@ private struct Builder {
                 values[i] = e == 3 ? v * v * v : powf(v, e)
             }
             return (values, false, contrast)
+          }
         }
     }
 }

@@ -140,7 +140,7 @@ struct WindowSearch {
     private var exact: [Double]
     private var blurred: [Double]
     private var blurredFor: (rx: Int, ry: Int)? = nil
-    private var plane: [Float], scratch: [Float]
+    private var plane: [Float], scratch: [Float], line: [Float]
     private var scores: [Double] = []
 
     init(map: ImportanceMap) {
@@ -150,6 +150,7 @@ struct WindowSearch {
         blurred = exact
         plane = [Float](repeating: 0, count: width * height)
         scratch = plane
+        line = [Float](repeating: 0, count: width)
         map.values.withUnsafeBufferPointer { v in
             exact.withUnsafeMutableBufferPointer { WindowSearch.fillSAT(v, width: map.width, height: map.height, into: $0) }
         }
@@ -208,7 +209,9 @@ struct WindowSearch {
                 map.values.withUnsafeBufferPointer { v in
                     plane.withUnsafeMutableBufferPointer { p in
                         scratch.withUnsafeMutableBufferPointer { s in
-                            boxBlurZero(v, into: p, width: w, height: h, radiusX: rx, radiusY: ry, scratch: s)
+                            line.withUnsafeMutableBufferPointer { l in
+                                boxBlurZero(v, into: p, width: w, height: h, radiusX: rx, radiusY: ry, scratch: s, line: l)
+                            }
                         }
                     }
                 }

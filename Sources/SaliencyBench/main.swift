@@ -1,0 +1,82 @@
+// Speed of the subject step on one core: importance map + window search for the five crop
+// aspects, on a 256-px proxy. Proxy decoding is not included (libvips does that).
+//
+//   SaliencyBench [--iterations N] [--rgb FILE WIDTH HEIGHT]
+//
+// Without --rgb it uses a synthetic 256x171 scene (textured background, two objects). With
+// --rgb it reads raw interleaved 8-bit RGB (e.g. `vips thumbnail in.jpg out.v 256` then
+// `vips rawsave out.v out.rgb`).
+import Saliency
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) / 1e6
+}
+
+func syntheticScene(width: Int, height: Int) -> [UInt8] {
+    var rgb = [UInt8](repeating: 0, count: width * height * 3)
+    var seed: UInt64 = 0x9E3779B97F4A7C15
+    func noise() -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int(seed >> 59) - 16 }
+    for y in 0..<height {
+        for x in 0..<width {
+            var r = 90 + noise(), g = 120 + noise() + (x / 7 % 2) * 12, b = 70 + noise()   // grass-like texture
+            let dx = Double(x - width * 2 / 3), dy = Double(y - height / 2)
+            if dx * dx / 900 + dy * dy / 1600 < 1 { r = 200; g = 60; b = 50 }            // main object
+            if abs(x - width / 5) < 8 && abs(y - height / 3) < 8 { r = 230; g = 220; b = 40 }  // small object
+            let i = (y * width + x) * 3
+            rgb[i] = UInt8(clamping: r); rgb[i + 1] = UInt8(clamping: g); rgb[i + 2] = UInt8(clamping: b)
+        }
+    }
+    return rgb
+}
+
+var iterations = 200
+var width = 256, height = 171
+var rgb: [UInt8]? = nil
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+    switch a {
+    case "--iterations": iterations = Int(args.popFirst() ?? "") ?? iterations
+    case "--rgb":
+        guard let path = args.popFirst(), let w = Int(args.popFirst() ?? ""), let h = Int(args.popFirst() ?? ""),
+              let file = fopen(path, "rb") else { fatalError("--rgb FILE WIDTH HEIGHT") }
+        var data = [UInt8](repeating: 0, count: w * h * 3)
+        let read = data.withUnsafeMutableBytes { fread($0.baseAddress, 1, w * h * 3, file) }
+        fclose(file)
+        guard read == w * h * 3 else { fatalError("\(path): expected \(w * h * 3) bytes, read \(read)") }
+        rgb = data; width = w; height = h
+    default: fatalError("unknown argument \(a)")
+    }
+}
+let pixels = rgb ?? syntheticScene(width: width, height: height)
+let aspects: [Double] = [1, 4.0 / 5, 9.0 / 16, 16.0 / 9, 1.91]
+
+var mapTimes: [Double] = [], searchTimes: [Double] = [], totals: [Double] = []
+var sink = 0.0
+for i in 0..<(iterations + 10) {
+    let t0 = now()
+    let map = ImportanceMapBuilder.build(rgb: pixels, width: width, height: height)
+    let t1 = now()
+    for a in aspects {
+        let w = SubjectLocator.bestWindow(in: map, aspect: a, imageAspect: Double(width) / Double(height))
+        sink += w.x + w.y
+    }
+    let t2 = now()
+    if i >= 10 { mapTimes.append(t1 - t0); searchTimes.append((t2 - t1) / Double(aspects.count)); totals.append(t2 - t0) }
+}
+func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+func ms(_ v: Double) -> String { let t = Int((v * 1000).rounded()); return "\(t / 1000).\(String(repeating: "0", count: 3 - String(t % 1000).count))\(t % 1000) ms" }
+print("proxy \(width)x\(height), \(iterations) runs on one thread: median (fastest)")
+print("  importance map        \(ms(median(mapTimes))) (\(ms(mapTimes.min()!)))")
+print("  window search/aspect  \(ms(median(searchTimes))) (\(ms(searchTimes.min()!)))")
+print("  map + 5 aspects       \(ms(median(totals))) (\(ms(totals.min()!)))")
+if sink.isNaN { print(sink) }
