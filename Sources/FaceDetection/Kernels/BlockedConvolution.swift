@@ -106,12 +106,34 @@ struct DepthwiseConvWeights: Sendable {
     }
 }
 
+/// An activation as a type, so each kernel is compiled once per activation with no branch in
+/// its loops (a switch per store splits the tile's code into blocks the scheduler cannot mix).
+protocol VectorActivation {
+    static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float>
+}
+
+enum NoActivation: VectorActivation {
+    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> { v }
+}
+
+enum ReluActivation: VectorActivation {
+    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+        v.replacing(with: 0, where: v .< 0)
+    }
+}
+
+enum PReluActivation: VectorActivation {
+    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+        v.replacing(with: v * slopes, where: v .< 0)
+    }
+}
+
 @inline(__always)
 func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -> SIMD8<Float> {
     switch kind {
     case .none: return v
-    case .relu: return v.replacing(with: 0, where: v .< 0)
-    case .prelu: return v.replacing(with: v * slopes, where: v .< 0)
+    case .relu: return ReluActivation.apply(v, slopes: slopes)
+    case .prelu: return PReluActivation.apply(v, slopes: slopes)
     }
 }
 
@@ -200,11 +222,11 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
                     if fastEnd > fastStart {
                         let x = inRow + (fastStart * g.strideX - g.padLeft) * lanes
                         let o = fastStart * channelBlock
-                        switch (lanes == channelBlock, 2 * pair + 1 < w.outBlocks) {
-                        case (true, true): directSegment16Blocked(fastEnd - fastStart, x, segment, out0 + o, out1 + o)
-                        case (true, false): directSegment8Blocked(fastEnd - fastStart, x, segment, out0 + o)
-                        case (false, true): directSegment16Plain(fastEnd - fastStart, x, segment, out0 + o, out1 + o)
-                        case (false, false): directSegment8Plain(fastEnd - fastStart, x, segment, out0 + o)
+                        let both = 2 * pair + 1 < w.outBlocks
+                        switch w.activation {
+                        case .none: directSegment(NoActivation.self, fastEnd - fastStart, x, segment, lanes, both, out0 + o, out1 + o)
+                        case .relu: directSegment(ReluActivation.self, fastEnd - fastStart, x, segment, lanes, both, out0 + o, out1 + o)
+                        case .prelu: directSegment(PReluActivation.self, fastEnd - fastStart, x, segment, lanes, both, out0 + o, out1 + o)
                         }
                     }
                     for ox in fastEnd..<chunkEnd {
@@ -254,29 +276,85 @@ private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ image:
 // need 20 once LLVM schedules all broadcasts before the second weight vector's FMAs, and then
 // spills) or 8 pixels × 8 channels.
 
+@inline(__always)
+private func directSegment<A: VectorActivation>(_ a: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ lanes: Int,
+                                                _ both: Bool, _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    switch (lanes == channelBlock, both) {
+    case (true, true): directSegment16Blocked(a, count, x, s, out0, out1)
+    case (true, false): directSegment8Blocked(a, count, x, s, out0)
+    case (false, true): directSegment16Plain(a, count, x, s, out0, out1)
+    case (false, false): directSegment8Plain(a, count, x, s, out0)
+    }
+}
+
+// Each segment kernel is compiled for the common window sizes as constants (1×1: the
+// pointwise layers; 3×3: most others), so the window loops unroll.
+
 @inline(never)
-private func directSegment16Blocked(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
-    directSegment16(count, x, s, lanes: channelBlock, out0, out1)
+private func directSegment16Blocked<A: VectorActivation>(_ a: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment,
+                                                         _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    switch s.window {
+    case .oneByOne: directSegment16(a, count, x, s.window(1, 1), lanes: channelBlock, out0, out1)
+    case .threeByThree: directSegment16(a, count, x, s.window(3, 3), lanes: channelBlock, out0, out1)
+    case .other: directSegment16(a, count, x, s, lanes: channelBlock, out0, out1)
+    }
 }
 
 @inline(never)
-private func directSegment16Plain(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
-    directSegment16(count, x, s, lanes: 1, out0, out1)
+private func directSegment16Plain<A: VectorActivation>(_ a: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment,
+                                                       _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    switch s.window {
+    case .oneByOne: directSegment16(a, count, x, s.window(1, 1), lanes: 1, out0, out1)
+    case .threeByThree: directSegment16(a, count, x, s.window(3, 3), lanes: 1, out0, out1)
+    case .other: directSegment16(a, count, x, s, lanes: 1, out0, out1)
+    }
 }
 
 @inline(never)
-private func directSegment8Blocked(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out: MutableFloatPointer) {
-    directSegment8(count, x, s, lanes: channelBlock, out)
+private func directSegment8Blocked<A: VectorActivation>(_ a: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment,
+                                                        _ out: MutableFloatPointer) {
+    switch s.window {
+    case .oneByOne: directSegment8(a, count, x, s.window(1, 1), lanes: channelBlock, out)
+    case .threeByThree: directSegment8(a, count, x, s.window(3, 3), lanes: channelBlock, out)
+    case .other: directSegment8(a, count, x, s, lanes: channelBlock, out)
+    }
 }
 
 @inline(never)
-private func directSegment8Plain(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, _ out: MutableFloatPointer) {
-    directSegment8(count, x, s, lanes: 1, out)
+private func directSegment8Plain<A: VectorActivation>(_ a: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment,
+                                                      _ out: MutableFloatPointer) {
+    switch s.window {
+    case .oneByOne: directSegment8(a, count, x, s.window(1, 1), lanes: 1, out)
+    case .threeByThree: directSegment8(a, count, x, s.window(3, 3), lanes: 1, out)
+    case .other: directSegment8(a, count, x, s, lanes: 1, out)
+    }
+}
+
+// Each segment kernel is compiled for the common window sizes as constants (1×1: the
+// pointwise layers; 3×3: most others), so the window loops unroll.
+extension DirectSegment {
+    enum Window { case oneByOne, threeByThree, other }
+
+    var window: Window {
+        switch (taps.kernelHeight, taps.kernelWidth) {
+        case (1, 1): return .oneByOne
+        case (3, 3): return .threeByThree
+        default: return .other
+        }
+    }
+
+    @inline(__always)
+    func window(_ height: Int, _ width: Int) -> DirectSegment {
+        var fixed = self
+        fixed.taps.kernelHeight = height
+        fixed.taps.kernelWidth = width
+        return fixed
+    }
 }
 
 /// `count` output pixels × 16 channels from input pixel `x` on.
 @inline(__always)
-private func directSegment16(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
+private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
                              _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
     let t = s.taps
     let ps = s.pixelStride
@@ -308,10 +386,10 @@ private func directSegment16(_ count: Int, _ x: FloatPointer, _ s: DirectSegment
             }
         }
         let o0 = out0 + i &* channelBlock, o1 = out1 + i &* channelBlock
-        store8(activate(c00, s.activation, slopes: s0), o0); store8(activate(c01, s.activation, slopes: s1), o1)
-        store8(activate(c10, s.activation, slopes: s0), o0 + 8); store8(activate(c11, s.activation, slopes: s1), o1 + 8)
-        store8(activate(c20, s.activation, slopes: s0), o0 + 16); store8(activate(c21, s.activation, slopes: s1), o1 + 16)
-        store8(activate(c30, s.activation, slopes: s0), o0 + 24); store8(activate(c31, s.activation, slopes: s1), o1 + 24)
+        store8(A.apply(c00, slopes: s0), o0); store8(A.apply(c01, slopes: s1), o1)
+        store8(A.apply(c10, slopes: s0), o0 + 8); store8(A.apply(c11, slopes: s1), o1 + 8)
+        store8(A.apply(c20, slopes: s0), o0 + 16); store8(A.apply(c21, slopes: s1), o1 + 16)
+        store8(A.apply(c30, slopes: s0), o0 + 24); store8(A.apply(c31, slopes: s1), o1 + 24)
         i &+= 4
     }
     while i < count {
@@ -330,15 +408,16 @@ private func directSegment16(_ count: Int, _ x: FloatPointer, _ s: DirectSegment
                 }
             }
         }
-        store8(activate(c0, s.activation, slopes: s0), out0 + i &* channelBlock)
-        store8(activate(c1, s.activation, slopes: s1), out1 + i &* channelBlock)
+        store8(A.apply(c0, slopes: s0), out0 + i &* channelBlock)
+        store8(A.apply(c1, slopes: s1), out1 + i &* channelBlock)
         i &+= 1
     }
 }
 
 /// `count` output pixels × 8 channels (the last block of an odd number) from input pixel `x` on.
 @inline(__always)
-private func directSegment8(_ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int, _ out: MutableFloatPointer) {
+private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
+                                                 _ out: MutableFloatPointer) {
     let t = s.taps
     let ps = s.pixelStride
     let b = load8(s.bias)
@@ -369,10 +448,10 @@ private func directSegment8(_ count: Int, _ x: FloatPointer, _ s: DirectSegment,
             }
         }
         let o = out + i &* channelBlock
-        store8(activate(c0, s.activation, slopes: sl), o); store8(activate(c1, s.activation, slopes: sl), o + 8)
-        store8(activate(c2, s.activation, slopes: sl), o + 16); store8(activate(c3, s.activation, slopes: sl), o + 24)
-        store8(activate(c4, s.activation, slopes: sl), o + 32); store8(activate(c5, s.activation, slopes: sl), o + 40)
-        store8(activate(c6, s.activation, slopes: sl), o + 48); store8(activate(c7, s.activation, slopes: sl), o + 56)
+        store8(A.apply(c0, slopes: sl), o); store8(A.apply(c1, slopes: sl), o + 8)
+        store8(A.apply(c2, slopes: sl), o + 16); store8(A.apply(c3, slopes: sl), o + 24)
+        store8(A.apply(c4, slopes: sl), o + 32); store8(A.apply(c5, slopes: sl), o + 40)
+        store8(A.apply(c6, slopes: sl), o + 48); store8(A.apply(c7, slopes: sl), o + 56)
         i &+= 8
     }
     while i < count {
@@ -390,7 +469,7 @@ private func directSegment8(_ count: Int, _ x: FloatPointer, _ s: DirectSegment,
                 }
             }
         }
-        store8(activate(c, s.activation, slopes: sl), out + i &* channelBlock)
+        store8(A.apply(c, slopes: sl), out + i &* channelBlock)
         i &+= 1
     }
 }
@@ -430,7 +509,12 @@ func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, po
             }
             @inline(__always) func computeRow(_ oy: Int, _ out: MutableFloatPointer) {
                 let iy = oy - g.padTop
-                depthwiseRow(taps, bias, slopes, activation, row(iy), row(iy + 1), row(iy + 2), g, interiorStart, interiorEnd, out)
+                let r0 = row(iy), r1 = row(iy + 1), r2 = row(iy + 2)
+                switch activation {
+                case .none: depthwiseRow(NoActivation.self, taps, bias, slopes, r0, r1, r2, g, interiorStart, interiorEnd, out)
+                case .relu: depthwiseRow(ReluActivation.self, taps, bias, slopes, r0, r1, r2, g, interiorStart, interiorEnd, out)
+                case .prelu: depthwiseRow(PReluActivation.self, taps, bias, slopes, r0, r1, r2, g, interiorStart, interiorEnd, out)
+                }
             }
             guard let pool else {
                 for oy in 0..<g.outHeight { computeRow(oy, destination + oy * g.outWidth * channelBlock) }
@@ -455,10 +539,10 @@ func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, po
 
 /// One output row of one block from its three input rows.
 @inline(never)
-private func depthwiseRow(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: SIMD8<Float>, _ activation: ActivationKind,
-                          _ r0: FloatPointer, _ r1: FloatPointer, _ r2: FloatPointer, _ g: ConvGeometry,
+private func depthwiseRow<A: VectorActivation>(_ a: A.Type, _ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: SIMD8<Float>,
+                                               _ r0: FloatPointer, _ r1: FloatPointer, _ r2: FloatPointer, _ g: ConvGeometry,
                           _ interiorStart: Int, _ interiorEnd: Int, _ out: MutableFloatPointer) {
-    for ox in 0..<interiorStart { depthwiseEdgePixel(taps, bias, slopes, activation, r0, r1, r2, ox: ox, g, out) }
+    for ox in 0..<interiorStart { depthwiseEdgePixel(a, taps, bias, slopes, r0, r1, r2, ox: ox, g, out) }
     let w0 = load8(taps), w1 = load8(taps + 8), w2 = load8(taps + 16)
     let w3 = load8(taps + 24), w4 = load8(taps + 32), w5 = load8(taps + 40)
     let w6 = load8(taps + 48), w7 = load8(taps + 56), w8 = load8(taps + 64)
@@ -485,14 +569,14 @@ private func depthwiseRow(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: 
         kernelRow(r1, w3, w4, w5)
         kernelRow(r2, w6, w7, w8)
         let o = out + ox &* channelBlock
-        store8(activate(a0, activation, slopes: slopes), o)
-        store8(activate(a1, activation, slopes: slopes), o + 8)
-        store8(activate(a2, activation, slopes: slopes), o + 16)
-        store8(activate(a3, activation, slopes: slopes), o + 24)
+        store8(A.apply(a0, slopes: slopes), o)
+        store8(A.apply(a1, slopes: slopes), o + 8)
+        store8(A.apply(a2, slopes: slopes), o + 16)
+        store8(A.apply(a3, slopes: slopes), o + 24)
         ox &+= 4
     }
     while ox < g.outWidth {
-        depthwiseEdgePixel(taps, bias, slopes, activation, r0, r1, r2, ox: ox, g, out)
+        depthwiseEdgePixel(a, taps, bias, slopes, r0, r1, r2, ox: ox, g, out)
         ox &+= 1
     }
 }
@@ -500,7 +584,7 @@ private func depthwiseRow(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: 
 /// One output pixel, skipping taps left or right of the row (rows above and below are the zero
 /// row already).
 @inline(__always)
-private func depthwiseEdgePixel(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: SIMD8<Float>, _ activation: ActivationKind,
+private func depthwiseEdgePixel<A: VectorActivation>(_: A.Type, _ taps: FloatPointer, _ bias: SIMD8<Float>, _ slopes: SIMD8<Float>,
                                 _ r0: FloatPointer, _ r1: FloatPointer, _ r2: FloatPointer, ox: Int, _ g: ConvGeometry,
                                 _ out: MutableFloatPointer) {
     var acc = bias
@@ -512,5 +596,5 @@ private func depthwiseEdgePixel(_ taps: FloatPointer, _ bias: SIMD8<Float>, _ sl
         acc = multiplyAdd(acc, load8(r1 + x), load8(taps + (3 + kx) * channelBlock))
         acc = multiplyAdd(acc, load8(r2 + x), load8(taps + (6 + kx) * channelBlock))
     }
-    store8(activate(acc, activation, slopes: slopes), out + ox * channelBlock)
+    store8(A.apply(acc, slopes: slopes), out + ox * channelBlock)
 }
