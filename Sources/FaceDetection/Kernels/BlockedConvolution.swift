@@ -239,6 +239,34 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
     }
 }
 
+/// A 1×1 convolution of `count` pixels of a blocked input (`inputBlockStride` floats between its
+/// channel blocks) into a blocked output with `outputBlockStride` floats between blocks.
+func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, inputBlockStride: Int,
+                      output: MutableFloatPointer, outputBlockStride: Int) {
+    let weights = FloatPointer(w.buffer.base)
+    let taps = ConvTaps(blocks: w.inputBlocks, blockStride: inputBlockStride, kernelHeight: 1, kernelWidth: 1,
+                        rowStride: 0, columnStride: 0)
+    var chunk = 0
+    while chunk < count {
+        let chunkEnd = min(count, chunk + directChunkPixels)
+        for pair in 0..<w.pairCount {
+            let segment = DirectSegment(pixelStride: channelBlock, taps: taps, weights: weights + pair * w.pairStride,
+                                        bias: weights + w.biasOffset + pair * 16, slopes: weights + w.slopeOffset + pair * 16,
+                                        activation: w.activation)
+            let out0 = output + 2 * pair * outputBlockStride + chunk * channelBlock
+            let out1 = out0 + outputBlockStride
+            let x = input + chunk * channelBlock
+            let both = 2 * pair + 1 < w.outBlocks
+            switch w.activation {
+            case .none: directSegment(NoActivation.self, chunkEnd - chunk, x, segment, channelBlock, both, out0, out1)
+            case .relu: directSegment(ReluActivation.self, chunkEnd - chunk, x, segment, channelBlock, both, out0, out1)
+            case .prelu: directSegment(PReluActivation.self, chunkEnd - chunk, x, segment, channelBlock, both, out0, out1)
+            }
+        }
+        chunk = chunkEnd
+    }
+}
+
 /// One output pixel whose window crosses the border: taps outside the input are skipped.
 private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ image: FloatPointer, oy: Int, ox: Int, pair: Int,
                              lanes: Int, out0: MutableFloatPointer, out1: MutableFloatPointer) {
@@ -525,15 +553,98 @@ func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, po
                 let second = 2 * py + 1 < g.outHeight
                 if second { computeRow(2 * py + 1, rowB) }
                 let bottom = second ? FloatPointer(rowB) : FloatPointer(rowA)
-                let out = destination + py * pool.outWidth * channelBlock
-                for px in 0..<pool.outWidth {
-                    let x0 = 2 * px * channelBlock
-                    let x1 = 2 * px + 1 < g.outWidth ? x0 + channelBlock : x0
-                    let m = vectorMax(vectorMax(load8(rowA + x0), load8(rowA + x1)), vectorMax(load8(bottom + x0), load8(bottom + x1)))
-                    store8(m, out + px * channelBlock)
+                maxPoolRowPair(rowA, bottom, outWidth: g.outWidth, pooledWidth: pool.outWidth,
+                               out: destination + py * pool.outWidth * channelBlock)
+            }
+        }
+    }
+}
+
+/// Rows of the 1×1 layer kept by `pointwiseDepthwise`: enough for the four input rows a pooled
+/// pair of depthwise rows reads.
+let pointwiseDepthwiseRingRows = 4
+
+func pointwiseDepthwiseScratchCount(_ g: ConvGeometry, blocks: Int) -> Int {
+    pointwiseDepthwiseRingRows * blocks * g.inWidth * channelBlock + (g.inWidth + 2) * channelBlock
+        + 2 * blocks * g.outWidth * channelBlock
+}
+
+/// A 1×1 convolution (`pw`) feeding a depthwise 3×3 one (`dw`, geometry `g`, optionally pooled)
+/// without storing the 1×1 layer's output: its rows are computed into a ring of four as the
+/// depthwise rows need them, so the intermediate tensor stays in L1/L2.
+func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+                        input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
+    let width = g.inWidth, height = g.inHeight
+    let blocks = dw.blocks
+    let slot = blocks * width * channelBlock
+    let ring = scratch
+    let zeroRow = FloatPointer(ring + pointwiseDepthwiseRingRows * slot)
+    (ring + pointwiseDepthwiseRingRows * slot).update(repeating: 0, count: (width + 2) * channelBlock)
+    let pooledRows = ring + pointwiseDepthwiseRingRows * slot + (width + 2) * channelBlock
+    let inPlane = height * width * channelBlock
+    let outPlane = pool.map { $0.outHeight * $0.outWidth * channelBlock } ?? g.outHeight * g.outWidth * channelBlock
+    let interiorStart = min(g.outWidth, g.padLeft)
+    let interiorEnd = max(interiorStart, min(g.outWidth, width - 2 + g.padLeft))
+    let base = FloatPointer(dw.buffer.base)
+    for n in 0..<g.batch {
+        let image = input + n * pw.inputBlocks * inPlane
+        let outImage = output + n * blocks * outPlane
+        var computed = 0
+        func row(_ iy: Int, _ block: Int) -> FloatPointer {
+            guard iy >= 0 && iy < height else { return zeroRow }
+            while computed <= iy {
+                pointwiseSegment(pw, count: width, input: image + computed * width * channelBlock, inputBlockStride: inPlane,
+                                 output: ring + (computed % pointwiseDepthwiseRingRows) * slot, outputBlockStride: width * channelBlock)
+                computed += 1
+            }
+            return FloatPointer(ring + (iy % pointwiseDepthwiseRingRows) * slot + block * width * channelBlock)
+        }
+        /// Depthwise output row `oy` of every block, block b at `out + b * blockStride`.
+        func depthwiseRows(_ oy: Int, _ out: MutableFloatPointer, blockStride: Int) {
+            let iy = oy - g.padTop
+            _ = row(min(iy + 2, height - 1), 0)
+            for block in 0..<blocks {
+                let taps = base + block * 9 * channelBlock
+                let bias = load8(base + dw.biasOffset + block * channelBlock)
+                let slopes = load8(base + dw.slopeOffset + block * channelBlock)
+                let r0 = row(iy, block), r1 = row(iy + 1, block), r2 = row(iy + 2, block)
+                let o = out + block * blockStride
+                switch dw.activation {
+                case .none: depthwiseRow(NoActivation.self, taps, bias, slopes, r0, r1, r2, g, interiorStart, interiorEnd, o)
+                case .relu: depthwiseRow(ReluActivation.self, taps, bias, slopes, r0, r1, r2, g, interiorStart, interiorEnd, o)
+                case .prelu: depthwiseRow(PReluActivation.self, taps, bias, slopes, r0, r1, r2, g, interiorStart, interiorEnd, o)
                 }
             }
         }
+        guard let pool else {
+            for oy in 0..<g.outHeight { depthwiseRows(oy, outImage + oy * g.outWidth * channelBlock, blockStride: outPlane) }
+            continue
+        }
+        let pairStride = 2 * g.outWidth * channelBlock
+        for py in 0..<pool.outHeight {
+            let rowA = pooledRows, rowB = pooledRows + g.outWidth * channelBlock
+            depthwiseRows(2 * py, rowA, blockStride: pairStride)
+            let second = 2 * py + 1 < g.outHeight
+            if second { depthwiseRows(2 * py + 1, rowB, blockStride: pairStride) }
+            for block in 0..<blocks {
+                let top = FloatPointer(rowA + block * pairStride)
+                let bottom = second ? FloatPointer(rowB + block * pairStride) : top
+                maxPoolRowPair(top, bottom, outWidth: g.outWidth, pooledWidth: pool.outWidth,
+                               out: outImage + block * outPlane + py * pool.outWidth * channelBlock)
+            }
+        }
+    }
+}
+
+/// One row of a 2×2 stride-2 max pool from two rows of `outWidth` blocked pixels (a last odd
+/// column forms a window of its own).
+@inline(__always)
+func maxPoolRowPair(_ top: FloatPointer, _ bottom: FloatPointer, outWidth: Int, pooledWidth: Int, out: MutableFloatPointer) {
+    for px in 0..<pooledWidth {
+        let x0 = 2 * px * channelBlock
+        let x1 = 2 * px + 1 < outWidth ? x0 + channelBlock : x0
+        let m = vectorMax(vectorMax(load8(top + x0), load8(top + x1)), vectorMax(load8(bottom + x0), load8(bottom + x1)))
+        store8(m, out + px * channelBlock)
     }
 }
 

@@ -17,6 +17,15 @@ enum ConvPadding: Sendable, Equatable {
     case sameLower
     case valid
 
+    /// No padding on any side, whatever the input size.
+    var isZero: Bool {
+        switch self {
+        case let .explicit(t, l, b, r): return t == 0 && l == 0 && b == 0 && r == 0
+        case .valid: return true
+        case .sameUpper, .sameLower: return false
+        }
+    }
+
     /// (begin, end) padding of one spatial axis for the given input size.
     func amounts(axis: Int, inSize: Int, kernel: Int, stride: Int, dilation: Int) -> (Int, Int) {
         switch self {
@@ -110,13 +119,7 @@ struct ConvLayer: Sendable {
     /// pool without padding.
     func canFuse(_ pool: PoolLayer) -> Bool {
         guard case .depthwise3x3 = kernel, self.pool == nil else { return false }
-        let unpadded: Bool
-        switch pool.padding {
-        case let .explicit(t, l, b, r): unpadded = t == 0 && l == 0 && b == 0 && r == 0
-        case .valid: unpadded = true
-        case .sameUpper, .sameLower: unpadded = false
-        }
-        return unpadded && pool.kernelHeight == 2 && pool.kernelWidth == 2 && pool.strides == (2, 2)
+        return pool.padding.isZero && pool.kernelHeight == 2 && pool.kernelWidth == 2 && pool.strides == (2, 2)
     }
 }
 
@@ -165,6 +168,9 @@ struct ConstantOperand: Sendable {
 
 enum Operation: Sendable {
     case conv(ConvLayer)
+    /// A 1×1 convolution whose output only feeds a depthwise 3×3 one, run as one kernel that
+    /// never stores the intermediate tensor.
+    case pointwiseDepthwise(ConvLayer, ConvLayer)
     case maxPool(PoolLayer)
     case relu
     case sigmoid
@@ -181,6 +187,7 @@ enum Operation: Sendable {
     var name: String {
         switch self {
         case .conv: return "Conv"
+        case .pointwiseDepthwise: return "Conv+Conv"
         case .maxPool: return "MaxPool"
         case .relu: return "Relu"
         case .sigmoid: return "Sigmoid"
@@ -286,6 +293,7 @@ struct CompiledGraph: Sendable {
         self.outputValues = outputs
         self.outputNames = graph.outputs.map(\.name)
         fuseActivations()
+        fusePointwiseDepthwise()
     }
 
     /// Folds Relu/PRelu into the Conv before them, a 2×2 MaxPool into the depthwise Conv (and
@@ -332,6 +340,32 @@ struct CompiledGraph: Sendable {
             }
             guard let replacement else { continue }
             steps[source].operation = replacement
+            steps[source].output = step.output
+            steps[source].nodeName += " + " + step.nodeName
+            producer[step.output] = source
+            removed.insert(index)
+        }
+        steps = steps.indices.filter { !removed.contains($0) }.map { steps[$0] }
+    }
+
+    /// Merges each 1×1 stride-1 unpadded convolution into the depthwise 3×3 convolution that is
+    /// the only reader of its output (after activations and pools have been fused).
+    private mutating func fusePointwiseDepthwise() {
+        var consumers = [Int](repeating: 0, count: valueNames.count)
+        for step in steps { for input in step.inputs { consumers[input] += 1 } }
+        for output in outputValues { consumers[output] += 1 }
+        var producer: [ValueID: Int] = [:]
+        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        var removed = Set<Int>()
+        for index in steps.indices {
+            let step = steps[index]
+            guard case let .conv(dw) = step.operation, case .depthwise3x3 = dw.kernel,
+                  step.inputs.count == 1, let source = producer[step.inputs[0]], !removed.contains(source),
+                  consumers[step.inputs[0]] == 1, case let .conv(pw) = steps[source].operation, pw.pool == nil,
+                  case let .direct(weights) = pw.kernel, weights.inputLanes == channelBlock,
+                  pw.kernelHeight == 1, pw.kernelWidth == 1, pw.strides == (1, 1), pw.padding.isZero,
+                  pw.outChannels == dw.inChannels else { continue }
+            steps[source].operation = .pointwiseDepthwise(pw, dw)
             steps[source].output = step.output
             steps[source].nodeName += " + " + step.nodeName
             producer[step.output] = source

@@ -13,6 +13,8 @@ struct PlannedStep: Sendable {
     enum Kernel: Sendable {
         case convDirect(DirectConvWeights, ConvGeometry)
         case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
+        /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
+        case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
         case convGeneral([PackedWeights], ConvGeometry)
         case maxPool(PoolGeometry)
         case maxPoolBlocked(PoolGeometry)
@@ -197,6 +199,8 @@ struct ExecutionPlan: Sendable {
             directConvolution(weights, geometry: geometry, input: input, output: output)
         case let .convDepthwise(weights, geometry, pool):
             depthwiseBlocked3x3(weights, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
+        case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool):
+            pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
         case let .convGeneral(weights, geometry):
             generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
         case let .maxPool(geometry):
@@ -266,22 +270,30 @@ struct ExecutionPlan: Sendable {
         let layout = b.values[inputs[0]].layout
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
         switch step.operation {
+        case let .pointwiseDepthwise(pw, dw):
+            guard x.count == 4, x[1] == pw.inChannels, case let .direct(pwWeights) = pw.kernel,
+                  case let .depthwise3x3(dwWeights) = dw.kernel else {
+                throw fail("input shape \(x) does not fit a 1×1 convolution of \(pw.inChannels) channels")
+            }
+            let mid = [x[0], pw.outChannels, x[2], x[3]]
+            let geometry = try convGeometry(dw, mid, fail)
+            let source = b.blocked(inputs[0])
+            var shape = [x[0], dw.outChannels, geometry.outHeight, geometry.outWidth]
+            var pool: PoolGeometry?
+            if let layer = dw.pool {
+                let pooled = try poolGeometry(layer, shape, fail)
+                pool = pooled
+                shape = [x[0], dw.outChannels, pooled.outHeight, pooled.outWidth]
+            }
+            let output = b.newValue(shape, .blocked)
+            b.add(step.nodeName, .convPointwiseDepthwise(pwWeights, dwWeights, geometry, pool: pool), [source], output,
+                  scratch: pointwiseDepthwiseScratchCount(geometry, blocks: dwWeights.blocks))
+            return output
+
         case let .conv(layer):
             guard x.count == 4 else { throw fail("input shape \(x) is not NCHW") }
-            guard x[1] == layer.inChannels else {
-                throw fail("input has \(x[1]) channels, the weights expect \(layer.inChannels)")
-            }
-            let (padTop, padBottom) = layer.padding.amounts(axis: 0, inSize: x[2], kernel: layer.kernelHeight, stride: layer.strides.0, dilation: layer.dilations.0)
-            let (padLeft, padRight) = layer.padding.amounts(axis: 1, inSize: x[3], kernel: layer.kernelWidth, stride: layer.strides.1, dilation: layer.dilations.1)
-            let outHeight = (x[2] + padTop + padBottom - (layer.kernelHeight - 1) * layer.dilations.0 - 1) / layer.strides.0 + 1
-            let outWidth = (x[3] + padLeft + padRight - (layer.kernelWidth - 1) * layer.dilations.1 - 1) / layer.strides.1 + 1
-            guard outHeight > 0, outWidth > 0 else { throw fail("input \(x) is smaller than the kernel") }
-            let geometry = ConvGeometry(batch: x[0], inChannels: x[1], inHeight: x[2], inWidth: x[3],
-                                        outChannels: layer.outChannels, outHeight: outHeight, outWidth: outWidth,
-                                        kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
-                                        strideY: layer.strides.0, strideX: layer.strides.1,
-                                        dilationY: layer.dilations.0, dilationX: layer.dilations.1,
-                                        padTop: padTop, padLeft: padLeft, group: layer.group)
+            let geometry = try convGeometry(layer, x, fail)
+            let (outHeight, outWidth) = (geometry.outHeight, geometry.outWidth)
             let outShape = [x[0], layer.outChannels, outHeight, outWidth]
             switch layer.kernel {
             case let .direct(weights):
@@ -372,6 +384,24 @@ struct ExecutionPlan: Sendable {
         }
     }
 
+    /// Sizes, padding and strides of a convolution over an NCHW input of shape `x`.
+    private static func convGeometry(_ layer: ConvLayer, _ x: [Int], _ fail: (String) -> ModelLoadError) throws(ModelLoadError) -> ConvGeometry {
+        guard x[1] == layer.inChannels else {
+            throw fail("input has \(x[1]) channels, the weights expect \(layer.inChannels)")
+        }
+        let (padTop, padBottom) = layer.padding.amounts(axis: 0, inSize: x[2], kernel: layer.kernelHeight, stride: layer.strides.0, dilation: layer.dilations.0)
+        let (padLeft, padRight) = layer.padding.amounts(axis: 1, inSize: x[3], kernel: layer.kernelWidth, stride: layer.strides.1, dilation: layer.dilations.1)
+        let outHeight = (x[2] + padTop + padBottom - (layer.kernelHeight - 1) * layer.dilations.0 - 1) / layer.strides.0 + 1
+        let outWidth = (x[3] + padLeft + padRight - (layer.kernelWidth - 1) * layer.dilations.1 - 1) / layer.strides.1 + 1
+        guard outHeight > 0, outWidth > 0 else { throw fail("input \(x) is smaller than the kernel") }
+        return ConvGeometry(batch: x[0], inChannels: x[1], inHeight: x[2], inWidth: x[3],
+                            outChannels: layer.outChannels, outHeight: outHeight, outWidth: outWidth,
+                            kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
+                            strideY: layer.strides.0, strideX: layer.strides.1,
+                            dilationY: layer.dilations.0, dilationX: layer.dilations.1,
+                            padTop: padTop, padLeft: padLeft, group: layer.group)
+    }
+
     /// Output sizes and padding of a max pool over an NCHW input of shape `x`.
     private static func poolGeometry(_ layer: PoolLayer, _ x: [Int], _ fail: (String) -> ModelLoadError) throws(ModelLoadError) -> PoolGeometry {
         var outSize = [0, 0]
@@ -404,7 +434,7 @@ struct ExecutionPlan: Sendable {
         let count = x.reduce(1, *)
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
         switch step.operation {
-        case .conv, .maxPool:
+        case .conv, .pointwiseDepthwise, .maxPool:
             fatalError("\(step.nodeName) is planned by plan(_:_:_:)")
 
         case .relu:
