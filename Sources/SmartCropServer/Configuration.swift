@@ -1,0 +1,143 @@
+import Foundation
+import SmartCrop
+
+/// Everything `smartcrop serve` can be told. Sources, later ones winning: the defaults, the
+/// JSON config file, `SMARTCROP_*` environment variables, then command-line options.
+public struct ServerConfiguration: Sendable, Equatable {
+    public var host = "0.0.0.0"
+    public var port = 8080
+    /// Bearer tokens; empty means no authentication, and the server then binds to loopback only.
+    public var apiKeys: [String] = []
+    public var maxBodyBytes = 50 * 1024 * 1024
+    public var maxPixels = 100_000_000
+    public var maxOperations = Pipeline.defaultMaxOperations
+    public var maxVariants = 10
+    /// Per request, checked between pipeline steps.
+    public var deadline: Duration = .seconds(30)
+    /// Image work runs on this many threads; one per core by default.
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Requests that may wait for a worker; past it requests get 503 with Retry-After.
+    public var queueSize = 64
+    public var downloadDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-downloads").path
+    public var downloadTTL: Duration = .seconds(3600)
+    /// Networks URL input may reach although they are private (CIDR or single addresses).
+    public var fetchAllow: [IPNetwork] = []
+    public var fetchMaxBytes = 50 * 1024 * 1024
+    public var fetchTimeout: Duration = .seconds(10)
+    /// YuNet model file; nil reads `SMARTCROP_FACE_MODEL` (and uses the embedded MTCNN without one).
+    public var faceModel: String?
+
+    public init() {}
+
+    /// The names of the settings, as the config file spells them; the environment variable is
+    /// `SMARTCROP_` and the upper-cased name.
+    public static let keys = ["host", "port", "api_keys", "max_body_bytes", "max_pixels", "max_operations", "max_variants",
+                              "deadline_seconds", "workers", "queue_size", "download_dir", "download_ttl_seconds",
+                              "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model"]
+
+    /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
+    public static func load(file: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let path = file ?? environment["SMARTCROP_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError("cannot read the config file \(path)")
+            }
+            let json: JSONValue
+            do { json = try JSONValue.parse(data, field: "config") } catch {
+                throw ConfigurationError("\(path) is not valid JSON")
+            }
+            guard case .object(let object) = json else { throw ConfigurationError("\(path) must hold a JSON object") }
+            for (key, value) in object {
+                guard keys.contains(key) else {
+                    throw ConfigurationError("\(path): unknown setting \"\(key)\"; known: \(keys.joined(separator: ", "))")
+                }
+                try configuration.set(key, json: value)
+            }
+        }
+        for key in keys {
+            if let text = environment["SMARTCROP_" + key.uppercased()], !text.isEmpty {
+                try configuration.set(key, text: text)
+            }
+        }
+        return configuration
+    }
+
+    /// Sets one setting from its text form (environment variable or command-line option).
+    public mutating func set(_ key: String, text: String) throws {
+        let listKeys: Set = ["api_keys", "fetch_allow"]
+        if listKeys.contains(key) {
+            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            try set(key, json: .array(items.map { .string($0) }))
+        } else if let number = Double(text), !["host", "download_dir", "face_model"].contains(key) {
+            try set(key, json: .number(number))
+        } else {
+            try set(key, json: .string(text))
+        }
+    }
+
+    mutating func set(_ key: String, json: JSONValue) throws {
+        func int(_ range: ClosedRange<Int>) throws -> Int {
+            guard case .number(let n) = json, n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+                throw ConfigurationError("\(key) must be an integer between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return Int(n)
+        }
+        func seconds(_ range: ClosedRange<Double>) throws -> Duration {
+            guard case .number(let n) = json, n >= range.lowerBound, n <= range.upperBound else {
+                throw ConfigurationError("\(key) must be a number of seconds between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return .milliseconds(Int64((n * 1000).rounded()))
+        }
+        func string() throws -> String {
+            guard case .string(let s) = json, !s.isEmpty else { throw ConfigurationError("\(key) must be a non-empty string") }
+            return s
+        }
+        func strings() throws -> [String] {
+            switch json {
+            case .array(let items):
+                return try items.map {
+                    guard case .string(let s) = $0, !s.isEmpty else { throw ConfigurationError("\(key) must be a list of strings") }
+                    return s
+                }
+            case .string(let s): return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            default: throw ConfigurationError("\(key) must be a list of strings")
+            }
+        }
+        switch key {
+        case "host": host = try string()
+        case "port": port = try int(0...65535)
+        case "api_keys": apiKeys = try strings()
+        case "max_body_bytes": maxBodyBytes = try int(1024...(1 << 34))
+        case "max_pixels": maxPixels = try int(1...1_000_000_000)
+        case "max_operations": maxOperations = try int(1...1000)
+        case "max_variants": maxVariants = try int(1...100)
+        case "deadline_seconds": deadline = try seconds(0.001...3600)
+        case "workers": workers = try int(1...1024)
+        case "queue_size": queueSize = try int(0...100_000)
+        case "download_dir": downloadDirectory = try string()
+        case "download_ttl_seconds": downloadTTL = try seconds(0.001...(86_400 * 365))
+        case "fetch_allow":
+            fetchAllow = try strings().map { text in
+                guard let network = IPNetwork(text) else { throw ConfigurationError("fetch_allow: \"\(text)\" is not an address or CIDR network") }
+                return network
+            }
+        case "fetch_max_bytes": fetchMaxBytes = try int(1...(1 << 34))
+        case "fetch_timeout_seconds": fetchTimeout = try seconds(0.001...3600)
+        case "face_model": faceModel = try string()
+        default: throw ConfigurationError("unknown setting \"\(key)\"")
+        }
+    }
+
+    /// Whether `host` only accepts connections from this machine.
+    public var bindsLoopbackOnly: Bool {
+        let h = host.lowercased()
+        if h == "localhost" { return true }
+        guard let address = IPAddress(h) else { return false }
+        return address.isLoopback
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

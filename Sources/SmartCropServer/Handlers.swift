@@ -1,0 +1,357 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SmartCrop
+
+/// The endpoints. Each one validates everything it can before it touches the image (JSON,
+/// operations, settings), then fetches or decodes the input, then hands the CPU work to the
+/// worker pool; responses (base64 included) are built on the worker too.
+struct Handlers: Sendable {
+    let configuration: ServerConfiguration
+    let pool: WorkerPool
+    let fetcher: SafeFetcher
+    let faceModels: FaceModels
+    let metrics: ServerMetrics
+    let store: DownloadStore
+
+    var decodeLimits: DecodeLimits { DecodeLimits(maxPixels: configuration.maxPixels) }
+
+    func options(deadline: ContinuousClock.Instant) -> PipelineOptions {
+        PipelineOptions(limits: decodeLimits, deadline: deadline, faceModels: faceModels)
+    }
+
+    // MARK: POST /v1/transform
+
+    func transform(_ request: Request) async throws -> Response {
+        let deadline = ContinuousClock.now + configuration.deadline
+        let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
+        try form.refuseUnknown(except: ["file", "operations"])
+        guard let operations = form.fields["operations"] else {
+            throw APIError.invalid(field: "operations", "is required: a list of operations")
+        }
+        let pipeline = try Pipeline.parse(operations, path: "operations", maxOperations: configuration.maxOperations)
+        let file = try form.fileSpec()
+        let bytes = try await load(file, deadline: deadline)
+        let raw = Self.prefersImage(request.headers[.accept])
+        let options = options(deadline: deadline)
+        let metrics = self.metrics
+        let result = try await pool.run { () throws -> Encoded in
+            let output = try PipelineRunner.run(pipeline, on: .data(Data(bytes)), options: options)
+            metrics.phases(output.timings)
+            return raw ? Encoded.image(output) : try Encoded.json(ResultBody(data: ResultJSON(output, name: nil, includeBuffer: true)))
+        }
+        return result.response()
+    }
+
+    // MARK: POST /v1/transform/variants
+
+    func variants(_ request: Request) async throws -> Response {
+        let deadline = ContinuousClock.now + configuration.deadline
+        let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
+        try form.refuseUnknown(except: ["file", "variants"])
+        guard case .array(let items)? = form.fields["variants"] else {
+            throw APIError.invalid(field: "variants", form.fields["variants"] == nil
+                                   ? "is required: a list of {\"name\", \"operations\"}" : "must be a list of {\"name\", \"operations\"}")
+        }
+        guard !items.isEmpty, items.count <= configuration.maxVariants else {
+            throw APIError.invalid(field: "variants", "must hold 1 to \(configuration.maxVariants) variants, got \(items.count)")
+        }
+        var pipelines: [(String, Pipeline)] = []
+        for (index, item) in items.enumerated() {
+            let path = "variants[\(index)]"
+            guard case .object(let object) = item else { throw APIError.invalid(field: path, "must be an object") }
+            if let unknown = object.keys.filter({ $0 != "name" && $0 != "operations" }).sorted().first {
+                throw APIError.invalid(field: "\(path).\(unknown)", "is not a known field")
+            }
+            guard case .string(let name)? = object["name"], (1...64).contains(name.count),
+                  name.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }) else {
+                throw APIError.invalid(field: "\(path).name", "is required: 1-64 letters, digits, - or _")
+            }
+            guard !pipelines.contains(where: { $0.0 == name }) else {
+                throw APIError.invalid(field: "\(path).name", "repeats the name \"\(name)\"")
+            }
+            guard let operations = object["operations"] else { throw APIError.invalid(field: "\(path).operations", "is required") }
+            pipelines.append((name, try Pipeline.parse(operations, path: "\(path).operations", maxOperations: configuration.maxOperations)))
+        }
+        let file = try form.fileSpec()
+        let bytes = try await load(file, deadline: deadline)
+        let options = options(deadline: deadline)
+        let limits = decodeLimits
+        let variantPipelines = pipelines
+        let metrics = self.metrics
+        let result = try await pool.run { () throws -> Encoded in
+            let source = try OpenedSource(.data(Data(bytes)), limits: limits)
+            let outputs = try PipelineRunner.variants(variantPipelines, on: source, options: options)
+            for (index, (_, output)) in outputs.enumerated() {
+                // The decode is shared: count it once.
+                var timings = output.timings
+                if index > 0 { timings["decode"] = nil }
+                metrics.phases(timings)
+            }
+            let entries = outputs.map { ResultJSON($0.1, name: $0.0, includeBuffer: true) }
+            return try Encoded.json(VariantsBody(data: .init(source: SourceJSON(source.info), variants: entries)))
+        }
+        return result.response()
+    }
+
+    // MARK: POST /v1/detect
+
+    func detect(_ request: Request) async throws -> Response {
+        let deadline = ContinuousClock.now + configuration.deadline
+        let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
+        try form.refuseUnknown(except: ["file", "settings"])
+        var search = FaceSearch()
+        if let settings = form.fields["settings"] {
+            guard case .object(let object) = settings else { throw APIError.invalid(field: "settings", "must be an object") }
+            for (key, value) in object {
+                let field = "settings.\(key)"
+                switch (key, value) {
+                case ("detector", .string(let name)):
+                    guard let choice = DetectorChoice(rawValue: name) else { throw APIError.invalid(field: field, "must be auto, yunet or mtcnn") }
+                    search.detector = choice
+                case ("sensitivity", .number(let n)):
+                    guard (0...1).contains(n) else { throw APIError.invalid(field: field, "must be between 0 and 1") }
+                    search.sensitivity = n
+                case ("min_face_size", .number(let n)):
+                    guard n > 0, n <= 100_000 else { throw APIError.invalid(field: field, "must be a positive number of pixels") }
+                    search.minFaceSize = n
+                case ("detector", _), ("sensitivity", _), ("min_face_size", _):
+                    throw APIError.invalid(field: field, key == "detector" ? "must be auto, yunet or mtcnn" : "must be a number")
+                default:
+                    throw APIError.invalid(field: field, "is not a known field")
+                }
+            }
+        }
+        if search.detector == .yunet, !faceModels.hasYuNet {
+            throw APIError.invalid(field: "settings.detector", "YuNet is not configured on this server; use auto or mtcnn")
+        }
+        let file = try form.fileSpec()
+        let bytes = try await load(file, deadline: deadline)
+        let limits = decodeLimits
+        let models = faceModels
+        let faceSearch = search
+        let metrics = self.metrics
+        let result = try await pool.run { () throws -> Encoded in
+            if ContinuousClock.now > deadline { throw SmartCropError.deadlineExceeded("the request ran out of time before detection") }
+            let source = try OpenedSource(.data(Data(bytes)), limits: limits)
+            let start = ContinuousClock.now
+            let report = try FaceFinder.detect(source, models: models, search: faceSearch)
+            metrics.phase("detect", ContinuousClock.now - start)
+            return try Encoded.json(DetectBody(data: .init(width: source.info.width, height: source.info.height, detector: report.detector,
+                                                           threshold: (report.threshold * 1000).rounded() / 1000,
+                                                           faces: report.faces.map(FaceJSON.init))))
+        }
+        return result.response()
+    }
+
+    // MARK: POST /api/v1/tools/smart-crop
+
+    func smartCropTool(_ request: Request) async throws -> Response {
+        let deadline = ContinuousClock.now + configuration.deadline
+        let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
+        try form.refuseUnknown(except: ["file", "settings"])
+        let settings = try SmartCropSettings.parse(form.fields["settings"] ?? .object([:]), path: "settings")
+        let file = try form.fileSpec()
+        let bytes = try await load(file, deadline: deadline)
+        let options = options(deadline: deadline)
+        let metrics = self.metrics
+        // No convert step: the output keeps the input's format when we can write it (JPEG,
+        // PNG, WebP, AVIF), else PNG for images with alpha and JPEG for the rest; the
+        // settings' quality applies.
+        let output = try await pool.run { () throws -> PipelineOutput in
+            let output = try PipelineRunner.run(Pipeline([.smartCrop(settings)]), on: .data(Data(bytes)), options: options)
+            metrics.phases(output.timings)
+            return output
+        }
+        let uploadName: String? = switch file.source {
+        case .bytes: file.name
+        case .url(let url): file.name ?? URL(string: url)?.lastPathComponent
+        }
+        let name = DownloadStore.fileName(upload: uploadName, fileExtension: output.format.fileExtension)
+        let jobId = try await store.save(output.data, name: name)
+        var answer = ToolAnswer(jobId: jobId, downloadUrl: "/api/v1/download/\(jobId)/\(name)", originalSize: bytes.count,
+                                processedSize: output.data.count)
+        answer.mimeType = output.format.mimeType
+        answer.width = output.width
+        answer.height = output.height
+        answer.crop = output.decision?.crop
+        answer.strategy = output.decision?.strategy
+        answer.faces = output.decision?.faces.map(FaceJSON.init) ?? []
+        return try JSON.response(answer)
+    }
+
+    // MARK: GET /api/v1/download/{jobId}/{name}
+
+    func download(jobId: String, name: String) async throws -> Response {
+        guard let data = try await store.load(jobId: jobId, name: name) else {
+            throw APIError.notFound("no such download (unknown, expired or malformed id or name)")
+        }
+        let ext = name.split(separator: ".").last.map(String.init) ?? ""
+        let type = ImageFormat(name: ext)?.mimeType ?? "application/octet-stream"
+        return Response(status: .ok, headers: [.contentType: type, .contentDisposition: "inline; filename=\"\(name)\"",
+                                               .cacheControl: "private, max-age=\(Int(seconds(store.ttl)))"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: Inputs
+
+    func load(_ file: FileSpec, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        let bytes: [UInt8]
+        switch file.source {
+        case .bytes(let b): bytes = b
+        case .url(let url): bytes = try await fetcher.fetch(url, deadline: deadline)
+        }
+        guard bytes.count <= configuration.maxBodyBytes else {
+            throw APIError.tooLarge("the file is \(bytes.count) bytes; the limit is \(configuration.maxBodyBytes)")
+        }
+        try ImageSniffer.check(bytes)
+        return bytes
+    }
+
+    /// Whether the client asked for the image itself (`Accept: image/*`) rather than JSON.
+    static func prefersImage(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        var image = 0.0, json = 0.0
+        for range in accept.split(separator: ",") {
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let type = parts.first else { continue }
+            let q = parts.dropFirst().first(where: { $0.hasPrefix("q=") }).flatMap { Double($0.dropFirst(2)) } ?? 1
+            if type.hasPrefix("image/") { image = max(image, q) }
+            if type == "application/json" { json = max(json, q) }
+        }
+        return image > 0 && image >= json
+    }
+}
+
+/// A response built on a worker: bytes and headers, so the event loop only writes.
+struct Encoded: Sendable {
+    var body: Data
+    var contentType: String
+    var headers: [(String, String)] = []
+
+    static func json<T: Encodable>(_ value: T) throws -> Encoded {
+        Encoded(body: try JSON.encoder.encode(value), contentType: "application/json")
+    }
+
+    /// The image itself, with the decision in headers.
+    static func image(_ output: PipelineOutput) -> Encoded {
+        var headers = [("X-Smartcrop-Width", String(output.width)), ("X-Smartcrop-Height", String(output.height)),
+                       ("X-Smartcrop-Source", "\(output.source.width)x\(output.source.height)")]
+        if let decision = output.decision {
+            let c = decision.crop
+            headers.append(("X-Smartcrop-Crop", "\(c.x),\(c.y),\(c.width),\(c.height)"))
+            headers.append(("X-Smartcrop-Strategy", decision.strategy))
+            let faces = (try? JSON.encoder.encode(decision.faces.map(FaceJSON.init))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+            headers.append(("X-Smartcrop-Faces", faces))
+            if let fallback = decision.fallback { headers.append(("X-Smartcrop-Fallback", fallback.filter { $0.isASCII && $0 != "\n" })) }
+        }
+        return Encoded(body: output.data, contentType: output.format.mimeType, headers: headers)
+    }
+
+    func response() -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = contentType
+        for (name, value) in headers {
+            if let name = HTTPField.Name(name) { fields[name] = value }
+        }
+        return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+// MARK: Answer shapes (snake_case as the API spells them)
+
+struct FaceJSON: Encodable, Sendable {
+    let x, y, width, height, score: Double
+    let landmarks: [[Double]]
+
+    init(_ face: DetectedFace) {
+        func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
+        x = r(face.x); y = r(face.y); width = r(face.width); height = r(face.height)
+        score = (face.score * 1000).rounded() / 1000
+        landmarks = face.landmarks.map { [r($0.x), r($0.y)] }
+    }
+}
+
+struct SourceJSON: Encodable, Sendable {
+    let width: Int
+    let height: Int
+    let format: String
+    let bytes: Int
+    init(_ info: SourceInfo) {
+        width = info.width
+        height = info.height
+        format = info.format.rawValue
+        bytes = info.byteCount
+    }
+}
+
+struct ResultJSON: Encodable, Sendable {
+    var name: String?
+    var buffer: String?
+    var mime_type: String
+    var format: String
+    var width: Int
+    var height: Int
+    var bytes: Int
+    var crop: PixelRect?
+    var strategy: String?
+    var focal_point: Point?
+    var fallback: String?
+    var faces: [FaceJSON]
+    var detector: String?
+    var source: SourceJSON
+    var timings_ms: [String: Double]
+
+    init(_ output: PipelineOutput, name: String?, includeBuffer: Bool) {
+        self.name = name
+        buffer = includeBuffer ? output.data.base64EncodedString() : nil
+        mime_type = output.format.mimeType
+        format = output.format.rawValue
+        width = output.width
+        height = output.height
+        bytes = output.data.count
+        crop = output.decision?.crop
+        strategy = output.decision?.strategy
+        focal_point = output.decision?.focalPoint
+        fallback = output.decision?.fallback
+        faces = output.decision?.faces.map(FaceJSON.init) ?? []
+        detector = output.decision?.detector
+        source = SourceJSON(output.source)
+        timings_ms = output.timings.mapValues { (seconds($0) * 10_000).rounded() / 10 }
+    }
+}
+
+struct ResultBody: Encodable { let data: ResultJSON }
+
+struct VariantsBody: Encodable {
+    struct Inner: Encodable {
+        let source: SourceJSON
+        let variants: [ResultJSON]
+    }
+    let data: Inner
+}
+
+struct DetectBody: Encodable {
+    struct Inner: Encodable {
+        let width: Int
+        let height: Int
+        let detector: String
+        let threshold: Double
+        let faces: [FaceJSON]
+    }
+    let data: Inner
+}
+
+struct ToolAnswer: Encodable {
+    let jobId: String
+    let downloadUrl: String
+    let originalSize: Int
+    let processedSize: Int
+    var mimeType: String?
+    var width: Int?
+    var height: Int?
+    var crop: PixelRect?
+    var strategy: String?
+    var faces: [FaceJSON] = []
+}

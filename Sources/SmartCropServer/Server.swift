@@ -1,0 +1,113 @@
+import CServerAssets
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SmartCrop
+
+/// `smartcrop serve`: the library behind an HTTP API.
+public enum SmartCropServer {
+    /// Builds the application: routes, middleware (metrics, errors, auth) and the services it
+    /// owns (the worker pool, the download sweeper). Run it with `runService()` for signal
+    /// handling, or inside a `ServiceGroup`.
+    ///
+    /// - Parameter onServerRunning: called with the bound port once the server listens.
+    public static func makeApplication(
+        configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "smartcrop.server"),
+        resolver: any HostResolver = SystemResolver(),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        var configuration = configuration
+        if configuration.apiKeys.isEmpty {
+            if !configuration.bindsLoopbackOnly {
+                logger.warning("no API key configured (SMARTCROP_API_KEYS or api_keys): listening on 127.0.0.1 only, not \(configuration.host)")
+                configuration.host = "127.0.0.1"
+            } else {
+                logger.warning("no API key configured: the API is open to every local client")
+            }
+        }
+        // One request per core already keeps the cores busy; libvips threads inside a request
+        // would only make requests fight.
+        try ImageEngine.setThreadsPerOperation(1)
+        let faceModels = try FaceModels(yunetModel: configuration.faceModel)
+        _ = try faceModels.detector(.auto)  // load the detector now, not on the first request
+
+        let metrics = ServerMetrics()
+        let pool = WorkerPool(workers: configuration.workers, queueSize: configuration.queueSize) { running, queued in
+            metrics.poolChanged(running: running, queued: queued)
+        } onReject: {
+            metrics.rejected.increment()
+        }
+        let store = try DownloadStore(directory: configuration.downloadDirectory, ttl: configuration.downloadTTL)
+        let fetcher = SafeFetcher(policy: FetchPolicy(allow: configuration.fetchAllow, maxBytes: configuration.fetchMaxBytes,
+                                                      timeout: configuration.fetchTimeout), resolver: resolver)
+        let handlers = Handlers(configuration: configuration, pool: pool, fetcher: fetcher, faceModels: faceModels,
+                                metrics: metrics, store: store)
+        let router = makeRouter(handlers)
+        let boundPort = configuration.port
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "smartcrop"),
+            services: [pool, DownloadSweeper(store: store)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? boundPort) },
+            logger: logger
+        )
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the listener closes, requests
+    /// in flight finish, then the worker pool stops.
+    public static func serve(configuration: ServerConfiguration) async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "smartcrop.server")
+        logger.logLevel = .info
+        let app = try makeApplication(configuration: configuration, logger: logger) { [logger] port in
+            logger.info("smartcrop listening", metadata: ["port": "\(port)"])
+        }
+        try await app.runService()
+    }
+
+    static func makeRouter(_ h: Handlers) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: h.metrics))
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(keys: h.configuration.apiKeys))
+        router.get("/") { _, _ in Assets.page(sc_playground_page, contentType: "text/html; charset=utf-8") }
+        router.get("/openapi.json") { _, _ in Assets.page(sc_openapi_document, contentType: "application/json") }
+        router.get("/healthz") { _, _ in try JSON.response(["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            h.pool.isFull ? try JSON.response(["status": "overloaded"], status: .serviceUnavailable) : try JSON.response(["status": "ready"])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: h.metrics.exposition())))
+        }
+        router.post("/v1/transform") { request, _ in try await h.transform(request) }
+        router.post("/v1/transform/variants") { request, _ in try await h.variants(request) }
+        router.post("/v1/detect") { request, _ in try await h.detect(request) }
+        router.post("/api/v1/tools/smart-crop") { request, _ in try await h.smartCropTool(request) }
+        router.get("/api/v1/download/{jobId}/{name}") { _, context in
+            try await h.download(jobId: context.parameters.get("jobId") ?? "", name: context.parameters.get("name") ?? "")
+        }
+        return router
+    }
+
+    /// The routes the server answers, for the OpenAPI completeness test.
+    public static func routes(configuration: ServerConfiguration = ServerConfiguration()) throws -> [(method: String, path: String)] {
+        let store = try DownloadStore(directory: configuration.downloadDirectory, ttl: configuration.downloadTTL)
+        let handlers = Handlers(configuration: configuration, pool: WorkerPool(workers: 1, queueSize: 0), fetcher: SafeFetcher(policy: FetchPolicy()),
+                                faceModels: try FaceModels(yunetModel: nil), metrics: ServerMetrics(), store: store)
+        return makeRouter(handlers).routes.map { ($0.method.rawValue, $0.path.description) }
+    }
+}
+
+enum Assets {
+    static func page(_ getter: (UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>?, contentType: String) -> Response {
+        var size = 0
+        let pointer = getter(&size)
+        let buffer = pointer.map { ByteBuffer(bytes: UnsafeBufferPointer(start: $0, count: size)) } ?? ByteBuffer()
+        return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"], body: .init(byteBuffer: buffer))
+    }
+}

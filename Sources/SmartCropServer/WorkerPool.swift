@@ -1,0 +1,65 @@
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Where image work runs: `workers` threads of our own (one per core by default) behind a
+/// queue of at most `queueSize` waiting jobs. Decoding, analysis and encoding are synchronous
+/// and CPU-bound, so they must stay off NIO's event loops and Swift's cooperative pool; a
+/// request that finds the workers busy and the queue full is refused at once (503 with
+/// Retry-After) rather than piling up memory and latency.
+///
+/// As a `Service`, the pool is shut down after the HTTP server has drained (services stop in
+/// reverse order), so in-flight jobs finish during a graceful shutdown.
+public final class WorkerPool: Service, Sendable {
+    public let workers: Int
+    public let queueSize: Int
+    private let threads: NIOThreadPool
+    /// Jobs running or waiting.
+    private let admitted = Atomic<Int>(0)
+    private let onChange: @Sendable (_ running: Int, _ queued: Int) -> Void
+    private let onReject: @Sendable () -> Void
+
+    public init(workers: Int, queueSize: Int, onChange: @escaping @Sendable (_ running: Int, _ queued: Int) -> Void = { _, _ in },
+                onReject: @escaping @Sendable () -> Void = {}) {
+        self.workers = max(1, workers)
+        self.queueSize = max(0, queueSize)
+        self.onChange = onChange
+        self.onReject = onReject
+        threads = NIOThreadPool(numberOfThreads: self.workers)
+        threads.start()
+    }
+
+    public var running: Int { min(admitted.load(ordering: .relaxed), workers) }
+    public var queued: Int { max(0, admitted.load(ordering: .relaxed) - workers) }
+    public var isFull: Bool { admitted.load(ordering: .relaxed) >= workers + queueSize }
+
+    /// Runs `body` on a worker, or throws `APIError.overloaded` when the queue is full.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let now = admitted.add(1, ordering: .relaxed).newValue
+        guard now <= workers + queueSize else {
+            admitted.subtract(1, ordering: .relaxed)
+            onReject()
+            throw APIError.overloaded(retryAfter: 1)
+        }
+        report()
+        defer {
+            admitted.subtract(1, ordering: .relaxed)
+            report()
+        }
+        do {
+            return try await threads.runIfActive(body)
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
+            throw APIError.overloaded(retryAfter: 5)
+        }
+    }
+
+    private func report() {
+        let n = admitted.load(ordering: .relaxed)
+        onChange(min(n, workers), max(0, n - workers))
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await threads.shutdownGracefully()
+    }
+}

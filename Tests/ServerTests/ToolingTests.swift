@@ -1,0 +1,173 @@
+import Foundation
+import SmartCrop
+@testable import SmartCropServer
+import Testing
+
+/// What the tests need from outside Swift. `make test` provides both (mk/server.mk): a venv with
+/// openapi-spec-validator and selenium (SMARTCROP_TEST_VENV) and Debian's chromium and
+/// chromedriver. Run by hand without them, the tests that need them are skipped.
+enum Tooling {
+    static var venvPython: String? {
+        let env = ProcessInfo.processInfo.environment
+        let venv = env["SMARTCROP_TEST_VENV"] ?? Images.packageRoot.appendingPathComponent(".venv-test").path
+        let python = venv + "/bin/python"
+        return FileManager.default.isExecutableFile(atPath: python) ? python : nil
+    }
+
+    static var hasChromium: Bool {
+        ["/usr/bin/chromium", "/usr/bin/chromedriver"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    struct Result {
+        let status: Int32
+        let output: String
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension ServerSuite {
+    @Suite("OpenAPI") struct OpenAPITests {
+        @Test("every route is described, with its errors, and nothing else")
+        func everyRouteDescribed() async throws {
+            try await TestServer.with { server in
+                let reply = try await HTTP.get(server.base + "/openapi.json")
+                #expect(reply.status == 200)
+                let document = reply.json
+                #expect(document["openapi"] as? String == "3.1.0")
+                let paths = try #require(document["paths"] as? [String: [String: Any]])
+                let routes = try SmartCropServer.routes()
+                #expect(routes.count == 10)
+                for route in routes {
+                    let operation = paths[route.path]?[route.method.lowercased()] as? [String: Any]
+                    #expect(operation != nil, "\(route.method) \(route.path) is described")
+                    let responses = operation?["responses"] as? [String: Any] ?? [:]
+                    #expect(responses["200"] != nil, "\(route.path) documents its answer")
+                    if route.method == "POST" {
+                        for status in ["400", "401", "413", "415", "422", "503", "504"] {
+                            #expect(responses[status] != nil, "\(route.path) documents \(status)")
+                        }
+                    }
+                }
+                let described = paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } }
+                #expect(Set(described) == Set(routes.map { "\($0.method) \($0.path)" }))
+                let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+                let operation = (schemas?["Operation"] as? [String: Any])?["oneOf"] as? [[String: Any]]
+                let types = operation?.compactMap { (($0["properties"] as? [String: Any])?["type"] as? [String: Any])?["const"] as? String }
+                #expect(Set(types ?? []) == Set(ImageOperation.typeNames))
+            }
+        }
+
+        @Test("the document validates (openapi-spec-validator)", .enabled(if: Tooling.venvPython != nil, "needs the test venv: make test"))
+        func validates() async throws {
+            let python = try #require(Tooling.venvPython)
+            try await TestServer.with { server in
+                let reply = try await HTTP.get(server.base + "/openapi.json")
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-openapi-\(UUID()).json")
+                try reply.body.write(to: file)
+                defer { try? FileManager.default.removeItem(at: file) }
+                let result = try Tooling.run(python, ["-m", "openapi_spec_validator", file.path])
+                #expect(result.status == 0, "\(result.output)")
+                #expect(result.output.contains("OK"))
+            }
+        }
+    }
+}
+
+extension ServerSuite {
+    @Suite("Playground in a browser") struct BrowserTests {
+        @Test("upload a photo in headless Chromium and see faces, crops and results",
+              .enabled(if: Tooling.venvPython != nil && Tooling.hasChromium, "needs chromium, chromedriver and the test venv: make test"))
+        func playground() async throws {
+            let python = try #require(Tooling.venvPython)
+            let photo = Images.assets.appendingPathComponent("samples/astronaut.png").path
+            _ = try Images.sample("astronaut.png")
+            let script = Images.packageRoot.appendingPathComponent("Tests/ServerTests/browser/playground_test.py").path
+            let screenshot = ProcessInfo.processInfo.environment["SMARTCROP_SCREENSHOT"]
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-playground.png").path
+            try await TestServer.with { server in
+                let result = try await Task.detached {
+                    try Tooling.run(python, [script, "--url", server.base + "/", "--photo", photo, "--screenshot", screenshot])
+                }.value
+                #expect(result.status == 0, "\(result.output)")
+                #expect(result.output.contains("three results at the sizes asked for"))
+                #expect(FileManager.default.fileExists(atPath: screenshot))
+            }
+        }
+    }
+}
+
+extension ServerSuite {
+    @Suite("smartcrop serve") struct ServeCommandTests {
+        static var binary: String? {
+            var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = dir.appendingPathComponent("smartcrop").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+                dir.deleteLastPathComponent()
+            }
+            return nil
+        }
+
+        @Test("SIGTERM stops accepting and lets the request in flight finish", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func gracefulShutdown() async throws {
+            let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-serve-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: downloads) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try #require(Self.binary))
+            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["SMARTCROP_QUEUE_SIZE"] = "0"
+            environment["SMARTCROP_DOWNLOAD_DIR"] = downloads.path
+            process.environment = environment
+            let stderr = Pipe()
+            process.standardError = stderr
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+
+            // The log line "smartcrop listening port=N" tells the port.
+            var log = ""
+            var port: Int?
+            while port == nil {
+                let chunk = stderr.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                log += String(decoding: chunk, as: UTF8.self)
+                if let match = log.firstMatch(of: /port=(\d+)/) { port = Int(match.1) }
+            }
+            let base = "http://127.0.0.1:\(try #require(port, "\(log)"))"
+            #expect(log.contains("no API key configured"))
+
+            let slowImage = try Images.make(width: 1600, height: 1600)
+            let slow = Task {
+                try await HTTP.postJSON(base + "/v1/transform", ["file": Images.fileJSON(slowImage),
+                                                                 "operations": [["type": "blur", "sigma": 20], ["type": "convert", "format": "png"]]])
+            }
+            var busy = false
+            for _ in 0..<2000 {
+                if try await HTTP.get(base + "/readyz").status == 503 { busy = true; break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(busy, "the slow request reached the worker")
+            kill(process.processIdentifier, SIGTERM)
+            let reply = try await slow.value
+            #expect(reply.status == 200, "the request in flight finished: \(reply.text)")
+            #expect(reply.data["mime_type"] as? String == "image/png")
+            for _ in 0..<400 where process.isRunning { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
+            #expect(!canConnect(port: try #require(port)), "nothing listens after shutdown")
+        }
+    }
+}
