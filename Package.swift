@@ -74,6 +74,8 @@ let package = Package(
             ]
         ),
         .target(name: "CServerAssets", exclude: ["playground.html", "openapi.json"], cSettings: [.unsafeFlags(["-std=c23"])]),
+        // `make loadtest`: the load test's pipeline run in-process, the reference the server is measured against.
+        .executableTarget(name: "LoadBench", dependencies: ["SmartCrop"]),
         .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift + vectorISA),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),

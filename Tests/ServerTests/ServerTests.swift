@@ -156,12 +156,12 @@ extension ServerSuite {
 
         @Test("downloads expire after the configured time")
         func expiry() async throws {
-            try await TestServer.with({ $0.downloadTTL = .seconds(5) }) { server in
+            try await TestServer.with({ $0.downloadTTL = .seconds(8) }) { server in
                 let reply = try await HTTP.postMultipart(server.base + "/api/v1/tools/smart-crop", file: Images.small,
                                                          fields: ["settings": ["width": 64]])
                 let url = try #require(reply.json["downloadUrl"] as? String)
                 #expect(try await HTTP.get(server.base + url).status == 200)
-                try await Task.sleep(for: .milliseconds(5500))
+                try await Task.sleep(for: .milliseconds(8500))
                 let expired = try await HTTP.get(server.base + url)
                 #expect(expired.status == 404)
                 let jobId = try #require(reply.json["jobId"] as? String)
