@@ -155,8 +155,14 @@ struct ConvTaps {
 /// passes over it.
 let directChunkPixels = 48
 
-func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, input: FloatPointer, output: MutableFloatPointer) {
+/// `channelsLast`: a plain-input layer's input is stored NHWC rather than NCHW (the MTCNN
+/// networks transpose their NHWC input just before the first convolution; reading it in place
+/// saves that pass).
+func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool = false,
+                       input: FloatPointer, output: MutableFloatPointer) {
     if w.inputLanes == channelBlock {
+        let strides = InputStrides(block: g.inHeight * g.inWidth * channelBlock, row: g.inWidth * channelBlock,
+                                   pixel: channelBlock, image: w.inputBlocks * g.inHeight * g.inWidth * channelBlock)
         if w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1 && g.padTop == 0 && g.padLeft == 0 {
             // 1×1: the plane is one long row, and the taps are the input channels.
             var flat = g
@@ -164,13 +170,30 @@ func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, input: 
             flat.inHeight = 1
             flat.outWidth = flat.inWidth
             flat.outHeight = 1
-            directConvolutionBody(w, flat, input, output, lanes: channelBlock)
+            var flatStrides = strides
+            flatStrides.row = flat.inWidth * channelBlock
+            directConvolutionBody(w, flat, flatStrides, input, output, lanes: channelBlock)
         } else {
-            directConvolutionBody(w, g, input, output, lanes: channelBlock)
+            directConvolutionBody(w, g, strides, input, output, lanes: channelBlock)
         }
+    } else if channelsLast {
+        let strides = InputStrides(block: 1, row: g.inWidth * g.inChannels, pixel: g.inChannels,
+                                   image: g.inChannels * g.inHeight * g.inWidth)
+        directConvolutionBody(w, g, strides, input, output, lanes: 1)
     } else {
-        directConvolutionBody(w, g, input, output, lanes: 1)
+        let strides = InputStrides(block: g.inHeight * g.inWidth, row: g.inWidth, pixel: 1,
+                                   image: g.inChannels * g.inHeight * g.inWidth)
+        directConvolutionBody(w, g, strides, input, output, lanes: 1)
     }
+}
+
+/// Floats between an input's channel blocks (or channels, for plain input), rows, pixels and
+/// images.
+struct InputStrides {
+    var block: Int
+    var row: Int
+    var pixel: Int
+    var image: Int
 }
 
 /// What one call of a row-segment kernel needs besides the input and output addresses.
@@ -184,13 +207,12 @@ struct DirectSegment {
     var activation: ActivationKind
 }
 
-private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ input: FloatPointer,
+private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ strides: InputStrides, _ input: FloatPointer,
                                    _ output: MutableFloatPointer, lanes: Int) {
-    let inPlane = g.inHeight * g.inWidth * lanes
     let outPlane = g.outHeight * g.outWidth * channelBlock
-    let taps = ConvTaps(blocks: w.inputBlocks, blockStride: inPlane, kernelHeight: w.kernelHeight,
-                        kernelWidth: w.kernelWidth, rowStride: g.dilationY * g.inWidth * lanes,
-                        columnStride: g.dilationX * lanes)
+    let taps = ConvTaps(blocks: w.inputBlocks, blockStride: strides.block, kernelHeight: w.kernelHeight,
+                        kernelWidth: w.kernelWidth, rowStride: g.dilationY * strides.row,
+                        columnStride: g.dilationX * strides.pixel)
     // Output columns whose whole window lies inside the row.
     let reachX = (w.kernelWidth - 1) * g.dilationX
     let reachY = (w.kernelHeight - 1) * g.dilationY
@@ -199,17 +221,17 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
     let interiorEnd = lastInside < 0 ? interiorStart : max(interiorStart, min(g.outWidth, lastInside / g.strideX + 1))
     let weights = FloatPointer(w.buffer.base)
     for n in 0..<g.batch {
-        let image = input + n * w.inputBlocks * inPlane
+        let image = input + n * strides.image
         let outImage = output + n * w.outBlocks * outPlane
         for oy in 0..<g.outHeight {
             let iy = oy * g.strideY - g.padTop
             let rowInside = iy >= 0 && iy + reachY < g.inHeight
-            let inRow = image + iy * g.inWidth * lanes
+            let inRow = image + iy * strides.row
             var chunk = 0
             while chunk < g.outWidth {
                 let chunkEnd = min(g.outWidth, chunk + directChunkPixels)
                 for pair in 0..<w.pairCount {
-                    let segment = DirectSegment(pixelStride: g.strideX * lanes, taps: taps, weights: weights + pair * w.pairStride,
+                    let segment = DirectSegment(pixelStride: g.strideX * strides.pixel, taps: taps, weights: weights + pair * w.pairStride,
                                                 bias: weights + w.biasOffset + pair * 16, slopes: weights + w.slopeOffset + pair * 16,
                                                 activation: w.activation)
                     let out0 = outImage + 2 * pair * outPlane + oy * g.outWidth * channelBlock
@@ -217,10 +239,10 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
                     let fastStart = rowInside ? max(chunk, interiorStart) : chunkEnd
                     let fastEnd = rowInside ? max(fastStart, min(chunkEnd, interiorEnd)) : chunkEnd
                     for ox in chunk..<fastStart {
-                        directEdgePixel(w, g, image, oy: oy, ox: ox, pair: pair, lanes: lanes, out0: out0, out1: out1)
+                        directEdgePixel(w, g, strides, image, oy: oy, ox: ox, pair: pair, lanes: lanes, out0: out0, out1: out1)
                     }
                     if fastEnd > fastStart {
-                        let x = inRow + (fastStart * g.strideX - g.padLeft) * lanes
+                        let x = inRow + (fastStart * g.strideX - g.padLeft) * strides.pixel
                         let o = fastStart * channelBlock
                         let both = 2 * pair + 1 < w.outBlocks
                         switch w.activation {
@@ -230,7 +252,7 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
                         }
                     }
                     for ox in fastEnd..<chunkEnd {
-                        directEdgePixel(w, g, image, oy: oy, ox: ox, pair: pair, lanes: lanes, out0: out0, out1: out1)
+                        directEdgePixel(w, g, strides, image, oy: oy, ox: ox, pair: pair, lanes: lanes, out0: out0, out1: out1)
                     }
                 }
                 chunk = chunkEnd
@@ -268,11 +290,10 @@ func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, i
 }
 
 /// One output pixel whose window crosses the border: taps outside the input are skipped.
-private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ image: FloatPointer, oy: Int, ox: Int, pair: Int,
-                             lanes: Int, out0: MutableFloatPointer, out1: MutableFloatPointer) {
+private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ strides: InputStrides, _ image: FloatPointer,
+                             oy: Int, ox: Int, pair: Int, lanes: Int, out0: MutableFloatPointer, out1: MutableFloatPointer) {
     let weights = FloatPointer(w.buffer.base)
     let width = min(2, w.outBlocks - 2 * pair) * channelBlock
-    let inPlane = g.inHeight * g.inWidth * lanes
     var acc0 = load8(weights + w.biasOffset + pair * 16)
     var acc1 = width > channelBlock ? load8(weights + w.biasOffset + pair * 16 + 8) : .zero
     var wp = weights + pair * w.pairStride
@@ -282,7 +303,7 @@ private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ image:
             for kx in 0..<w.kernelWidth {
                 let ix = ox * g.strideX - g.padLeft + kx * g.dilationX
                 if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
-                    let p = image + block * inPlane + (iy * g.inWidth + ix) * lanes
+                    let p = image + block * strides.block + iy * strides.row + ix * strides.pixel
                     for lane in 0..<lanes {
                         let v = SIMD8<Float>(repeating: p[lane])
                         acc0 = multiplyAdd(acc0, v, load8(wp + lane * width))

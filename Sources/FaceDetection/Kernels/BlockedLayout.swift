@@ -85,43 +85,73 @@ func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, 
 
 // MARK: - Max pooling
 
-/// Max pooling of a blocked tensor; `g.planes` counts channel blocks (batch × blocks).
+/// Max pooling of a blocked tensor; `g.planes` counts channel blocks (batch × blocks). Windows
+/// inside the input run with the window size as a constant when it is 2×2 or 3×3; windows that
+/// cross the border skip the outside positions (padding never wins a max).
 func maxPoolBlocked(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
-    let inPlane = g.inHeight * g.inWidth * channelBlock
+    switch (g.kernelHeight, g.kernelWidth) {
+    case (2, 2): maxPoolBlocked2x2(g, input, output)
+    case (3, 3): maxPoolBlocked3x3(g, input, output)
+    default: maxPoolBlockedBody(g, input, output, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth)
+    }
+}
+
+@inline(never)
+private func maxPoolBlocked2x2(_ g: PoolGeometry, _ input: FloatPointer, _ output: MutableFloatPointer) {
+    maxPoolBlockedBody(g, input, output, kernelHeight: 2, kernelWidth: 2)
+}
+
+@inline(never)
+private func maxPoolBlocked3x3(_ g: PoolGeometry, _ input: FloatPointer, _ output: MutableFloatPointer) {
+    maxPoolBlockedBody(g, input, output, kernelHeight: 3, kernelWidth: 3)
+}
+
+@inline(__always)
+private func maxPoolBlockedBody(_ g: PoolGeometry, _ input: FloatPointer, _ output: MutableFloatPointer,
+                                kernelHeight: Int, kernelWidth: Int) {
+    let inRow = g.inWidth * channelBlock
+    let inPlane = g.inHeight * inRow
     let outPlane = g.outHeight * g.outWidth * channelBlock
-    let fast2x2 = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideY == 2 && g.strideX == 2
-        && g.padTop == 0 && g.padLeft == 0 && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+    // Output columns whose window lies inside the row.
+    let interiorStart = min(g.outWidth, (g.padLeft + g.strideX - 1) / g.strideX)
+    let lastInside = g.inWidth - kernelWidth + g.padLeft
+    let interiorEnd = lastInside < 0 ? interiorStart : max(interiorStart, min(g.outWidth, lastInside / g.strideX + 1))
     for plane in 0..<g.planes {
         let source = input + plane * inPlane
         let destination = output + plane * outPlane
-        if fast2x2 {
-            for oy in 0..<g.outHeight {
-                let top = source + 2 * oy * g.inWidth * channelBlock
-                let bottom = top + g.inWidth * channelBlock
-                let out = destination + oy * g.outWidth * channelBlock
-                for ox in 0..<g.outWidth {
-                    let x = 2 * ox * channelBlock
-                    let m = vectorMax(vectorMax(load8(top + x), load8(top + x + 8)), vectorMax(load8(bottom + x), load8(bottom + x + 8)))
-                    store8(m, out + ox * channelBlock)
-                }
-            }
-            continue
-        }
         for oy in 0..<g.outHeight {
             let y0 = oy * g.strideY - g.padTop
-            let yStart = max(0, y0), yEnd = min(g.inHeight, y0 + g.kernelHeight)
-            for ox in 0..<g.outWidth {
+            let out = destination + oy * g.outWidth * channelBlock
+            let rowInside = y0 >= 0 && y0 + kernelHeight <= g.inHeight
+            @inline(__always) func border(_ ox: Int) {
+                let yStart = max(0, y0), yEnd = min(g.inHeight, y0 + kernelHeight)
                 let x0 = ox * g.strideX - g.padLeft
-                let xStart = max(0, x0), xEnd = min(g.inWidth, x0 + g.kernelWidth)
+                let xStart = max(0, x0), xEnd = min(g.inWidth, x0 + kernelWidth)
                 var best = SIMD8<Float>(repeating: -.infinity)
                 if yStart < yEnd && xStart < xEnd {
                     for y in yStart..<yEnd {
-                        let row = source + y * g.inWidth * channelBlock
-                        for x in xStart..<xEnd { best = vectorMax(best, load8(row + x * channelBlock)) }
+                        for x in xStart..<xEnd { best = vectorMax(best, load8(source + y * inRow + x * channelBlock)) }
                     }
                 }
-                store8(best, destination + (oy * g.outWidth + ox) * channelBlock)
+                store8(best, out + ox * channelBlock)
             }
+            guard rowInside else {
+                for ox in 0..<g.outWidth { border(ox) }
+                continue
+            }
+            for ox in 0..<interiorStart { border(ox) }
+            let top = source + y0 * inRow
+            for ox in interiorStart..<interiorEnd {
+                let p = top + (ox &* g.strideX &- g.padLeft) &* channelBlock
+                var best = load8(p)
+                for ky in 0..<kernelHeight {
+                    for kx in 0..<kernelWidth where ky > 0 || kx > 0 {
+                        best = vectorMax(best, load8(p + (ky &* inRow &+ kx &* channelBlock)))
+                    }
+                }
+                store8(best, out + ox * channelBlock)
+            }
+            for ox in interiorEnd..<g.outWidth { border(ox) }
         }
     }
 }

@@ -7,11 +7,14 @@
 enum TensorLayout: Sendable, Equatable {
     case plain
     case blocked
+    /// A logical NCHW tensor stored NHWC: what Transpose(0, 3, 1, 2) of an NHWC input gives,
+    /// left in place for a first convolution that reads it with strides.
+    case channelsLast
 }
 
 struct PlannedStep: Sendable {
     enum Kernel: Sendable {
-        case convDirect(DirectConvWeights, ConvGeometry)
+        case convDirect(DirectConvWeights, ConvGeometry, channelsLast: Bool)
         case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
         /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
         case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
@@ -83,20 +86,26 @@ struct ExecutionPlan: Sendable {
             scratch = max(scratch, needed)
         }
 
-        /// `value` in plain layout, converting (once) if it is blocked.
+        /// `value` in plain layout, converting (once) if it is not.
         mutating func plain(_ value: Int) -> Int {
-            guard values[value].layout == .blocked else { return value }
+            guard values[value].layout != .plain else { return value }
             if let copy = plainCopy[value] { return copy }
             let shape = values[value].shape
             let copy = newValue(shape, .plain)
-            add("reorder to NCHW", .toPlain(batch: shape[0], channels: shape[1], plane: shape[2] * shape[3]), [value], copy)
+            if values[value].layout == .channelsLast {
+                add("transpose NHWC to NCHW", .transpose(inShape: [shape[0], shape[2], shape[3], shape[1]], perm: [0, 3, 1, 2]),
+                    [value], copy)
+            } else {
+                add("reorder to NCHW", .toPlain(batch: shape[0], channels: shape[1], plane: shape[2] * shape[3]), [value], copy)
+            }
             plainCopy[value] = copy
             return copy
         }
 
-        /// `value` (4-D) in blocked layout, converting (once) if it is plain.
+        /// `value` (4-D) in blocked layout, converting (once) if it is not.
         mutating func blocked(_ value: Int) -> Int {
-            guard values[value].layout == .plain else { return value }
+            guard values[value].layout != .blocked else { return value }
+            if values[value].layout == .channelsLast { return blocked(plain(value)) }
             if let copy = blockedCopy[value] { return copy }
             let shape = values[value].shape
             let copy = newValue(shape, .blocked)
@@ -195,8 +204,8 @@ struct ExecutionPlan: Sendable {
         let input = FloatPointer(arena + (step.inputOffsets.first ?? 0))
         let output = arena + step.outputOffset
         switch step.kernel {
-        case let .convDirect(weights, geometry):
-            directConvolution(weights, geometry: geometry, input: input, output: output)
+        case let .convDirect(weights, geometry, channelsLast):
+            directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
         case let .convDepthwise(weights, geometry, pool):
             depthwiseBlocked3x3(weights, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
         case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool):
@@ -297,9 +306,11 @@ struct ExecutionPlan: Sendable {
             let outShape = [x[0], layer.outChannels, outHeight, outWidth]
             switch layer.kernel {
             case let .direct(weights):
-                let source = weights.inputLanes == channelBlock ? b.blocked(inputs[0]) : b.plain(inputs[0])
+                let source = weights.inputLanes == channelBlock ? b.blocked(inputs[0])
+                    : layout == .channelsLast ? inputs[0] : b.plain(inputs[0])
                 let output = b.newValue(outShape, .blocked)
-                b.add(step.nodeName, .convDirect(weights, geometry), [source], output)
+                b.add(step.nodeName, .convDirect(weights, geometry, channelsLast: b.values[source].layout == .channelsLast),
+                      [source], output)
                 return output
             case let .depthwise3x3(weights):
                 let source = b.blocked(inputs[0])
@@ -325,13 +336,15 @@ struct ExecutionPlan: Sendable {
             guard x.count == 4 else { throw fail("input shape \(x) is not NCHW") }
             var geometry = try poolGeometry(layer, x, fail)
             let outShape = [x[0], x[1], geometry.outHeight, geometry.outWidth]
-            let output = b.newValue(outShape, layout)
             if layout == .blocked {
+                let output = b.newValue(outShape, .blocked)
                 geometry.planes = x[0] * channelBlocks(x[1])
                 b.add(step.nodeName, .maxPoolBlocked(geometry), inputs, output)
-            } else {
-                b.add(step.nodeName, .maxPool(geometry), inputs, output)
+                return output
             }
+            let source = b.plain(inputs[0])
+            let output = b.newValue(outShape, .plain)
+            b.add(step.nodeName, .maxPool(geometry), [source], output)
             return output
 
         case .relu, .sigmoid:
@@ -362,6 +375,13 @@ struct ExecutionPlan: Sendable {
             let output = b.newValue(outShape, .blocked)
             b.add(step.nodeName, .resizeNearestBlocked(planes: x[0] * channelBlocks(x[1]), inHeight: inHeight, inWidth: inWidth,
                                                        rows: rows, columns: columns), inputs, output)
+            return output
+
+        case let .transpose(perm) where layout == .plain && x.count == 4 && perm == [0, 3, 1, 2]:
+            // NHWC → NCHW: left in place until a reader needs NCHW (a first convolution does not).
+            let output = b.aliasValue(of: inputs[0], shape: [x[0], x[3], x[1], x[2]])
+            b.values[output].layout = .channelsLast
+            b.add(step.nodeName, .alias, inputs, output)
             return output
 
         case let .transpose(perm) where layout == .blocked && x.count == 4 && perm == [0, 2, 3, 1]:
