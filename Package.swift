@@ -76,6 +76,7 @@ let package = Package(
         .target(name: "CServerAssets", exclude: ["playground.html", "openapi.json"], cSettings: [.unsafeFlags(["-std=c23"])]),
         // `make loadtest`: the load test's pipeline run in-process, the reference the server is measured against.
         .executableTarget(name: "LoadBench", dependencies: ["SmartCrop"]),
+        .executableTarget(name: "SaliencyBench", dependencies: ["Saliency"], swiftSettings: optimisedSwift),
         .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift + vectorISA),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),

@@ -1,29 +1,30 @@
 import ArgumentParser
+import SmartCrop
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import SmartCrop
 
-struct CropCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "crop",
-        abstract: "Crop one image to a size, choosing the region by face, subject or a fixed rule.",
-        discussion: "Without -o, prints the decision as JSON and writes no image."
-    )
-
-    @Argument(help: "The image to crop (JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF).")
-    var input: String
-
-    @Option(name: .shortAndLong, help: "Where to write the result; its extension picks the format.")
-    var output: String?
-
-    @Option(help: "Output size, WxH.", transform: parseSize)
-    var size: Size
-
-    @Option(help: "How to choose the crop: auto, subject, face, center, focal, entropy, attention, trim or rect.")
+/// Options shared by `crop` and `batch`: how the crop is chosen.
+struct CropChoiceOptions: ParsableArguments {
+    @Option(help: "How to choose the crop: auto, face, subject, center, focal, entropy, attention, trim or rect.")
     var mode: String = "auto"
+
+    @Option(help: "Face framing: closeup, head-shoulders, upper-body or half-body (mode face; with auto, zooms too).")
+    var preset: String?
+
+    @Option(help: "Extra room around the subject, 0-50 %.")
+    var padding: Double = 0
+
+    @Option(help: "Which faces to keep: all, largest or index:N.")
+    var faces: String = "all"
+
+    @Option(help: "Face detector sensitivity, 0-1 (higher finds more faces).")
+    var sensitivity: Double = 0.5
+
+    @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
+    var faceModel: String?
 
     @Option(help: "Focal point X,Y in 0..1 (mode focal).", transform: parseFocal)
     var focal: Point?
@@ -31,34 +32,29 @@ struct CropCommand: ParsableCommand {
     @Option(help: "Rectangle x,y,w,h in source pixels (mode rect).", transform: parseRect)
     var rect: PixelRect?
 
-    @Option(help: "Output format: jpeg, png, webp or avif.")
-    var format: String?
-
-    @Option(help: "Encoder quality, 1-100.")
-    var quality: Int?
-
-    @Option(help: "Sharpen the result with this sigma.")
-    var sharpen: Double?
-
     @Option(help: "Trim: how far (0-255) from the background colour still counts as background.")
     var threshold: Int = 30
+
+    @Flag(help: "Trim: pad the result to a square.")
+    var padToSquare = false
+
+    @Option(help: "Trim: colour of added padding, e.g. #ffffff.")
+    var padColor: String = "#ffffff"
 
     @Option(help: "Refuse images with more pixels than this, before decoding.")
     var maxPixels: Int = 100_000_000
 
-    @Flag(help: "Print the decision as JSON.")
-    var json = false
-
     func validate() throws {
-        if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be between 1 and 100") }
-        if let sharpen, !(0.01...10).contains(sharpen) { throw ValidationError("--sharpen must be between 0.01 and 10") }
+        if !(0...50).contains(padding) { throw ValidationError("--padding must be between 0 and 50") }
+        if !(0...1).contains(sensitivity) { throw ValidationError("--sensitivity must be between 0 and 1") }
         if !(0...255).contains(threshold) { throw ValidationError("--threshold must be between 0 and 255") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
-        _ = try settings()
+        _ = try settings(width: 1, height: 1)
     }
 
-    func settings() throws -> SmartCropSettings {
-        var settings = SmartCropSettings(width: size.width, height: size.height)
+    /// The smart-crop settings for one output size.
+    func settings(width: Int, height: Int) throws -> SmartCropSettings {
+        var settings = SmartCropSettings(width: width, height: height)
         switch mode.lowercased() {
         case "auto": settings.mode = .auto
         case "subject": settings.mode = .subject
@@ -69,7 +65,7 @@ struct CropCommand: ParsableCommand {
         case "attention": settings.mode = .subject; settings.strategy = .attention
         case "trim": settings.mode = .trim
         case "rect": settings.mode = .rect
-        default: throw ValidationError("--mode must be one of auto, subject, face, center, focal, entropy, attention, trim, rect")
+        default: throw ValidationError("--mode must be one of auto, face, subject, center, focal, entropy, attention, trim, rect")
         }
         if settings.mode == .rect {
             guard let rect else { throw ValidationError("--mode rect needs --rect x,y,w,h") }
@@ -81,46 +77,164 @@ struct CropCommand: ParsableCommand {
             guard settings.mode == .focal else { throw ValidationError("--focal only applies with --mode focal") }
             settings.focal = focal
         }
+        if let preset {
+            guard let value = FacePreset(rawValue: preset.lowercased()) else {
+                throw ValidationError("--preset must be closeup, head-shoulders, upper-body or half-body")
+            }
+            settings.facePreset = value
+        }
+        guard let policy = FacePolicy(parsing: faces) else { throw ValidationError("--faces must be all, largest or index:N") }
+        settings.faces = policy
+        guard let colour = Colour(parsing: padColor) else { throw ValidationError("--pad-color must be a colour such as #ffffff") }
+        settings.padColor = colour
+        settings.padToSquare = padToSquare
+        settings.padding = padding
+        settings.sensitivity = sensitivity
         settings.threshold = threshold
         return settings
     }
 
-    func run() throws {
-        var operations: [ImageOperation] = [.smartCrop(try settings())]
-        if let sharpen { operations.append(.sharpen(sigma: sharpen)) }
-        if let format = try outputFormat(explicit: format, path: output) {
+    func pipelineOptions(explain: Bool) throws -> PipelineOptions {
+        var options = PipelineOptions(limits: DecodeLimits(maxPixels: maxPixels), faceModels: try FaceModels(yunetModel: faceModel))
+        options.explain = explain
+        return options
+    }
+}
+
+/// One requested output: `WxH`, optionally `:format`, `:qQUALITY` and `:sSIGMA`.
+struct OutputSpec: Sendable {
+    var width: Int
+    var height: Int
+    var format: ImageFormat?
+    var quality: Int?
+    var sharpen: Double?
+
+    var name: String { "\(width)x\(height)" }
+
+    static func parseList(_ text: String) throws -> [OutputSpec] {
+        let specs = try text.split(separator: ",").map { try parse(String($0)) }
+        guard !specs.isEmpty else { throw ValidationError("--size needs at least one WxH") }
+        return specs
+    }
+
+    static func parse(_ text: String) throws -> OutputSpec {
+        let parts = text.split(separator: ":").map(String.init)
+        let size = parts[0].lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard size.count == 2, let w = Int(size[0]), let h = Int(size[1]) else {
+            throw ValidationError("size must look like 256x256 (optionally 256x256:webp:q80:s0.5), got \"\(text)\"")
+        }
+        guard (1...Pipeline.maxDimension).contains(w), (1...Pipeline.maxDimension).contains(h) else {
+            throw ValidationError("size sides must be between 1 and \(Pipeline.maxDimension), got \(parts[0])")
+        }
+        var spec = OutputSpec(width: w, height: h)
+        for part in parts.dropFirst() {
+            if let format = ImageFormat(name: part), format.canEncode {
+                spec.format = format
+            } else if part.hasPrefix("q"), let q = Int(part.dropFirst()), (1...100).contains(q) {
+                spec.quality = q
+            } else if part.hasPrefix("s"), let sigma = Double(part.dropFirst()), (0.01...10).contains(sigma) {
+                spec.sharpen = sigma
+            } else {
+                throw ValidationError("unknown size option \"\(part)\" in \"\(text)\": use a format (webp, jpeg, png, avif), qQUALITY or sSIGMA")
+            }
+        }
+        return spec
+    }
+
+    /// The pipeline for this output.
+    func pipeline(_ choice: CropChoiceOptions, format defaultFormat: ImageFormat?, quality defaultQuality: Int?,
+                  sharpen defaultSharpen: Double?) throws -> Pipeline {
+        var operations: [ImageOperation] = [.smartCrop(try choice.settings(width: width, height: height))]
+        if let sigma = sharpen ?? defaultSharpen { operations.append(.sharpen(sigma: sigma)) }
+        let quality = quality ?? defaultQuality
+        if let format = format ?? defaultFormat {
             operations.append(.convert(ConvertOperation(format: format, quality: quality)))
         } else if let quality {
             operations.append(.convert(ConvertOperation(format: .jpeg, quality: quality)))
         }
-        let result = try PipelineRunner.run(Pipeline(operations), on: .file(input),
-                                            options: PipelineOptions(limits: DecodeLimits(maxPixels: maxPixels)))
-        if let output {
-            try writeAtomically(result.data, to: output)
+        return Pipeline(operations)
+    }
+}
+
+struct CropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crop",
+        abstract: "Crop one image to one or more sizes, choosing the region by face, subject or a fixed rule.",
+        discussion: """
+        Without -o, prints the decision as JSON and writes no image. Several sizes
+        (--size 48x48,128x128,256x256) decode the image once and detect faces once; -o then
+        needs {w} and {h}, e.g. -o 'avatar-{w}x{h}.webp'. Each size may carry its own format,
+        quality and sharpening: 48x48:png, 256x256:webp:q80:s0.5.
+        """
+    )
+
+    @Argument(help: "The image to crop (JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF).")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Where to write the result; its extension picks the format. {w} and {h} name each size.")
+    var output: String?
+
+    @Option(help: "Output size(s): WxH[,WxH…], each optionally :format:qQUALITY:sSIGMA.", transform: OutputSpec.parseList)
+    var size: [OutputSpec]
+
+    @OptionGroup var choice: CropChoiceOptions
+
+    @Option(help: "Output format: jpeg, png, webp or avif.")
+    var format: String?
+
+    @Option(help: "Encoder quality, 1-100.")
+    var quality: Int?
+
+    @Option(help: "Sharpen the result with this sigma.")
+    var sharpen: Double?
+
+    @Option(help: "Write a picture of the decision: the source with faces and crop drawn, or the subject's importance map.")
+    var draw: String?
+
+    @Flag(help: "Print the decision as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be between 1 and 100") }
+        if let sharpen, !(0.01...10).contains(sharpen) { throw ValidationError("--sharpen must be between 0.01 and 10") }
+        if size.count > 1, let output, !(output.contains("{w}") || output.contains("{h}")) {
+            throw ValidationError("with several sizes, -o must contain {w} and {h}, e.g. 'avatar-{w}x{h}.webp'")
+        }
+        if let format { _ = try outputFormat(explicit: format, path: nil) }
+        if let draw { _ = try outputFormat(explicit: nil, path: draw) }
+    }
+
+    func path(for spec: OutputSpec) -> String? {
+        output.map { $0.replacing("{w}", with: String(spec.width)).replacing("{h}", with: String(spec.height)) }
+    }
+
+    func run() throws {
+        let source = try OpenedSource(.file(input), limits: DecodeLimits(maxPixels: choice.maxPixels))
+        let format = try outputFormat(explicit: format, path: output)
+        let pipelines = try size.map { spec in
+            (spec.name, try spec.pipeline(choice, format: try outputFormat(explicit: nil, path: path(for: spec)) ?? format,
+                                          quality: quality, sharpen: sharpen))
+        }
+        let results = try PipelineRunner.variants(pipelines, on: source, options: try choice.pipelineOptions(explain: draw != nil))
+        for (spec, (_, result)) in zip(size, results) {
+            if let path = path(for: spec) { try writeAtomically(result.data, to: path) }
+        }
+        if let draw, let picture = results.first?.1.explanation {
+            try writeAtomically(try picture.encoded(EncodeOptions(format: try outputFormat(explicit: nil, path: draw)!)), to: draw)
         }
         if json || output == nil {
-            try printJSON(CropReport(result, path: output))
+            if results.count == 1 {
+                try printJSON(CropReport(results[0].1, path: path(for: size[0])))
+            } else {
+                try printJSON(VariantsReport(results.map(\.1), paths: size.map(path(for:))))
+            }
         } else {
-            let crop = result.decision.map { " from \($0.crop) (\($0.strategy))" } ?? ""
-            print("wrote \(output!): \(result.width)x\(result.height) \(result.format.rawValue), \(result.data.count) bytes\(crop)")
+            for (spec, (_, result)) in zip(size, results) {
+                let crop = result.decision.map { " from \($0.crop) (\($0.strategy))" } ?? ""
+                print("wrote \(path(for: spec)!): \(result.width)x\(result.height) \(result.format.rawValue), \(result.data.count) bytes\(crop)")
+            }
         }
     }
-}
-
-struct Size: Sendable {
-    let width: Int
-    let height: Int
-}
-
-func parseSize(_ text: String) throws -> Size {
-    let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else {
-        throw ValidationError("size must look like 256x256, got \"\(text)\"")
-    }
-    guard (1...Pipeline.maxDimension).contains(w), (1...Pipeline.maxDimension).contains(h) else {
-        throw ValidationError("size sides must be between 1 and \(Pipeline.maxDimension), got \(text)")
-    }
-    return Size(width: w, height: h)
 }
 
 func parseFocal(_ text: String) throws -> Point {

@@ -46,10 +46,6 @@ struct DetectCommand: ParsableCommand {
 
     struct Answer: Encodable {
         struct Source: Encodable { let width: Int; let height: Int }
-        struct FaceJSON: Encodable {
-            let x, y, width, height, score: Double
-            let landmarks: [[Double]]
-        }
         let source: Source
         let detector: String
         let threshold: Double
@@ -67,11 +63,7 @@ struct DetectCommand: ParsableCommand {
             let drawn = try image.annotated(faces: report.faces, sourceWidth: source.info.width, sourceHeight: source.info.height)
             try writeAtomically(try drawn.encoded(EncodeOptions(format: format)), to: draw)
         }
-        func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
-        let faces = report.faces.map {
-            Answer.FaceJSON(x: r($0.x), y: r($0.y), width: r($0.width), height: r($0.height), score: ($0.score * 1000).rounded() / 1000,
-                            landmarks: $0.landmarks.map { [r($0.x), r($0.y)] })
-        }
+        let faces = report.faces.map(FaceJSON.init)
         if json {
             try printJSON(Answer(source: .init(width: source.info.width, height: source.info.height), detector: report.detector,
                                  threshold: (report.threshold * 1000).rounded() / 1000, faces: faces))

@@ -45,32 +45,88 @@ private func writeAll(_ data: Data, to descriptor: Int32) {
     }
 }
 
-/// The `--json` answer: what was read, what was cut, what was written.
+struct FaceJSON: Encodable {
+    let x, y, width, height, score: Double
+    let landmarks: [[Double]]
+
+    init(_ face: DetectedFace) {
+        func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
+        x = r(face.x); y = r(face.y); width = r(face.width); height = r(face.height)
+        score = (face.score * 1000).rounded() / 1000
+        landmarks = face.landmarks.map { [r($0.x), r($0.y)] }
+    }
+}
+
+struct OutputJSON: Encodable {
+    let width: Int
+    let height: Int
+    let format: String
+    let bytes: Int
+    let path: String?
+}
+
+func milliseconds(_ timings: [String: Duration]) -> [String: Double] {
+    timings.mapValues { d in
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return (ms * 100).rounded() / 100
+    }
+}
+
+/// The `--json` answer: what was read, what was cut and why, what was written.
 struct CropReport: Encodable {
     struct Source: Encodable { let width: Int; let height: Int; let format: String }
-    struct Output: Encodable { let width: Int; let height: Int; let format: String; let bytes: Int; let path: String? }
     let source: Source
     let crop: PixelRect?
     let strategy: String?
     let focalPoint: Point?
     let fallback: String?
-    let output: Output
+    let detector: String?
+    let faces: [FaceJSON]?
+    let usedFaces: [Int]?
+    let output: OutputJSON
     let timingsMs: [String: Double]
 
     init(_ result: PipelineOutput, path: String?) {
         source = Source(width: result.source.width, height: result.source.height, format: result.source.format.rawValue)
-        crop = result.decision?.crop
-        strategy = result.decision?.strategy
-        focalPoint = result.decision?.focalPoint
-        fallback = result.decision?.fallback
-        output = Output(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
-        timingsMs = result.timings.mapValues { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }
-            .mapValues { ($0 * 100).rounded() / 100 }
+        let decision = result.decision
+        crop = decision?.crop
+        strategy = decision?.strategy
+        focalPoint = decision?.focalPoint
+        fallback = decision?.fallback
+        detector = decision?.detector
+        faces = decision?.detector == nil ? nil : decision?.faces.map(FaceJSON.init)
+        usedFaces = decision?.usedFaces.isEmpty == false ? decision?.usedFaces : nil
+        output = OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
+        timingsMs = milliseconds(result.timings)
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, crop, strategy, output
-        case focalPoint = "focal_point", fallback, timingsMs = "timings_ms"
+        case source, crop, strategy, output, fallback, detector, faces
+        case focalPoint = "focal_point", usedFaces = "used_faces", timingsMs = "timings_ms"
+    }
+}
+
+/// The `--json` answer for several sizes from one decode.
+struct VariantsReport: Encodable {
+    struct Variant: Encodable {
+        let crop: PixelRect?
+        let strategy: String?
+        let output: OutputJSON
+    }
+    let source: CropReport.Source
+    let detector: String?
+    let faces: [FaceJSON]?
+    let variants: [Variant]
+
+    init(_ results: [PipelineOutput], paths: [String?]) {
+        let first = results[0]
+        source = .init(width: first.source.width, height: first.source.height, format: first.source.format.rawValue)
+        detector = first.decision?.detector
+        faces = detector == nil ? nil : first.decision?.faces.map(FaceJSON.init)
+        variants = zip(results, paths).map { result, path in
+            Variant(crop: result.decision?.crop, strategy: result.decision?.strategy,
+                    output: OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path))
+        }
     }
 }
 

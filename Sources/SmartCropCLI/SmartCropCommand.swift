@@ -13,7 +13,7 @@ struct SmartCropCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smartcrop",
         abstract: "Face- and subject-aware cropping, resizing and encoding of images.",
-        subcommands: [CropCommand.self, DetectCommand.self, RunCommand.self, JobCommand.self, ServeCommand.self]
+        subcommands: [CropCommand.self, BatchCommand.self, DetectCommand.self, RunCommand.self, JobCommand.self, ServeCommand.self]
     )
 
     /// Exit codes: 0 success, 1 a failure on valid usage (bad image, unwritable output…),

@@ -129,7 +129,7 @@ import Testing
         let data = try Synthetic.encode(try Synthetic.image(width: 400, height: 200, background: (128, 128, 128)), ".png")
         let out = try crop(SmartCropSettings(width: 100, height: 100, mode: .auto), data)
         #expect(out.decision?.strategy == "center")
-        #expect(out.decision?.fallback == "flat image")
+        #expect(out.decision?.fallback == "no face found; flat image")
         #expect(out.decision?.crop == PixelRect(x: 100, y: 0, width: 200, height: 200))
     }
 

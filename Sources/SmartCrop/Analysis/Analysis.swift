@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Saliency
 import Synchronization
 
 /// What a crop decided, in the pixels of the oriented source image.
@@ -19,6 +20,8 @@ public struct CropDecision: Codable, Sendable, Equatable {
     public var faces: [DetectedFace]
     /// The detector that looked, when faces were looked for.
     public var detector: String?
+    /// Indices into `faces` of the faces the crop was built around.
+    public var usedFaces: [Int] = []
 
     public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil,
                 faces: [DetectedFace] = [], detector: String? = nil) {
@@ -50,6 +53,7 @@ final class AnalysisCache: @unchecked Sendable {
     private struct State {
         var proxies: [ProxyKey: Image] = [:]
         var faces: [FaceKey: FaceReport] = [:]
+        var importance: [ObjectIdentifier: ImportanceMap] = [:]
         var keepAlive: [Image] = []
     }
     private let state = Mutex(State())
@@ -69,6 +73,19 @@ final class AnalysisCache: @unchecked Sendable {
             $0.keepAlive.append(image)
         }
         return report
+    }
+
+    /// The subject importance map of `image`, built once per request.
+    func importanceMap(of image: Image) throws -> ImportanceMap {
+        let key = ObjectIdentifier(image)
+        if let cached = state.withLock({ $0.importance[key] }) { return cached }
+        let proxy = try self.proxy(of: image, longestSide: AnalysisSize.subjectProxy)
+        let map = ImportanceMapBuilder.build(rgb: try proxy.rgbBytes(), width: proxy.width, height: proxy.height)
+        state.withLock {
+            $0.importance[key] = map
+            $0.keepAlive.append(image)
+        }
+        return map
     }
 
     /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.

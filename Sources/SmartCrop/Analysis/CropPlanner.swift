@@ -1,5 +1,6 @@
 import CVips
 import CVipsShim
+import Saliency
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -25,6 +26,10 @@ struct FrameDecision {
     var strategy: String
     var focalPoint: Point?
     var fallback: String?
+    /// Faces found, in frame pixels.
+    var faces: [DetectedFace] = []
+    var detector: String?
+    var usedFaces: [Int] = []
 }
 
 /// Chooses where a crop of a given aspect goes, for the strategies that only look at pixels.
@@ -68,6 +73,30 @@ enum CropPlanner {
         let point = Point(x: cx, y: cy)
         return FrameDecision(rect: AspectFit.centred(on: point, size: size, imageWidth: frame.width, imageHeight: frame.height),
                              strategy: name, focalPoint: point)
+    }
+
+    /// Our subject strategy: the window of the output's aspect that holds the most importance
+    /// (edges of objects against their surroundings, border contrast, skin), found exhaustively.
+    static func subject(image: Image, frame: CropFrame, target: (width: Int, height: Int),
+                        analysis: AnalysisCache) throws -> (FrameDecision, ImportanceMap) {
+        let map = try analysis.importanceMap(of: image)
+        if map.isFlat { return (centre(frame, target: target, fallback: "flat image"), map) }
+        let window = SubjectLocator.bestWindow(in: map, aspect: Double(target.width) / Double(target.height),
+                                               imageAspect: Double(frame.width) / Double(frame.height))
+        let r = window.pixelRect(sourceWidth: frame.width, sourceHeight: frame.height,
+                                 targetWidth: target.width, targetHeight: target.height)
+        let focal = Point(x: window.focalX * Double(frame.width), y: window.focalY * Double(frame.height))
+        return (FrameDecision(rect: PixelRect(x: r.x, y: r.y, width: r.width, height: r.height), strategy: "subject", focalPoint: focal), map)
+    }
+
+    /// A picture of a subject decision: the importance map, with the crop drawn on it.
+    static func picture(of map: ImportanceMap, crop: PixelRect, frame: CropFrame) throws -> Image {
+        let grey = try Image.fromPixels(map.grayscale(), width: map.width, height: map.height, bands: 1)
+        let scale = min(4, 512 / Double(max(map.width, map.height)))
+        let big = try grey.resized(toWidth: max(1, Int(Double(map.width) * scale)), height: max(1, Int(Double(map.height) * scale)))
+        let sx = Double(big.width) / Double(frame.width), sy = Double(big.height) / Double(frame.height)
+        return try big.drawing([DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: big.width, big.height),
+                                          colour: Colour(red: 255, green: 210, blue: 0), thickness: 3)])
     }
 
     /// The rectangle trim would keep: everything that differs from the background by more

@@ -98,6 +98,15 @@ public final class FaceModels: Sendable {
 
     public var hasYuNet: Bool { yunet != nil }
 
+    private static let fromEnvironment: Result<FaceModels, SmartCropError> = {
+        do { return .success(try FaceModels()) } catch let error as SmartCropError { return .failure(error) } catch {
+            return .failure(.io("cannot load the face model: \(error)"))
+        }
+    }()
+
+    /// The models `SMARTCROP_FACE_MODEL` names (MTCNN alone when unset), loaded once per process.
+    public static func environmentDefault() throws -> FaceModels { try fromEnvironment.get() }
+
     /// The detector for a choice; `auto` prefers YuNet.
     public func detector(_ choice: DetectorChoice) throws -> any FaceDetector {
         switch choice {

@@ -17,6 +17,8 @@ struct PipelineState {
     var format: ImageFormat?
     var quality: Int?
     var background: Colour?
+    /// A step's own picture of its decision (e.g. the subject importance map), if it made one.
+    var explanation: Image?
 
     /// The frame decisions are made in (see `CropFrame`).
     func frame(source: SourceInfo) -> CropFrame {
@@ -33,9 +35,17 @@ struct PipelineState {
         guard self.decision == nil else { return }
         let crop = frame.toSource.map(decision.rect.asRect)
         let focal = decision.focalPoint.map { frame.toSource.map($0) }
-        self.decision = CropDecision(crop: crop.pixelRect(within: Int.max / 4, Int.max / 4), strategy: decision.strategy,
-                                     focalPoint: focal.map { Point(x: ($0.x * 10).rounded() / 10, y: ($0.y * 10).rounded() / 10) },
-                                     fallback: decision.fallback)
+        func rounded(_ p: Point) -> Point { Point(x: (p.x * 10).rounded() / 10, y: (p.y * 10).rounded() / 10) }
+        let faces = decision.faces.map { face -> DetectedFace in
+            let r = frame.toSource.map(face.rect)
+            return DetectedFace(x: (r.x * 10).rounded() / 10, y: (r.y * 10).rounded() / 10, width: (r.width * 10).rounded() / 10,
+                                height: (r.height * 10).rounded() / 10, score: (face.score * 1000).rounded() / 1000,
+                                landmarks: face.landmarks.map { rounded(frame.toSource.map($0)) })
+        }
+        var recorded = CropDecision(crop: crop.pixelRect(within: Int.max / 4, Int.max / 4), strategy: decision.strategy,
+                                    focalPoint: focal.map(rounded), fallback: decision.fallback, faces: faces, detector: decision.detector)
+        recorded.usedFaces = decision.usedFaces
+        self.decision = recorded
     }
 
     mutating func replace(with image: Image, mapping: SourceMapping) {
@@ -77,6 +87,11 @@ final class PipelineContext: @unchecked Sendable {
     let analysis: AnalysisCache
     let options: PipelineOptions
     private let durations = Mutex<[String: Duration]>([:])
+
+    /// The face models for this request: the caller's, or the process default.
+    func faceModels() throws -> FaceModels {
+        try options.faceModels ?? FaceModels.environmentDefault()
+    }
 
     init(source: OpenedSource, analysis: AnalysisCache, options: PipelineOptions) {
         self.source = source

@@ -10,6 +10,8 @@ public struct PipelineOptions: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The face detectors smart crops use; nil reads `SMARTCROP_FACE_MODEL` once per process.
     public var faceModels: FaceModels?
+    /// Also make `PipelineOutput.explanation`, a picture of the decision.
+    public var explain = false
 
     public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil, faceModels: FaceModels? = nil) {
         self.limits = limits
@@ -32,6 +34,9 @@ public struct PipelineOutput: Sendable {
     /// The size the source was decoded at (shrink-on-load keeps this small for small outputs).
     public var decodedWidth: Int
     public var decodedHeight: Int
+    /// With `PipelineOptions.explain`: the source with the faces found and the crop chosen
+    /// drawn on it (or the subject importance map, for subject crops).
+    public var explanation: Image?
 }
 
 /// Runs pipelines: one decode (shrunk on load to what the pipeline needs), each step in
@@ -81,8 +86,14 @@ public enum PipelineRunner {
         let data = try context.timed("encode") { try image.encoded(options) }
         var timings = context.timings
         timings["decode", default: .zero] += decodeTime
+        var explanation: Image?
+        if context.options.explain {
+            explanation = try state.explanation ?? decoded.annotated(faces: state.decision?.faces ?? [], crop: state.decision?.crop,
+                                                                     sourceWidth: info.width, sourceHeight: info.height)
+        }
         return PipelineOutput(data: data, format: format, width: image.width, height: image.height, source: info,
-                              decision: state.decision, timings: timings, decodedWidth: decoded.width, decodedHeight: decoded.height)
+                              decision: state.decision, timings: timings, decodedWidth: decoded.width, decodedHeight: decoded.height,
+                              explanation: explanation)
     }
 
     static func makeStep(_ operation: ImageOperation) -> any PipelineStep {
@@ -120,7 +131,8 @@ enum DecodePlanner {
                 let crop = AspectFit.largestCrop(width: source.width, height: source.height, targetWidth: size.width, targetHeight: size.height)
                 let output = max(Double(size.width) / Double(crop.width), Double(size.height) / Double(crop.height))
                 let proxy: Int? = switch s.mode {
-                case .auto, .subject, .face: AnalysisSize.subjectProxy
+                case .auto, .face: AnalysisSize.faceProxy
+                case .subject: AnalysisSize.subjectProxy
                 default: nil
                 }
                 needed = max(output, proxy.map { Double($0) / longest } ?? 0)

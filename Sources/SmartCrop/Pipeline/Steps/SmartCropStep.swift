@@ -10,12 +10,19 @@ struct SmartCropStep: PipelineStep {
         }
         let frame = state.frame(source: context.source.info)
         let image = state.image
-        let decision = try context.timed("analyse") { try decide(frame: frame, image: image, size: size, context: context) }
+        var picture: ImportanceMap?
+        let decision = try context.timed("analyse") {
+            try decide(frame: frame, image: image, size: size, context: context, importance: &picture)
+        }
+        if context.options.explain, state.explanation == nil, let picture, decision.strategy == "subject" {
+            state.explanation = try CropPlanner.picture(of: picture, crop: decision.rect, frame: frame)
+        }
         state.record(decision, frame: frame)
         try context.timed("crop") { try state.cut(decision.rect, frame: frame, to: size, context: context) }
     }
 
-    private func decide(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext) throws -> FrameDecision {
+    private func decide(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
+                        importance: inout ImportanceMap?) throws -> FrameDecision {
         switch settings.mode {
         case .center:
             return CropPlanner.centre(frame, target: size)
@@ -23,16 +30,60 @@ struct SmartCropStep: PipelineStep {
             return CropPlanner.focal(frame, target: size, point: settings.focal ?? Point(x: 0.5, y: 0.5))
         case .rect:
             return try rectDecision(frame: frame, size: size)
-        case .auto, .face, .subject, .trim:
-            return try subject(frame: frame, image: image, size: size, context: context)
+        case .auto, .face:
+            var lookedFor = FrameDecision(rect: PixelRect(x: 0, y: 0, width: 0, height: 0), strategy: "")
+            do {
+                if let framed = try faces(frame: frame, image: image, size: size, context: context, found: &lookedFor) {
+                    return framed
+                }
+            } catch let error as SmartCropError {
+                // Faces are a preference, not a requirement: a crop never fails for want of them.
+                lookedFor.fallback = "face detection unavailable: \(error.message)"
+            }
+            var decision = try subject(frame: frame, image: image, size: size, context: context, importance: &importance)
+            decision.fallback = lookedFor.fallback ?? (decision.fallback.map { "no face found; \($0)" } ?? "no face found")
+            decision.faces = lookedFor.faces
+            decision.detector = lookedFor.detector
+            return decision
+        case .subject, .trim:
+            return try subject(frame: frame, image: image, size: size, context: context, importance: &importance)
         }
     }
 
-    private func subject(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext) throws -> FrameDecision {
-        switch settings.strategy ?? .attention {
+    /// Frames the faces, or returns nil when there is none worth framing. `found` carries
+    /// what the detector saw either way, for the record.
+    private func faces(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
+                       found: inout FrameDecision) throws -> FrameDecision? {
+        var search = FaceSearch(sensitivity: settings.sensitivity)
+        search.detector = .auto
+        let report = try FaceAnalysis.find(in: image, frame: frame, models: try context.faceModels(), search: search,
+                                           analysis: context.analysis)
+        found.faces = report.faces
+        found.detector = report.detector
+        let request = FaceFraming.Request(
+            frameWidth: frame.width, frameHeight: frame.height, targetWidth: size.width, targetHeight: size.height,
+            faces: report.faces.map { face in
+                let eyes = face.landmarks.count >= 2 ? (face.landmarks[0].y + face.landmarks[1].y) / 2 : nil
+                return FaceFraming.Face(rect: face.rect, eyeY: eyes, score: face.score)
+            },
+            policy: settings.faces,
+            preset: settings.mode == .face ? (settings.facePreset ?? .headShoulders) : settings.facePreset,
+            padding: settings.padding)
+        guard let framed = FaceFraming.frame(request) else { return nil }
+        return FrameDecision(rect: framed.rect, strategy: "face", focalPoint: framed.focalPoint, fallback: framed.note,
+                             faces: report.faces, detector: report.detector, usedFaces: framed.focus)
+    }
+
+    private func subject(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
+                         importance: inout ImportanceMap?) throws -> FrameDecision {
+        switch settings.strategy ?? .subject {
+        case .subject:
+            let (decision, map) = try CropPlanner.subject(image: image, frame: frame, target: size, analysis: context.analysis)
+            importance = map
+            return decision
         case .entropy:
             return try CropPlanner.libvips(VIPS_INTERESTING_ENTROPY, name: "entropy", image: image, frame: frame, target: size, analysis: context.analysis)
-        case .attention, .subject:
+        case .attention:
             return try CropPlanner.libvips(VIPS_INTERESTING_ATTENTION, name: "attention", image: image, frame: frame, target: size, analysis: context.analysis)
         }
     }
@@ -55,3 +106,4 @@ struct SmartCropStep: PipelineStep {
 }
 
 import CVips
+import Saliency

@@ -1,0 +1,206 @@
+/// Where a crop of a given aspect goes when there are faces: pure geometry, in the pixels of
+/// the frame the faces were found in (the oriented source).
+///
+/// Two behaviours:
+/// - **Position only** (no preset): the crop is the largest one of the target aspect, placed so
+///   the faces are inside.
+/// - **Framing** (a preset): the crop is zoomed so the face fills a set share of its height,
+///   with the eye line 40 % from the top.
+///
+/// Which faces count: a face is *significant* when its size (√(w·h)) is at least a quarter of
+/// the largest face's, so background crowds don't drag the crop. The crop is built around the
+/// faces the policy names (all significant faces, the largest, or one by index). When those
+/// can't fit together, the crop keeps the largest and, among the positions that do, the one
+/// that holds the most face area whole. Faces are never cut at an edge when moving the crop
+/// can avoid it, and no single point decides: every candidate position is scored on all faces.
+public enum FaceFraming {
+    /// Share of the crop height the face fills, per preset (face box height / crop height).
+    public static func faceShare(_ preset: FacePreset) -> Double {
+        switch preset {
+        case .closeup: 0.55
+        case .headShoulders: 0.33
+        case .upperBody: 0.22
+        case .halfBody: 0.15
+        }
+    }
+
+    /// Where the eye line sits, as a share of the crop height from the top.
+    public static let eyeLine = 0.40
+    /// A face smaller than this share of the largest face's size is background.
+    public static let significance = 0.25
+    /// Where eyes sit inside a face box when the detector gives no landmarks.
+    static let eyesInBox = 0.42
+    public struct Face: Sendable, Hashable {
+        public var rect: Rect
+        /// The eye line (mean of the two eye landmarks), when known.
+        public var eyeY: Double?
+        /// Detector confidence, 0-1.
+        public var score: Double
+
+        public init(rect: Rect, eyeY: Double? = nil, score: Double = 1) {
+            self.rect = rect
+            self.eyeY = eyeY
+            self.score = score
+        }
+
+        var size: Double { rect.area.squareRoot() }
+        var eyes: Double { eyeY ?? rect.y + rect.height * FaceFraming.eyesInBox }
+    }
+
+    public struct Request: Sendable {
+        public var frameWidth: Int
+        public var frameHeight: Int
+        /// The output's aspect ratio, as its size.
+        public var targetWidth: Int
+        public var targetHeight: Int
+        public var faces: [Face]
+        public var policy: FacePolicy
+        /// nil: position only.
+        public var preset: FacePreset?
+        /// 0-50 % extra room around the faces.
+        public var padding: Double
+
+        public init(frameWidth: Int, frameHeight: Int, targetWidth: Int, targetHeight: Int, faces: [Face],
+                    policy: FacePolicy = .all, preset: FacePreset? = nil, padding: Double = 0) {
+            self.frameWidth = frameWidth
+            self.frameHeight = frameHeight
+            self.targetWidth = targetWidth
+            self.targetHeight = targetHeight
+            self.faces = faces
+            self.policy = policy
+            self.preset = preset
+            self.padding = padding
+        }
+    }
+
+    public struct Result: Sendable, Hashable {
+        public var rect: PixelRect
+        /// Indices (into the request's faces) of the faces the crop was built around.
+        public var focus: [Int]
+        /// Indices of the significant faces.
+        public var significant: [Int]
+        /// The centre of the faces the crop was built around.
+        public var focalPoint: Point
+        /// Set when not every face in focus could be kept whole.
+        public var note: String?
+    }
+
+    /// The indices of significant faces, largest first.
+    public static func significantFaces(_ faces: [Face]) -> [Int] {
+        guard let largest = faces.map(\.size).max(), largest > 0 else { return [] }
+        return faces.indices.filter { faces[$0].size >= significance * largest }
+            .sorted { faces[$0].size > faces[$1].size }
+    }
+
+    /// Nil when there is no face to frame.
+    public static func frame(_ request: Request) -> Result? {
+        let significant = significantFaces(request.faces)
+        guard let largest = significant.first else { return nil }
+        var note: String?
+        let focus: [Int]
+        switch request.policy {
+        case .all: focus = significant
+        case .largest: focus = [largest]
+        case .index(let n):
+            if request.faces.indices.contains(n) {
+                focus = [n]
+            } else {
+                focus = [largest]
+                note = "there is no face \(n); framed the largest"
+            }
+        }
+        let faces = request.faces
+        let union = focus.dropFirst().reduce(faces[focus[0]].rect) { $0.union(faces[$1].rect) }
+        let main = focus.max { faces[$0].size < faces[$1].size }!
+        let frame = Rect(x: 0, y: 0, width: Double(request.frameWidth), height: Double(request.frameHeight))
+        let aspect = Double(request.targetWidth) / Double(request.targetHeight)
+        let largestCrop = AspectFit.largestCrop(width: request.frameWidth, height: request.frameHeight,
+                                                targetWidth: request.targetWidth, targetHeight: request.targetHeight)
+        let room = 1 + request.padding / 100
+
+        // The crop's size.
+        var height: Double
+        if let preset = request.preset {
+            height = faces[main].rect.height / faceShare(preset) * room
+            if focus.count > 1 {
+                // A group must fit too, with a quarter of a face of room on every side.
+                let margin = faces[main].rect.height * 0.25
+                let needed = max((union.width + 2 * margin) / aspect, union.height + 2 * margin) * room
+                height = max(height, needed)
+            }
+            height = min(height, Double(largestCrop.height))
+        } else {
+            height = Double(largestCrop.height)
+        }
+        var width = height * aspect
+        if width > Double(largestCrop.width) {
+            width = Double(largestCrop.width)
+            height = width / aspect
+        }
+
+        // Where the crop would ideally sit: centred on the faces across, eye line at 40 %.
+        let eyes = focus.map { faces[$0].eyes }.reduce(0, +) / Double(focus.count)
+        let desired = Point(x: union.midX - width / 2, y: eyes - eyeLine * height)
+
+        // The crop must hold the faces in focus, or at least the main one when they don't fit.
+        let padded = union.insetBy(dx: -union.width * request.padding / 200, dy: -union.height * request.padding / 200)
+        let fits = union.width <= width && union.height <= height
+        let anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
+        if !fits { note = note ?? "the \(focus.count) faces do not fit together; kept the largest" }
+        func range(_ lo: Double, _ hi: Double, _ anchorLo: Double, _ anchorHi: Double, _ length: Double) -> ClosedRange<Double> {
+            // Positions that keep the crop inside [lo, hi] and hold [anchorLo, anchorHi]; when
+            // the anchor is the longer one, positions that stay within it (holding the most of it).
+            var from = max(lo, anchorHi - length), to = min(hi - length, anchorLo)
+            if anchorHi - anchorLo > length {
+                (from, to) = (max(lo, anchorLo), min(hi - length, anchorHi - length))
+            }
+            return from <= to ? from...to : min(max(from, lo), hi - length)...min(max(from, lo), hi - length)
+        }
+        let xs = range(frame.x, frame.maxX, anchor.x, anchor.maxX, width)
+        let ys = range(frame.y, frame.maxY, anchor.y, anchor.maxY, height)
+
+        // Every position where a crop edge meets a face edge, plus the ideal one; each is
+        // scored on all faces, so no single point decides.
+        func candidates(_ r: ClosedRange<Double>, ideal: Double, edges: [(Double, Double)], length: Double) -> [Double] {
+            var values = [min(max(ideal, r.lowerBound), r.upperBound), r.lowerBound, r.upperBound]
+            for (lo, hi) in edges {
+                for v in [lo, hi - length, lo - 1, hi + 1 - length] where r.contains(v) { values.append(v) }
+            }
+            return values
+        }
+        let considered = Array(faces.indices.sorted { faces[$0].size > faces[$1].size }.prefix(64))
+        let xCandidates = candidates(xs, ideal: desired.x, edges: considered.map { (faces[$0].rect.x, faces[$0].rect.maxX) }, length: width)
+        let yCandidates = candidates(ys, ideal: desired.y, edges: considered.map { (faces[$0].rect.y, faces[$0].rect.maxY) }, length: height)
+        let significantSet = Set(significant)
+        var best: (score: [Double], rect: Rect)?
+        for x in xCandidates {
+            for y in yCandidates {
+                let crop = Rect(x: x, y: y, width: width, height: height)
+                var wholeSignificant = 0.0, cut = 0.0, wholeOther = 0.0
+                for i in considered {
+                    let f = faces[i].rect
+                    let inside = f.fractionInside(crop)
+                    if inside >= 0.95 {
+                        if significantSet.contains(i) { wholeSignificant += f.area } else { wholeOther += f.area }
+                    } else if inside > 0.05 {
+                        cut += f.area * min(inside, 1 - inside)
+                    }
+                }
+                let distance = abs(x - desired.x) + abs(y - desired.y)
+                let score = [wholeSignificant, -cut, wholeOther, -distance]
+                if best == nil || score.lexicographicallyPrecedes(best!.score, by: >) {
+                    best = (score, crop)
+                }
+            }
+        }
+        let chosen = best!.rect
+        var h = min(max(Int(chosen.height.rounded()), 1), request.frameHeight)
+        var w = min(max(Int((Double(h) * aspect).rounded()), 1), request.frameWidth)
+        if abs(chosen.width - Double(largestCrop.width)) < 1, abs(chosen.height - Double(largestCrop.height)) < 1 {
+            (w, h) = largestCrop  // exactly the largest crop, rounded as everywhere else
+        }
+        let rect = Rect(x: chosen.midX - Double(w) / 2, y: chosen.midY - Double(h) / 2, width: Double(w), height: Double(h))
+            .pixelRect(within: request.frameWidth, request.frameHeight)
+        return Result(rect: rect, focus: focus, significant: significant, focalPoint: Point(x: union.midX, y: union.midY), note: note)
+    }
+}
