@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "FaceDetection", targets: ["FaceDetection"]),
         .library(name: "Saliency", targets: ["Saliency"]),
         .executable(name: "smartcrop", targets: ["SmartCropCLI"]),
+        .executable(name: "smartcrop-server", targets: ["SmartCropServerMain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,9 +55,14 @@ let package = Package(
             name: "SmartCropCLI",
             dependencies: [
                 "SmartCrop",
-                "SmartCropServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // `smartcrop serve` execs this binary from the same folder: linking the server (NIO,
+        // Foundation) into `smartcrop` itself made every one-shot crop start slower and bigger.
+        .executableTarget(
+            name: "SmartCropServerMain",
+            dependencies: ["SmartCropServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The HTTP service behind `smartcrop serve`; its page and OpenAPI document are compiled in by CServerAssets.
         .target(

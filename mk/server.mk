@@ -4,7 +4,12 @@ TEST_VENV_REQ := Tests/ServerTests/browser/requirements.txt
 LOADTEST_JPEG := $(BENCH_DIR)/2mp.jpg
 LOADBENCH_BIN := .build/release/LoadBench
 
-.PHONY: server-test-deps loadtest
+.PHONY: server-test-deps loadtest server-build
+
+# `smartcrop serve` execs smartcrop-server from its own folder, so `make build` builds both.
+build: server-build
+server-build: deps models
+	swift build $(RELEASE_FLAGS) --product smartcrop-server $(SWIFT_FLAGS)
 
 # ServerTests validate the OpenAPI document and drive the playground in headless Chromium;
 # they find the venv through SMARTCROP_TEST_VENV and skip only when run by hand without it.

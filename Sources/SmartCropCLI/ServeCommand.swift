@@ -1,7 +1,10 @@
 import ArgumentParser
-import SmartCropServer
+import Glibc
 
-struct ServeCommand: AsyncParsableCommand {
+/// `smartcrop serve` replaces itself (exec) with `smartcrop-server` from the same folder. The
+/// server links SwiftNIO, Hummingbird and Foundation; keeping them out of `smartcrop` keeps a
+/// one-shot crop as quick and small as it was (see the README's Speed section).
+struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the HTTP service (transform API, smart-crop tool, playground page).",
@@ -10,7 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
         SMARTCROP_CONFIG), then SMARTCROP_* environment variables (SMARTCROP_API_KEYS=k1,k2,
         SMARTCROP_PORT=8080, ...), then these options. Without an API key the server listens
         on 127.0.0.1 only. SIGTERM or SIGINT stop it gracefully: it stops accepting and lets
-        requests in flight finish.
+        requests in flight finish. Runs the smartcrop-server binary installed next to smartcrop.
         """
     )
 
@@ -29,17 +32,32 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
     var faceModel: String?
 
-    func run() async throws {
-        var configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration.load(file: config)
-            if let host { try configuration.set("host", text: host) }
-            if let port { try configuration.set("port", text: String(port)) }
-            if let workers { try configuration.set("workers", text: String(workers)) }
-            if let faceModel { try configuration.set("face_model", text: faceModel) }
-        } catch let error as ConfigurationError {
-            throw CLIError(message: error.description)
+    var serverArguments: [String] {
+        var arguments: [String] = []
+        if let config { arguments += ["--config", config] }
+        if let host { arguments += ["--host", host] }
+        if let port { arguments += ["--port", String(port)] }
+        if let workers { arguments += ["--workers", String(workers)] }
+        if let faceModel { arguments += ["--face-model", faceModel] }
+        return arguments
+    }
+
+    func run() throws {
+        let server = Self.serverPath()
+        guard access(server, X_OK) == 0 else {
+            throw CLIError(message: "smartcrop-server is not installed next to smartcrop (looked for \(server)); `make build` builds both")
         }
-        try await SmartCropServer.serve(configuration: configuration)
+        let argv = ([server] + serverArguments).map { strdup($0) } + [nil]
+        execv(server, argv)
+        throw CLIError(message: "cannot start \(server): \(String(cString: strerror(errno)))")
+    }
+
+    /// The folder of the running executable (not of argv[0], which may be a bare name on PATH).
+    static func serverPath() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let executable = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        let folder = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return (folder.isEmpty ? "." : folder) + "/smartcrop-server"
     }
 }

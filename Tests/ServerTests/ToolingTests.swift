@@ -120,13 +120,24 @@ extension ServerSuite {
             return nil
         }
 
+        @Test("smartcrop serve and smartcrop-server take the same options", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func sameOptions() throws {
+            let cli = try #require(Self.binary)
+            let server = URL(fileURLWithPath: cli).deletingLastPathComponent().appendingPathComponent("smartcrop-server").path
+            func options(_ help: String) -> Set<String> { Set(help.matches(of: /--[a-z][a-z-]+/).map { String($0.0) }) }
+            let serve = options(try Tooling.run(cli, ["serve", "--help"]).output)
+            let direct = options(try Tooling.run(server, ["--help"]).output)
+            #expect(serve.isSuperset(of: ["--config", "--host", "--port", "--workers", "--face-model"]))
+            #expect(serve == direct)
+        }
+
         @Test("SIGTERM stops accepting and lets the request in flight finish", .enabled(if: binary != nil, "needs the smartcrop binary"))
         func gracefulShutdown() async throws {
             let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-serve-\(UUID())")
             defer { try? FileManager.default.removeItem(at: downloads) }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try #require(Self.binary))
-            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
+            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]  // execs smartcrop-server, same pid
             var environment = ProcessInfo.processInfo.environment
             environment["SMARTCROP_QUEUE_SIZE"] = "0"
             environment["SMARTCROP_DOWNLOAD_DIR"] = downloads.path

@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// The options of `smartcrop serve`, which passes them on to `smartcrop-server` unchanged.
+/// The CLI keeps its own copy (Sources/SmartCropCLI/ServeCommand.swift) so that `smartcrop`
+/// does not link the server; a test checks that both accept the same options.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "JSON config file (see the README's configuration table).")
+    var config: String?
+
+    @Option(help: "Address to listen on (default 0.0.0.0; 127.0.0.1 without an API key).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "Image worker threads (default: one per core).")
+    var workers: Int?
+
+    @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
+    var faceModel: String?
+}

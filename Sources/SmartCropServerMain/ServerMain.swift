@@ -1,0 +1,27 @@
+import ArgumentParser
+import SmartCropServer
+
+/// `smartcrop-server`: what `smartcrop serve` runs (it execs this binary with its options).
+@main
+struct ServerMain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smartcrop-server",
+        abstract: "The smartcrop HTTP service; normally started as `smartcrop serve`."
+    )
+
+    @OptionGroup var options: ServeOptions
+
+    func run() async throws {
+        var configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.load(file: options.config)
+            if let host = options.host { try configuration.set("host", text: host) }
+            if let port = options.port { try configuration.set("port", text: String(port)) }
+            if let workers = options.workers { try configuration.set("workers", text: String(workers)) }
+            if let faceModel = options.faceModel { try configuration.set("face_model", text: faceModel) }
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        try await SmartCropServer.serve(configuration: configuration)
+    }
+}
