@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FaceDetection
 
@@ -78,6 +79,38 @@ import Testing
         let out2: [Float] = (0..<pixels).map { p -> Float in 2 * Float(p) - Float(p + 100) - 1 }
         let expected = out0 + out1 + out2
         expectClose(r.values, expected)
+    }
+
+    @Test func blockedConvWithPartialChannelBlockAndOddOutputBlocks() throws {
+        // 9 input channels (one whole block of 8 and a partial one) of ones on 6×7, 3×3 kernel of
+        // ones scaled by (oc + 1), padding 1, 17 output channels (a pair of blocks and a single
+        // one): each output is (oc + 1) · 9 · (taps inside the image) = 9, 6 or 4 taps for interior,
+        // edge and corner pixels. Covers the 4-pixel tiles, the 1-pixel tails and the border path.
+        let (channels, outChannels, height, width) = (9, 17, 6, 7)
+        let weights = (0..<outChannels).flatMap { oc in [Float](repeating: Float(oc + 1), count: channels * 9) }
+        let r = try runSingleNode("Conv", input: Array(repeating: 1, count: channels * height * width),
+                                  shape: [1, channels, height, width], extraInputs: ["w"],
+                                  attributes: [.ints("pads", [1, 1, 1, 1]), .ints("kernel_shape", [3, 3])],
+                                  initializers: [.floats("w", [outChannels, channels, 3, 3], weights)])
+        #expect(r.shape == [1, outChannels, height, width])
+        func taps(_ i: Int, _ size: Int) -> Int { i == 0 || i == size - 1 ? 2 : 3 }
+        let expected = (0..<outChannels).flatMap { oc in
+            (0..<height).flatMap { y in (0..<width).map { x in Float((oc + 1) * channels * taps(y, height) * taps(x, width)) } }
+        }
+        expectClose(r.values, expected)
+    }
+
+    @Test func pointwiseConvOnTenChannels() throws {
+        // 1×1 on 10 channels (blocked, last block partial) over 3×5 pixels: out0 sums the
+        // channels, out1 takes channel 9 alone. x[c][p] = p + 100c.
+        let pixels = 15
+        let input = (0..<10).flatMap { c in (0..<pixels).map { Float($0 + 100 * c) } }
+        let weights = [Float](repeating: 1, count: 10) + [Float](repeating: 0, count: 9) + [1]
+        let r = try runSingleNode("Conv", input: input, shape: [1, 10, 3, 5], extraInputs: ["w"],
+                                  initializers: [.floats("w", [2, 10, 1, 1], weights)])
+        let sums = (0..<pixels).map { Float(10 * $0 + 4500) }
+        let last = (0..<pixels).map { Float($0 + 900) }
+        expectClose(r.values, sums + last)
     }
 
     @Test func convSameUpperPadsTheEnd() throws {
@@ -174,6 +207,23 @@ import Testing
     @Test func softmaxAlongLastAxis() throws {
         let r = try runSingleNode("Softmax", input: [1, 2, 3, 0, 0, 0], shape: [2, 3], attributes: [.int("axis", 1)])
         expectClose(r.values, [0.09003057, 0.24472847, 0.66524096, 1.0 / 3, 1.0 / 3, 1.0 / 3])
+    }
+
+    @Test func softmaxOfPairsUsesVectorPath() throws {
+        // Nine two-class rows (eight through the vector path, one after): (0, ln 3) gives
+        // (1/4, 3/4), (ln 3, 0) the reverse, equal scores one half each.
+        let ln3 = Float(1.0986122886681098)
+        let rows: [[Float]] = [[0, ln3], [ln3, 0], [5, 5], [0, ln3], [-100, -100 + ln3], [ln3, 0], [0, 0], [7, 7 + ln3], [ln3, 0]]
+        let expected: [[Float]] = rows.map { $0[0] == $0[1] ? [0.5, 0.5] : $0[0] < $0[1] ? [0.25, 0.75] : [0.75, 0.25] }
+        let r = try runSingleNode("Softmax", input: rows.flatMap { $0 }, shape: [9, 2], attributes: [.int("axis", 1)])
+        expectClose(r.values, expected.flatMap { $0 })
+    }
+
+    @Test func sigmoidVectorPathMatchesTheFormula() throws {
+        // Eleven values: eight through the vector exponential, three after; includes the clamps.
+        let input: [Float] = [-120, -20, -1, -0.5, 0, 0.5, 1, 20, 120, 3, -3]
+        let r = try runSingleNode("Sigmoid", input: input, shape: [11])
+        expectClose(r.values, input.map { 1 / (1 + Float(exp(-Double($0)))) }, tolerance: 1e-6)
     }
 
     @Test func softmaxLegacyOpsetFlattensTrailingAxes() throws {

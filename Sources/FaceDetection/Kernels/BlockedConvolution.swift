@@ -13,8 +13,9 @@
 // scratch rows and only the pooled row is stored.
 
 /// Weights of a group-1 convolution packed for `directConvolution`: for each pair of output
-/// blocks, for each reduction step (input block, ky, kx, lane), 16 output channels (8 for the
-/// last of an odd number of blocks). Then bias and PRelu slopes, padded to whole blocks.
+/// blocks, for each reduction step (input block, ky, kx, lane; no steps for the padding lanes
+/// of a last partial block), 16 output channels (8 for the last of an odd number of blocks).
+/// Then bias and PRelu slopes, padded to whole blocks.
 struct DirectConvWeights: Sendable {
     let outChannels: Int
     let inChannels: Int
@@ -24,7 +25,11 @@ struct DirectConvWeights: Sendable {
     let inputLanes: Int
     /// Input channel blocks (blocked input) or input channels (plain input).
     let inputBlocks: Int
-    /// Reduction steps per output: inputBlocks × kernel area × inputLanes.
+    /// Blocks whose eight lanes are all channels, and the channels in a last partial block
+    /// (blocked input; a plain input has `inputBlocks` whole "blocks" of one channel).
+    let fullInputBlocks: Int
+    let partialLanes: Int
+    /// Reduction steps per output: input channels × kernel area (padding lanes are skipped).
     let steps: Int
     let outBlocks: Int
     let activation: ActivationKind
@@ -44,8 +49,10 @@ struct DirectConvWeights: Sendable {
         self.kernelWidth = kernelWidth
         inputLanes = blockedInput ? channelBlock : 1
         inputBlocks = blockedInput ? channelBlocks(inChannels) : inChannels
+        fullInputBlocks = blockedInput ? inChannels / channelBlock : inChannels
+        partialLanes = blockedInput ? inChannels % channelBlock : 0
         let area = kernelHeight * kernelWidth
-        steps = inputBlocks * area * inputLanes
+        steps = inChannels * area
         outBlocks = channelBlocks(outChannels)
         self.activation = activation
         let pairs = (outBlocks + 1) / 2
@@ -57,11 +64,11 @@ struct DirectConvWeights: Sendable {
             for block in 0..<inputBlocks {
                 for ky in 0..<kernelHeight {
                     for kx in 0..<kernelWidth {
-                        for lane in 0..<inputLanes {
+                        for lane in 0..<min(inputLanes, inChannels - block * inputLanes) {
                             let ic = block * inputLanes + lane
                             for j in 0..<width {
                                 let oc = pair * 16 + j
-                                if ic < inChannels && oc < outChannels {
+                                if oc < outChannels {
                                     destination[j] = weights[((oc * inChannels + ic) * kernelHeight + ky) * kernelWidth + kx]
                                 }
                             }
@@ -143,12 +150,16 @@ func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -
 /// `blockStride` apart, each a kernel window of rows `rowStride` and columns `columnStride`
 /// apart, each position holding `lanes` adjacent channels.
 struct ConvTaps {
+    /// Whole blocks of `lanes` channels.
     var blocks: Int
     var blockStride: Int
     var kernelHeight: Int
     var kernelWidth: Int
     var rowStride: Int
     var columnStride: Int
+    /// Channels of a last, partly filled block after `blocks` (0 when there is none): its
+    /// padding lanes are skipped rather than multiplied by zero weights.
+    var partialLanes: Int = 0
 }
 
 /// Output pixels per row chunk: the chunk's input stays in L1 while every pair of output blocks
@@ -210,9 +221,9 @@ struct DirectSegment {
 private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ strides: InputStrides, _ input: FloatPointer,
                                    _ output: MutableFloatPointer, lanes: Int) {
     let outPlane = g.outHeight * g.outWidth * channelBlock
-    let taps = ConvTaps(blocks: w.inputBlocks, blockStride: strides.block, kernelHeight: w.kernelHeight,
+    let taps = ConvTaps(blocks: w.fullInputBlocks, blockStride: strides.block, kernelHeight: w.kernelHeight,
                         kernelWidth: w.kernelWidth, rowStride: g.dilationY * strides.row,
-                        columnStride: g.dilationX * strides.pixel)
+                        columnStride: g.dilationX * strides.pixel, partialLanes: w.partialLanes)
     // Output columns whose whole window lies inside the row.
     let reachX = (w.kernelWidth - 1) * g.dilationX
     let reachY = (w.kernelHeight - 1) * g.dilationY
@@ -266,8 +277,8 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
 func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, inputBlockStride: Int,
                       output: MutableFloatPointer, outputBlockStride: Int) {
     let weights = FloatPointer(w.buffer.base)
-    let taps = ConvTaps(blocks: w.inputBlocks, blockStride: inputBlockStride, kernelHeight: 1, kernelWidth: 1,
-                        rowStride: 0, columnStride: 0)
+    let taps = ConvTaps(blocks: w.fullInputBlocks, blockStride: inputBlockStride, kernelHeight: 1, kernelWidth: 1,
+                        rowStride: 0, columnStride: 0, partialLanes: w.partialLanes)
     var chunk = 0
     while chunk < count {
         let chunkEnd = min(count, chunk + directChunkPixels)
@@ -298,19 +309,20 @@ private func directEdgePixel(_ w: DirectConvWeights, _ g: ConvGeometry, _ stride
     var acc1 = width > channelBlock ? load8(weights + w.biasOffset + pair * 16 + 8) : .zero
     var wp = weights + pair * w.pairStride
     for block in 0..<w.inputBlocks {
+        let blockLanes = block < w.fullInputBlocks ? lanes : w.partialLanes
         for ky in 0..<w.kernelHeight {
             let iy = oy * g.strideY - g.padTop + ky * g.dilationY
             for kx in 0..<w.kernelWidth {
                 let ix = ox * g.strideX - g.padLeft + kx * g.dilationX
                 if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
                     let p = image + block * strides.block + iy * strides.row + ix * strides.pixel
-                    for lane in 0..<lanes {
+                    for lane in 0..<blockLanes {
                         let v = SIMD8<Float>(repeating: p[lane])
                         acc0 = multiplyAdd(acc0, v, load8(wp + lane * width))
                         if width > channelBlock { acc1 = multiplyAdd(acc1, v, load8(wp + lane * width + 8)) }
                     }
                 }
-                wp += lanes * width
+                wp += blockLanes * width
             }
         }
     }
@@ -402,9 +414,12 @@ extension DirectSegment {
 }
 
 /// `count` output pixels × 16 channels from input pixel `x` on.
-@inline(__always)
+// `@_transparent` rather than `@inline(__always)`: these bodies are large and appear three
+// times per caller (one per window size), and the optimiser's inliner stops honouring
+// `@inline(__always)` at that size, leaving the window and lane counts as runtime values.
+@_transparent
 private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
-                             _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+                                                  _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
     let t = s.taps
     let ps = s.pixelStride
     let b0 = load8(s.bias), b1 = load8(s.bias + 8)
@@ -413,24 +428,33 @@ private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: 
     while i &+ 4 <= count {
         var c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1
         var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+                let w0 = load8(wp), w1 = load8(wp + 8)
+                wp += 16
+                var v = SIMD8<Float>(repeating: q[0])
+                c00 = multiplyAdd(c00, v, w0); c01 = multiplyAdd(c01, v, w1)
+                v = SIMD8<Float>(repeating: q[ps])
+                c10 = multiplyAdd(c10, v, w0); c11 = multiplyAdd(c11, v, w1)
+                v = SIMD8<Float>(repeating: q[2 &* ps])
+                c20 = multiplyAdd(c20, v, w0); c21 = multiplyAdd(c21, v, w1)
+                v = SIMD8<Float>(repeating: q[3 &* ps])
+                c30 = multiplyAdd(c30, v, w0); c31 = multiplyAdd(c31, v, w1)
+        }
         let xi = x + i &* ps
         for block in 0..<t.blocks {
             for ky in 0..<t.kernelHeight {
                 for kx in 0..<t.kernelWidth {
                     let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes {
-                        let w0 = load8(wp), w1 = load8(wp + 8)
-                        wp += 16
-                        let q = p + lane
-                        var v = SIMD8<Float>(repeating: q[0])
-                        c00 = multiplyAdd(c00, v, w0); c01 = multiplyAdd(c01, v, w1)
-                        v = SIMD8<Float>(repeating: q[ps])
-                        c10 = multiplyAdd(c10, v, w0); c11 = multiplyAdd(c11, v, w1)
-                        v = SIMD8<Float>(repeating: q[2 &* ps])
-                        c20 = multiplyAdd(c20, v, w0); c21 = multiplyAdd(c21, v, w1)
-                        v = SIMD8<Float>(repeating: q[3 &* ps])
-                        c30 = multiplyAdd(c30, v, w0); c31 = multiplyAdd(c31, v, w1)
-                    }
+                    for lane in 0..<lanes { step(p + lane) }
+                }
+            }
+        }
+        if t.partialLanes > 0 {
+            let last = xi + t.blocks &* t.blockStride
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<t.partialLanes { step(p + lane) }
                 }
             }
         }
@@ -444,16 +468,26 @@ private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: 
     while i < count {
         var c0 = b0, c1 = b1
         var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+                let v = SIMD8<Float>(repeating: q[0])
+                c0 = multiplyAdd(c0, v, load8(wp)); c1 = multiplyAdd(c1, v, load8(wp + 8))
+                wp += 16
+        }
         let xi = x + i &* ps
         for block in 0..<t.blocks {
             for ky in 0..<t.kernelHeight {
                 for kx in 0..<t.kernelWidth {
                     let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes {
-                        let v = SIMD8<Float>(repeating: p[lane])
-                        c0 = multiplyAdd(c0, v, load8(wp)); c1 = multiplyAdd(c1, v, load8(wp + 8))
-                        wp += 16
-                    }
+                    for lane in 0..<lanes { step(p + lane) }
+                }
+            }
+        }
+        if t.partialLanes > 0 {
+            let last = xi + t.blocks &* t.blockStride
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<t.partialLanes { step(p + lane) }
                 }
             }
         }
@@ -464,7 +498,7 @@ private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: 
 }
 
 /// `count` output pixels × 8 channels (the last block of an odd number) from input pixel `x` on.
-@inline(__always)
+@_transparent
 private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
                                                  _ out: MutableFloatPointer) {
     let t = s.taps
@@ -475,24 +509,33 @@ private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: F
     while i &+ 8 <= count {
         var c0 = b, c1 = b, c2 = b, c3 = b, c4 = b, c5 = b, c6 = b, c7 = b
         var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+                let w0 = load8(wp)
+                wp += 8
+                c0 = multiplyAdd(c0, SIMD8<Float>(repeating: q[0]), w0)
+                c1 = multiplyAdd(c1, SIMD8<Float>(repeating: q[ps]), w0)
+                c2 = multiplyAdd(c2, SIMD8<Float>(repeating: q[2 &* ps]), w0)
+                c3 = multiplyAdd(c3, SIMD8<Float>(repeating: q[3 &* ps]), w0)
+                c4 = multiplyAdd(c4, SIMD8<Float>(repeating: q[4 &* ps]), w0)
+                c5 = multiplyAdd(c5, SIMD8<Float>(repeating: q[5 &* ps]), w0)
+                c6 = multiplyAdd(c6, SIMD8<Float>(repeating: q[6 &* ps]), w0)
+                c7 = multiplyAdd(c7, SIMD8<Float>(repeating: q[7 &* ps]), w0)
+        }
         let xi = x + i &* ps
         for block in 0..<t.blocks {
             for ky in 0..<t.kernelHeight {
                 for kx in 0..<t.kernelWidth {
                     let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes {
-                        let w0 = load8(wp)
-                        wp += 8
-                        let q = p + lane
-                        c0 = multiplyAdd(c0, SIMD8<Float>(repeating: q[0]), w0)
-                        c1 = multiplyAdd(c1, SIMD8<Float>(repeating: q[ps]), w0)
-                        c2 = multiplyAdd(c2, SIMD8<Float>(repeating: q[2 &* ps]), w0)
-                        c3 = multiplyAdd(c3, SIMD8<Float>(repeating: q[3 &* ps]), w0)
-                        c4 = multiplyAdd(c4, SIMD8<Float>(repeating: q[4 &* ps]), w0)
-                        c5 = multiplyAdd(c5, SIMD8<Float>(repeating: q[5 &* ps]), w0)
-                        c6 = multiplyAdd(c6, SIMD8<Float>(repeating: q[6 &* ps]), w0)
-                        c7 = multiplyAdd(c7, SIMD8<Float>(repeating: q[7 &* ps]), w0)
-                    }
+                    for lane in 0..<lanes { step(p + lane) }
+                }
+            }
+        }
+        if t.partialLanes > 0 {
+            let last = xi + t.blocks &* t.blockStride
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<t.partialLanes { step(p + lane) }
                 }
             }
         }
@@ -506,15 +549,25 @@ private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: F
     while i < count {
         var c = b
         var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+                c = multiplyAdd(c, SIMD8<Float>(repeating: q[0]), load8(wp))
+                wp += 8
+        }
         let xi = x + i &* ps
         for block in 0..<t.blocks {
             for ky in 0..<t.kernelHeight {
                 for kx in 0..<t.kernelWidth {
                     let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes {
-                        c = multiplyAdd(c, SIMD8<Float>(repeating: p[lane]), load8(wp))
-                        wp += 8
-                    }
+                    for lane in 0..<lanes { step(p + lane) }
+                }
+            }
+        }
+        if t.partialLanes > 0 {
+            let last = xi + t.blocks &* t.blockStride
+            for ky in 0..<t.kernelHeight {
+                for kx in 0..<t.kernelWidth {
+                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
+                    for lane in 0..<t.partialLanes { step(p + lane) }
                 }
             }
         }

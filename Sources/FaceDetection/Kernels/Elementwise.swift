@@ -24,8 +24,14 @@ func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
 }
 
 func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
-    for i in 0..<count {
+    var i = 0
+    while i + 8 <= count {
+        store8(1 / (1 + exp8(-load8(input + i))), output + i)
+        i += 8
+    }
+    while i < count {
         output[i] = 1 / (1 + expf(-input[i]))
+        i += 1
     }
 }
 
@@ -125,22 +131,69 @@ private func apply(_ op: BinaryOperator, _ x: Float, _ y: Float) -> Float {
     }
 }
 
-/// Softmax over `axisLength` values spaced `innerCount` apart, for each of `outerCount` blocks.
+/// Softmax over `axisLength` values spaced `innerCount` apart, for each of `outerCount` blocks:
+/// the maxima are subtracted first, then every exponential is taken eight at a time over the
+/// whole output, then each group is scaled by its sum.
 func softmax(_ input: FloatPointer, _ output: MutableFloatPointer, outerCount: Int, axisLength: Int, innerCount: Int) {
+    if axisLength == 2 && innerCount == 1 {
+        softmaxPairs(input, output, count: outerCount)
+        return
+    }
     for outer in 0..<outerCount {
         for inner in 0..<innerCount {
             let base = outer * axisLength * innerCount + inner
             var largest = -Float.infinity
             for i in 0..<axisLength { largest = max(largest, input[base + i * innerCount]) }
+            for i in 0..<axisLength { output[base + i * innerCount] = input[base + i * innerCount] - largest }
+        }
+    }
+    let count = outerCount * axisLength * innerCount
+    var i = 0
+    while i + 8 <= count {
+        store8(exp8(load8(output + i)), output + i)
+        i += 8
+    }
+    while i < count {
+        output[i] = expf(output[i])
+        i += 1
+    }
+    for outer in 0..<outerCount {
+        for inner in 0..<innerCount {
+            let base = outer * axisLength * innerCount + inner
             var sum: Float = 0
-            for i in 0..<axisLength {
-                let e = expf(input[base + i * innerCount] - largest)
-                output[base + i * innerCount] = e
-                sum += e
-            }
+            for i in 0..<axisLength { sum += output[base + i * innerCount] }
             let scale = 1 / sum
             for i in 0..<axisLength { output[base + i * innerCount] *= scale }
         }
+    }
+}
+
+/// Softmax of `count` adjacent pairs (two-class scores), eight pairs per step, with the same
+/// arithmetic as the general case.
+private func softmaxPairs(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        let v = load16(input + 2 * i)
+        let a = v.evenHalf, b = v.oddHalf
+        let m = vectorMax(a, b)
+        let ea = exp8(a - m), eb = exp8(b - m)
+        let scale = 1 / (ea + eb)
+        let pa = ea * scale, pb = eb * scale
+        let o = output + 2 * i
+        for j in 0..<8 {
+            o[2 * j] = pa[j]
+            o[2 * j + 1] = pb[j]
+        }
+        i += 8
+    }
+    while i < count {
+        let a = input[2 * i], b = input[2 * i + 1]
+        let m = max(a, b)
+        let ea = expf(a - m), eb = expf(b - m)
+        let scale = 1 / (ea + eb)
+        output[2 * i] = ea * scale
+        output[2 * i + 1] = eb * scale
+        i += 1
     }
 }
 

@@ -83,3 +83,28 @@ func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float {
     case .prelu: return v < 0 ? v * slope : v
     }
 }
+
+/// e^x on eight lanes (Cephes' single-precision expf: x = n·ln 2 + r, a degree-6 polynomial
+/// for e^r, 2^n built in the exponent bits), within 2 ulp of `expf` for x ≤ 88. Inputs above
+/// 88.02 give e^88.02 rather than infinity, inputs below -87.34 give 2^-126 ≈ 1.2e-38 rather
+/// than a subnormal or zero; NaN stays NaN.
+@inline(__always)
+func exp8(_ value: SIMD8<Float>) -> SIMD8<Float> {
+    var x = value.replacing(with: 88.02, where: value .> 88.02)
+    x = x.replacing(with: -87.33654, where: x .< -87.33654)
+    // Adding 1.5·2^23 rounds x·log2(e) to an integer n held in the low mantissa bits.
+    let magic = SIMD8<Float>(repeating: 12_582_912)
+    let t = multiplyAdd(magic, x, SIMD8(repeating: 1.442_695_04))
+    let n = t - magic
+    var r = multiplyAdd(x, n, SIMD8(repeating: -0.693_359_375))
+    r = multiplyAdd(r, n, SIMD8(repeating: 2.121_944_4e-4))
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = multiplyAdd(SIMD8(repeating: 1.398_199_950_7e-3), p, r)
+    p = multiplyAdd(SIMD8(repeating: 8.333_451_907_3e-3), p, r)
+    p = multiplyAdd(SIMD8(repeating: 4.166_579_589_4e-2), p, r)
+    p = multiplyAdd(SIMD8(repeating: 1.666_666_545_9e-1), p, r)
+    p = multiplyAdd(SIMD8(repeating: 5.000_000_120_1e-1), p, r)
+    let y = multiplyAdd(r + 1, p, r * r)
+    let bits = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127
+    return y * unsafeBitCast(bits &<< SIMD8(repeating: 23), to: SIMD8<Float>.self)
+}
