@@ -171,30 +171,40 @@ let directChunkPixels = 48
 /// saves that pass).
 func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool = false,
                        input: FloatPointer, output: MutableFloatPointer) {
+    var geometry = g
+    if w.inputLanes == channelBlock && w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1
+        && g.padTop == 0 && g.padLeft == 0 {
+        // 1×1: the plane is one long row, and the taps are the input channels.
+        geometry.inWidth = g.inHeight * g.inWidth
+        geometry.inHeight = 1
+        geometry.outWidth = geometry.inWidth
+        geometry.outHeight = 1
+    }
+    let outPlane = g.outHeight * g.outWidth * channelBlock
+    directConvolutionBody(w, geometry, inputStrides(w, geometry, channelsLast: channelsLast), input, output,
+                          lanes: w.inputLanes, images: 0..<g.batch, rows: 0..<geometry.outHeight,
+                          outputBlockStride: outPlane, outputImageStride: w.outBlocks * outPlane, outputRowBase: 0)
+}
+
+/// Output row `row` of image `image` only, written to `output` with `outputBlockStride` floats
+/// between its channel blocks (for kernels that consume a layer row by row).
+func directConvolutionRow(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
+                          image: Int, row: Int, output: MutableFloatPointer, outputBlockStride: Int) {
+    directConvolutionBody(w, g, inputStrides(w, g, channelsLast: channelsLast), input, output, lanes: w.inputLanes,
+                          images: image..<(image + 1), rows: row..<(row + 1), outputBlockStride: outputBlockStride,
+                          outputImageStride: 0, outputRowBase: row)
+}
+
+private func inputStrides(_ w: DirectConvWeights, _ g: ConvGeometry, channelsLast: Bool) -> InputStrides {
     if w.inputLanes == channelBlock {
-        let strides = InputStrides(block: g.inHeight * g.inWidth * channelBlock, row: g.inWidth * channelBlock,
-                                   pixel: channelBlock, image: w.inputBlocks * g.inHeight * g.inWidth * channelBlock)
-        if w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1 && g.padTop == 0 && g.padLeft == 0 {
-            // 1×1: the plane is one long row, and the taps are the input channels.
-            var flat = g
-            flat.inWidth = g.inHeight * g.inWidth
-            flat.inHeight = 1
-            flat.outWidth = flat.inWidth
-            flat.outHeight = 1
-            var flatStrides = strides
-            flatStrides.row = flat.inWidth * channelBlock
-            directConvolutionBody(w, flat, flatStrides, input, output, lanes: channelBlock)
-        } else {
-            directConvolutionBody(w, g, strides, input, output, lanes: channelBlock)
-        }
+        return InputStrides(block: g.inHeight * g.inWidth * channelBlock, row: g.inWidth * channelBlock,
+                            pixel: channelBlock, image: w.inputBlocks * g.inHeight * g.inWidth * channelBlock)
     } else if channelsLast {
-        let strides = InputStrides(block: 1, row: g.inWidth * g.inChannels, pixel: g.inChannels,
-                                   image: g.inChannels * g.inHeight * g.inWidth)
-        directConvolutionBody(w, g, strides, input, output, lanes: 1)
+        return InputStrides(block: 1, row: g.inWidth * g.inChannels, pixel: g.inChannels,
+                            image: g.inChannels * g.inHeight * g.inWidth)
     } else {
-        let strides = InputStrides(block: g.inHeight * g.inWidth, row: g.inWidth, pixel: 1,
-                                   image: g.inChannels * g.inHeight * g.inWidth)
-        directConvolutionBody(w, g, strides, input, output, lanes: 1)
+        return InputStrides(block: g.inHeight * g.inWidth, row: g.inWidth, pixel: 1,
+                            image: g.inChannels * g.inHeight * g.inWidth)
     }
 }
 
@@ -218,9 +228,11 @@ struct DirectSegment {
     var activation: ActivationKind
 }
 
+/// Rows `rows` of images `images`; output row r of image n goes to
+/// `output + (n - images.lowerBound) * outputImageStride + (r - outputRowBase) * outWidth * 8`.
 private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ strides: InputStrides, _ input: FloatPointer,
-                                   _ output: MutableFloatPointer, lanes: Int) {
-    let outPlane = g.outHeight * g.outWidth * channelBlock
+                                   _ output: MutableFloatPointer, lanes: Int, images: Range<Int>, rows: Range<Int>,
+                                   outputBlockStride: Int, outputImageStride: Int, outputRowBase: Int) {
     let taps = ConvTaps(blocks: w.fullInputBlocks, blockStride: strides.block, kernelHeight: w.kernelHeight,
                         kernelWidth: w.kernelWidth, rowStride: g.dilationY * strides.row,
                         columnStride: g.dilationX * strides.pixel, partialLanes: w.partialLanes)
@@ -231,10 +243,10 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
     let lastInside = g.inWidth - 1 - reachX + g.padLeft
     let interiorEnd = lastInside < 0 ? interiorStart : max(interiorStart, min(g.outWidth, lastInside / g.strideX + 1))
     let weights = FloatPointer(w.buffer.base)
-    for n in 0..<g.batch {
+    for n in images {
         let image = input + n * strides.image
-        let outImage = output + n * w.outBlocks * outPlane
-        for oy in 0..<g.outHeight {
+        let outImage = output + (n - images.lowerBound) * outputImageStride - outputRowBase * g.outWidth * channelBlock
+        for oy in rows {
             let iy = oy * g.strideY - g.padTop
             let rowInside = iy >= 0 && iy + reachY < g.inHeight
             let inRow = image + iy * strides.row
@@ -245,8 +257,8 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
                     let segment = DirectSegment(pixelStride: g.strideX * strides.pixel, taps: taps, weights: weights + pair * w.pairStride,
                                                 bias: weights + w.biasOffset + pair * 16, slopes: weights + w.slopeOffset + pair * 16,
                                                 activation: w.activation)
-                    let out0 = outImage + 2 * pair * outPlane + oy * g.outWidth * channelBlock
-                    let out1 = out0 + outPlane
+                    let out0 = outImage + 2 * pair * outputBlockStride + oy * g.outWidth * channelBlock
+                    let out1 = out0 + outputBlockStride
                     let fastStart = rowInside ? max(chunk, interiorStart) : chunkEnd
                     let fastEnd = rowInside ? max(fastStart, min(chunkEnd, interiorEnd)) : chunkEnd
                     for ox in chunk..<fastStart {
@@ -638,16 +650,25 @@ func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, po
 /// pair of depthwise rows reads.
 let pointwiseDepthwiseRingRows = 4
 
-func pointwiseDepthwiseScratchCount(_ g: ConvGeometry, blocks: Int) -> Int {
+func pointwiseDepthwiseScratchCount(_ g: ConvGeometry, blocks: Int, stemBlocks: Int = 0) -> Int {
     pointwiseDepthwiseRingRows * blocks * g.inWidth * channelBlock + (g.inWidth + 2) * channelBlock
-        + 2 * blocks * g.outWidth * channelBlock
+        + 2 * blocks * g.outWidth * channelBlock + stemBlocks * g.inWidth * channelBlock
+}
+
+/// A convolution computed a row at a time in front of `pointwiseDepthwise`'s 1×1 layer.
+struct StemConvolution: Sendable {
+    var weights: DirectConvWeights
+    var geometry: ConvGeometry
+    var channelsLast: Bool
 }
 
 /// A 1×1 convolution (`pw`) feeding a depthwise 3×3 one (`dw`, geometry `g`, optionally pooled)
 /// without storing the 1×1 layer's output: its rows are computed into a ring of four as the
-/// depthwise rows need them, so the intermediate tensor stays in L1/L2.
+/// depthwise rows need them, so the intermediate tensor stays in L1/L2. With a `stem`, the 1×1
+/// layer's input rows are themselves computed one at a time from `input` by that convolution.
 func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
-                        input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
+                        stem: StemConvolution? = nil, input: FloatPointer, output: MutableFloatPointer,
+                        scratch: MutableFloatPointer) {
     let width = g.inWidth, height = g.inHeight
     let blocks = dw.blocks
     let slot = blocks * width * channelBlock
@@ -655,6 +676,7 @@ func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geo
     let zeroRow = FloatPointer(ring + pointwiseDepthwiseRingRows * slot)
     (ring + pointwiseDepthwiseRingRows * slot).update(repeating: 0, count: (width + 2) * channelBlock)
     let pooledRows = ring + pointwiseDepthwiseRingRows * slot + (width + 2) * channelBlock
+    let stemRow = pooledRows + 2 * blocks * g.outWidth * channelBlock
     let inPlane = height * width * channelBlock
     let outPlane = pool.map { $0.outHeight * $0.outWidth * channelBlock } ?? g.outHeight * g.outWidth * channelBlock
     let interiorStart = min(g.outWidth, g.padLeft)
@@ -667,8 +689,16 @@ func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geo
         func row(_ iy: Int, _ block: Int) -> FloatPointer {
             guard iy >= 0 && iy < height else { return zeroRow }
             while computed <= iy {
-                pointwiseSegment(pw, count: width, input: image + computed * width * channelBlock, inputBlockStride: inPlane,
-                                 output: ring + (computed % pointwiseDepthwiseRingRows) * slot, outputBlockStride: width * channelBlock)
+                let destination = ring + (computed % pointwiseDepthwiseRingRows) * slot
+                if let stem {
+                    directConvolutionRow(stem.weights, geometry: stem.geometry, channelsLast: stem.channelsLast, input: input,
+                                         image: n, row: computed, output: stemRow, outputBlockStride: width * channelBlock)
+                    pointwiseSegment(pw, count: width, input: stemRow, inputBlockStride: width * channelBlock,
+                                     output: destination, outputBlockStride: width * channelBlock)
+                } else {
+                    pointwiseSegment(pw, count: width, input: image + computed * width * channelBlock, inputBlockStride: inPlane,
+                                     output: destination, outputBlockStride: width * channelBlock)
+                }
                 computed += 1
             }
             return FloatPointer(ring + (iy % pointwiseDepthwiseRingRows) * slot + block * width * channelBlock)

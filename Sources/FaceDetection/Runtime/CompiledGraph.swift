@@ -169,8 +169,9 @@ struct ConstantOperand: Sendable {
 enum Operation: Sendable {
     case conv(ConvLayer)
     /// A 1×1 convolution whose output only feeds a depthwise 3×3 one, run as one kernel that
-    /// never stores the intermediate tensor.
-    case pointwiseDepthwise(ConvLayer, ConvLayer)
+    /// never stores the intermediate tensor; optionally with the group-1 convolution before the
+    /// 1×1 one (`stem`, whose output only feeds it) computed row by row inside the same kernel.
+    case pointwiseDepthwise(ConvLayer, ConvLayer, stem: ConvLayer?)
     case maxPool(PoolLayer)
     case relu
     case sigmoid
@@ -349,7 +350,8 @@ struct CompiledGraph: Sendable {
     }
 
     /// Merges each 1×1 stride-1 unpadded convolution into the depthwise 3×3 convolution that is
-    /// the only reader of its output (after activations and pools have been fused).
+    /// the only reader of its output (after activations and pools have been fused), then the
+    /// convolution before such a pair into it.
     private mutating func fusePointwiseDepthwise() {
         var consumers = [Int](repeating: 0, count: valueNames.count)
         for step in steps { for input in step.inputs { consumers[input] += 1 } }
@@ -365,10 +367,26 @@ struct CompiledGraph: Sendable {
                   case let .direct(weights) = pw.kernel, weights.inputLanes == channelBlock,
                   pw.kernelHeight == 1, pw.kernelWidth == 1, pw.strides == (1, 1), pw.padding.isZero,
                   pw.outChannels == dw.inChannels else { continue }
-            steps[source].operation = .pointwiseDepthwise(pw, dw)
+            steps[source].operation = .pointwiseDepthwise(pw, dw, stem: nil)
             steps[source].output = step.output
             steps[source].nodeName += " + " + step.nodeName
             producer[step.output] = source
+            removed.insert(index)
+        }
+        steps = steps.indices.filter { !removed.contains($0) }.map { steps[$0] }
+
+        // Then a group-1 convolution (without pool) feeding only such a pair becomes its stem.
+        producer = [:]
+        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        removed = []
+        for index in steps.indices {
+            let step = steps[index]
+            guard case let .pointwiseDepthwise(pw, dw, nil) = step.operation, let source = producer[step.inputs[0]],
+                  !removed.contains(source), consumers[step.inputs[0]] == 1, case let .conv(stem) = steps[source].operation,
+                  stem.pool == nil, case .direct = stem.kernel, stem.outChannels == pw.inChannels else { continue }
+            steps[source].operation = .pointwiseDepthwise(pw, dw, stem: stem)
+            steps[source].output = step.output
+            steps[source].nodeName += " + " + step.nodeName
             removed.insert(index)
         }
         steps = steps.indices.filter { !removed.contains($0) }.map { steps[$0] }

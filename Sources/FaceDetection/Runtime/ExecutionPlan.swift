@@ -17,7 +17,7 @@ struct PlannedStep: Sendable {
         case convDirect(DirectConvWeights, ConvGeometry, channelsLast: Bool)
         case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
         /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
-        case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
+        case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)
         case convGeneral([PackedWeights], ConvGeometry)
         case maxPool(PoolGeometry)
         case maxPoolBlocked(PoolGeometry)
@@ -208,8 +208,9 @@ struct ExecutionPlan: Sendable {
             directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
         case let .convDepthwise(weights, geometry, pool):
             depthwiseBlocked3x3(weights, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
-        case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool):
-            pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
+        case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool, stem):
+            pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, stem: stem, input: input, output: output,
+                               scratch: scratch)
         case let .convGeneral(weights, geometry):
             generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
         case let .maxPool(geometry):
@@ -279,14 +280,27 @@ struct ExecutionPlan: Sendable {
         let layout = b.values[inputs[0]].layout
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
         switch step.operation {
-        case let .pointwiseDepthwise(pw, dw):
-            guard x.count == 4, x[1] == pw.inChannels, case let .direct(pwWeights) = pw.kernel,
-                  case let .depthwise3x3(dwWeights) = dw.kernel else {
-                throw fail("input shape \(x) does not fit a 1×1 convolution of \(pw.inChannels) channels")
+        case let .pointwiseDepthwise(pw, dw, stemLayer):
+            guard x.count == 4, case let .direct(pwWeights) = pw.kernel, case let .depthwise3x3(dwWeights) = dw.kernel else {
+                throw fail("input shape \(x) is not NCHW")
             }
-            let mid = [x[0], pw.outChannels, x[2], x[3]]
-            let geometry = try convGeometry(dw, mid, fail)
-            let source = b.blocked(inputs[0])
+            var stem: StemConvolution?
+            var source: Int
+            var pwInput = x
+            if let stemLayer {
+                guard case let .direct(stemWeights) = stemLayer.kernel else { fatalError("stem \(step.nodeName) is not direct") }
+                let geometry = try convGeometry(stemLayer, x, fail)
+                source = stemWeights.inputLanes == channelBlock ? b.blocked(inputs[0])
+                    : layout == .channelsLast ? inputs[0] : b.plain(inputs[0])
+                stem = StemConvolution(weights: stemWeights, geometry: geometry, channelsLast: b.values[source].layout == .channelsLast)
+                pwInput = [x[0], stemLayer.outChannels, geometry.outHeight, geometry.outWidth]
+            } else {
+                source = b.blocked(inputs[0])
+            }
+            guard pwInput[1] == pw.inChannels else {
+                throw fail("input has \(pwInput[1]) channels, the weights expect \(pw.inChannels)")
+            }
+            let geometry = try convGeometry(dw, [x[0], pw.outChannels, pwInput[2], pwInput[3]], fail)
             var shape = [x[0], dw.outChannels, geometry.outHeight, geometry.outWidth]
             var pool: PoolGeometry?
             if let layer = dw.pool {
@@ -295,8 +309,9 @@ struct ExecutionPlan: Sendable {
                 shape = [x[0], dw.outChannels, pooled.outHeight, pooled.outWidth]
             }
             let output = b.newValue(shape, .blocked)
-            b.add(step.nodeName, .convPointwiseDepthwise(pwWeights, dwWeights, geometry, pool: pool), [source], output,
-                  scratch: pointwiseDepthwiseScratchCount(geometry, blocks: dwWeights.blocks))
+            b.add(step.nodeName, .convPointwiseDepthwise(pwWeights, dwWeights, geometry, pool: pool, stem: stem), [source], output,
+                  scratch: pointwiseDepthwiseScratchCount(geometry, blocks: dwWeights.blocks,
+                                                          stemBlocks: stem.map { $0.weights.outBlocks } ?? 0))
             return output
 
         case let .conv(layer):
