@@ -136,6 +136,33 @@ import Testing
         }
     }
 
+    @Test func siblingHeadsAreMergedAndSliced() throws {
+        // Two 1×1 → depthwise 3×3 heads on the same 9-channel input of ones (4×5, padding 1):
+        // head A sums the channels (9) then box-filters (× taps inside: 4, 6 or 9) and is read
+        // through Transpose to NHWC; head B gives 9·(oc + 1) on 3 channels then an identity
+        // kernel and is a graph output as it is. They run as one pair over 4 channels + slices.
+        var identity = [Float](repeating: 0, count: 9)
+        identity[4] = 1
+        let nodes = [TestNode("Conv", ["x", "wa"], ["a1"]),
+                     TestNode("Conv", ["a1", "ka"], ["a2"], [.ints("pads", [1, 1, 1, 1])]),
+                     TestNode("Transpose", ["a2"], ["a"], [.ints("perm", [0, 2, 3, 1])]),
+                     TestNode("Conv", ["x", "wb"], ["b1"]),
+                     TestNode("Conv", ["b1", "kb"], ["b"], [.ints("pads", [1, 1, 1, 1]), .int("group", 3)])]
+        let bytes = makeModel(inputDims: [1, 9, 4, 5], outputs: ["a", "b"], nodes: nodes,
+                              initializers: [.floats("wa", [1, 9, 1, 1], Array(repeating: 1, count: 9)),
+                                             .floats("ka", [1, 1, 3, 3], Array(repeating: 1, count: 9)),
+                                             .floats("wb", [3, 9, 1, 1], (0..<27).map { Float($0 / 9 + 1) }),
+                                             .floats("kb", [3, 1, 3, 3], identity + identity + identity)])
+        let network = try loadNetwork(bytes)
+        #expect(network.graph.steps.contains { if case .channelSlice = $0.operation { return true } else { return false } })
+        let outputs = try network.run(Array(repeating: 1, count: 9 * 20), shape: [1, 9, 4, 5])
+        func taps(_ i: Int, _ size: Int) -> Int { i == 0 || i == size - 1 ? 2 : 3 }
+        #expect(outputs[0].shape == [1, 4, 5, 1])
+        expectClose(outputs[0].values, (0..<4).flatMap { y in (0..<5).map { x in Float(9 * taps(y, 4) * taps(x, 5)) } })
+        #expect(outputs[1].shape == [1, 3, 4, 5])
+        expectClose(outputs[1].values, (0..<3).flatMap { oc in [Float](repeating: Float(9 * (oc + 1)), count: 20) })
+    }
+
     // MARK: MaxPool
 
     @Test func maxPoolCeilModeKeepsThePartialWindow() throws {

@@ -83,6 +83,40 @@ func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, 
     }
 }
 
+/// Where `copyBlockedChannels` writes.
+enum ChannelCopyLayout: Sendable {
+    case plain
+    case blocked
+    case nhwc
+}
+
+/// Channels `start..<start + count` of a blocked tensor of `channels` channels, written as a
+/// tensor of `count` channels in `layout` (padding lanes zero when blocked).
+func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, start: Int, count: Int,
+                         plane: Int, layout: ChannelCopyLayout) {
+    let inBlocks = channelBlocks(channels), outBlocks = channelBlocks(count)
+    if layout == .blocked && count % channelBlock != 0 {
+        output.update(repeating: 0, count: batch * outBlocks * plane * channelBlock)
+    }
+    for n in 0..<batch {
+        for c in 0..<count {
+            let sc = start + c
+            let source = input + (n * inBlocks + sc / channelBlock) * plane * channelBlock + sc % channelBlock
+            switch layout {
+            case .plain:
+                let destination = output + (n * count + c) * plane
+                for p in 0..<plane { destination[p] = source[p * channelBlock] }
+            case .nhwc:
+                let destination = output + n * plane * count + c
+                for p in 0..<plane { destination[p * count] = source[p * channelBlock] }
+            case .blocked:
+                let destination = output + (n * outBlocks + c / channelBlock) * plane * channelBlock + c % channelBlock
+                for p in 0..<plane { destination[p * channelBlock] = source[p * channelBlock] }
+            }
+        }
+    }
+}
+
 // MARK: - Max pooling
 
 /// Max pooling of a blocked tensor; `g.planes` counts channel blocks (batch × blocks). Windows

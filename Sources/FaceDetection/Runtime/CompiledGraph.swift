@@ -83,14 +83,15 @@ struct ConvLayer: Sendable {
         let outPerGroup = outChannels / group
         let depth = inPerGroup * kernelHeight * kernelWidth
         let kernel: ConvKernel
-        if group == 1 {
+        if group == inChannels && group == outChannels && kernelHeight == 3 && kernelWidth == 3
+            && strides == (1, 1) && dilations == (1, 1) {
+            // Also a single-channel 3×3 layer (group 1): YuNet's heads end in those.
+            kernel = .depthwise3x3(DepthwiseConvWeights(channels: outChannels, weights: weights, bias: bias,
+                                                        activation: activation, slopes: slopes))
+        } else if group == 1 {
             kernel = .direct(DirectConvWeights(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
                                                kernelWidth: kernelWidth, blockedInput: inChannels > plainInputChannelLimit,
                                                weights: weights, bias: bias, activation: activation, slopes: slopes))
-        } else if group == inChannels && group == outChannels && kernelHeight == 3 && kernelWidth == 3
-                    && strides == (1, 1) && dilations == (1, 1) {
-            kernel = .depthwise3x3(DepthwiseConvWeights(channels: outChannels, weights: weights, bias: bias,
-                                                        activation: activation, slopes: slopes))
         } else {
             kernel = .general((0..<group).map { g in
                 PackedWeights(rows: outPerGroup, depth: depth,
@@ -184,6 +185,8 @@ enum Operation: Sendable {
     case dense(DenseLayer)
     case resizeNearest(ResizeLayer)
     case identity
+    /// Channels `start..<start + count` of an NCHW tensor (made by `mergeSiblingHeads`).
+    case channelSlice(start: Int, count: Int)
 
     var name: String {
         switch self {
@@ -201,6 +204,7 @@ enum Operation: Sendable {
         case .dense: return "MatMul"
         case .resizeNearest: return "Resize"
         case .identity: return "Identity"
+        case .channelSlice: return "Slice"
         }
     }
 }
@@ -295,6 +299,7 @@ struct CompiledGraph: Sendable {
         self.outputNames = graph.outputs.map(\.name)
         fuseActivations()
         fusePointwiseDepthwise()
+        mergeSiblingHeads()
     }
 
     /// Folds Relu/PRelu into the Conv before them, a 2×2 MaxPool into the depthwise Conv (and
@@ -390,6 +395,63 @@ struct CompiledGraph: Sendable {
             removed.insert(index)
         }
         steps = steps.indices.filter { !removed.contains($0) }.map { steps[$0] }
+    }
+
+    /// Merges fused 1×1 + depthwise pairs that read the same tensor with the same padding and
+    /// activations (YuNet's cls/bbox/obj/kps heads: 1 + 4 + 1 + 10 channels at each level) into
+    /// one pair over the concatenated channels, followed by a channel slice per original output:
+    /// one pass over the shared input instead of four, and whole channel blocks.
+    private mutating func mergeSiblingHeads() {
+        var groups: [ValueID: [Int]] = [:]
+        for (index, step) in steps.enumerated() {
+            guard case let .pointwiseDepthwise(pw, dw, nil) = step.operation, dw.pool == nil, step.inputs.count == 1 else { continue }
+            if let first = groups[step.inputs[0]]?.first, case let .pointwiseDepthwise(pw0, dw0, _) = steps[first].operation {
+                guard pw0.activation == pw.activation, dw0.activation == dw.activation, pw0.inChannels == pw.inChannels,
+                      dw0.padding == dw.padding else { continue }
+            }
+            groups[step.inputs[0], default: []].append(index)
+        }
+        var replaced: [Int: [GraphStep]] = [:]
+        var removed = Set<Int>()
+        for (input, members) in groups where members.count > 1 {
+            var pwWeights: [Float] = [], pwBias: [Float] = [], pwSlopes: [Float] = []
+            var dwWeights: [Float] = [], dwBias: [Float] = [], dwSlopes: [Float] = []
+            var names: [String] = []
+            var slices: [(output: ValueID, start: Int, count: Int, name: String)] = []
+            var channels = 0
+            var first: (ConvLayer, ConvLayer)?
+            for index in members {
+                guard case let .pointwiseDepthwise(pw, dw, _) = steps[index].operation else { continue }
+                if first == nil { first = (pw, dw) }
+                pwWeights += pw.weights; pwBias += pw.bias; pwSlopes += pw.slopes
+                dwWeights += dw.weights; dwBias += dw.bias; dwSlopes += dw.slopes
+                slices.append((steps[index].output, channels, pw.outChannels, steps[index].nodeName))
+                names.append(steps[index].nodeName)
+                channels += pw.outChannels
+            }
+            guard let (pw0, dw0) = first else { continue }
+            let pw = ConvLayer.pack(outChannels: channels, inChannels: pw0.inChannels, kernelHeight: 1, kernelWidth: 1,
+                                    strides: (1, 1), dilations: (1, 1), padding: pw0.padding, group: 1, weights: pwWeights,
+                                    bias: pwBias, activation: pw0.activation, slopes: pwSlopes)
+            let dw = ConvLayer.pack(outChannels: channels, inChannels: channels, kernelHeight: 3, kernelWidth: 3,
+                                    strides: (1, 1), dilations: (1, 1), padding: dw0.padding, group: channels,
+                                    weights: dwWeights, bias: dwBias, activation: dw0.activation, slopes: dwSlopes)
+            let merged = valueNames.count
+            valueNames.append("merged heads of \(valueNames[input])")
+            var replacement = [GraphStep(nodeName: names.joined(separator: " | "), operation: .pointwiseDepthwise(pw, dw, stem: nil),
+                                         inputs: [input], output: merged)]
+            for slice in slices {
+                replacement.append(GraphStep(nodeName: "Slice of " + slice.name, operation: .channelSlice(start: slice.start, count: slice.count),
+                                             inputs: [merged], output: slice.output))
+            }
+            replaced[members[0]] = replacement
+            removed.formUnion(members.dropFirst())
+        }
+        guard !replaced.isEmpty else { return }
+        steps = steps.indices.flatMap { index -> [GraphStep] in
+            if let replacement = replaced[index] { return replacement }
+            return removed.contains(index) ? [] : [steps[index]]
+        }
     }
 
     /// The constant's values as one per channel, when it broadcasts along exactly the channel

@@ -10,6 +10,9 @@ enum TensorLayout: Sendable, Equatable {
     /// A logical NCHW tensor stored NHWC: what Transpose(0, 3, 1, 2) of an NHWC input gives,
     /// left in place for a first convolution that reads it with strides.
     case channelsLast
+    /// A channel slice of a blocked tensor, not copied until a reader needs it (a transpose to
+    /// NHWC copies it straight out).
+    case channelView
 }
 
 struct PlannedStep: Sendable {
@@ -34,6 +37,10 @@ struct PlannedStep: Sendable {
         case toPlain(batch: Int, channels: Int, plane: Int)
         /// Transpose(0, 2, 3, 1) of a blocked tensor.
         case blockedToNHWC(batch: Int, channels: Int, plane: Int)
+        /// Channels of a blocked tensor copied out as plain, blocked or NHWC.
+        case copyChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int, layout: ChannelCopyLayout)
+        /// Channels of a plain NCHW tensor.
+        case sliceChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int)
         /// Reshape, Flatten, Identity and layout-preserving transposes share their input's memory.
         case alias
     }
@@ -69,6 +76,16 @@ struct ExecutionPlan: Sendable {
         var scratch = 0
         var plainCopy: [Int: Int] = [:]
         var blockedCopy: [Int: Int] = [:]
+        /// For `.channelView` values: the blocked tensor and first channel they show.
+        var viewSource: [Int: (source: Int, start: Int)] = [:]
+
+        /// The copy-out kernel of a channel view into `layout`.
+        func copyOut(_ view: Int, _ layout: ChannelCopyLayout) -> PlannedStep.Kernel {
+            let (source, start) = viewSource[view]!
+            let shape = values[view].shape
+            return .copyChannels(batch: shape[0], channels: values[source].shape[1], start: start, count: shape[1],
+                                 plane: shape[2] * shape[3], layout: layout)
+        }
 
         mutating func newValue(_ shape: [Int], _ layout: TensorLayout) -> Int {
             storageSize.append(layout == .blocked ? blockedCount(shape) : shape.reduce(1, *))
@@ -92,7 +109,9 @@ struct ExecutionPlan: Sendable {
             if let copy = plainCopy[value] { return copy }
             let shape = values[value].shape
             let copy = newValue(shape, .plain)
-            if values[value].layout == .channelsLast {
+            if values[value].layout == .channelView {
+                add("copy channels to NCHW", copyOut(value, .plain), [value], copy)
+            } else if values[value].layout == .channelsLast {
                 add("transpose NHWC to NCHW", .transpose(inShape: [shape[0], shape[2], shape[3], shape[1]], perm: [0, 3, 1, 2]),
                     [value], copy)
             } else {
@@ -106,6 +125,13 @@ struct ExecutionPlan: Sendable {
         mutating func blocked(_ value: Int) -> Int {
             guard values[value].layout != .blocked else { return value }
             if values[value].layout == .channelsLast { return blocked(plain(value)) }
+            if values[value].layout == .channelView {
+                if let copy = blockedCopy[value] { return copy }
+                let copy = newValue(values[value].shape, .blocked)
+                add("copy channels to NCHWc8", copyOut(value, .blocked), [value], copy)
+                blockedCopy[value] = copy
+                return copy
+            }
             if let copy = blockedCopy[value] { return copy }
             let shape = values[value].shape
             let copy = newValue(shape, .blocked)
@@ -254,6 +280,12 @@ struct ExecutionPlan: Sendable {
             reorderToPlain(input, output, batch: batch, channels: channels, plane: plane)
         case let .blockedToNHWC(batch, channels, plane):
             reorderBlockedToNHWC(input, output, batch: batch, channels: channels, plane: plane)
+        case let .copyChannels(batch, channels, start, count, plane, layout):
+            copyBlockedChannels(input, output, batch: batch, channels: channels, start: start, count: count, plane: plane, layout: layout)
+        case let .sliceChannels(batch, channels, start, count, plane):
+            for n in 0..<batch {
+                (output + n * count * plane).update(from: input + (n * channels + start) * plane, count: count * plane)
+            }
         case .alias:
             break
         }
@@ -276,6 +308,12 @@ struct ExecutionPlan: Sendable {
     /// Plans one graph step: picks the layout its inputs should be in (adding reorders), the
     /// kernel and the output's shape and layout. Returns the output value.
     private static func plan(_ step: GraphStep, _ inputs: [Int], _ b: inout Builder) throws(ModelLoadError) -> Int {
+        var inputs = inputs
+        if case let .transpose(perm) = step.operation, perm == [0, 2, 3, 1] {
+            // A channel view goes straight out to NHWC (below).
+        } else {
+            for i in inputs.indices where b.values[inputs[i]].layout == .channelView { inputs[i] = b.blocked(inputs[i]) }
+        }
         let x = b.values[inputs[0]].shape
         let layout = b.values[inputs[0]].layout
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
@@ -399,6 +437,29 @@ struct ExecutionPlan: Sendable {
             b.add(step.nodeName, .alias, inputs, output)
             return output
 
+        case .transpose where layout == .channelView:
+            let output = b.newValue([x[0], x[2], x[3], x[1]], .plain)
+            b.add(step.nodeName, b.copyOut(inputs[0], .nhwc), inputs, output)
+            return output
+
+        case let .channelSlice(start, count):
+            guard x.count == 4, start >= 0, count > 0, start + count <= x[1] else {
+                throw fail("channels \(start)..<\(start + count) of shape \(x)")
+            }
+            let shape = [x[0], count, x[2], x[3]]
+            if layout == .blocked {
+                let output = b.aliasValue(of: inputs[0], shape: shape)
+                b.values[output].layout = .channelView
+                b.viewSource[output] = (inputs[0], start)
+                b.add(step.nodeName, .alias, inputs, output)
+                return output
+            }
+            let source = b.plain(inputs[0])
+            let output = b.newValue(shape, .plain)
+            b.add(step.nodeName, .sliceChannels(batch: x[0], channels: x[1], start: start, count: count, plane: x[2] * x[3]),
+                  [source], output)
+            return output
+
         case let .transpose(perm) where layout == .blocked && x.count == 4 && perm == [0, 2, 3, 1]:
             let output = b.newValue([x[0], x[2], x[3], x[1]], .plain)
             b.add(step.nodeName, .blockedToNHWC(batch: x[0], channels: x[1], plane: x[2] * x[3]), inputs, output)
@@ -469,7 +530,7 @@ struct ExecutionPlan: Sendable {
         let count = x.reduce(1, *)
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
         switch step.operation {
-        case .conv, .pointwiseDepthwise, .maxPool:
+        case .conv, .pointwiseDepthwise, .maxPool, .channelSlice:
             fatalError("\(step.nodeName) is planned by plan(_:_:_:)")
 
         case .relu:
