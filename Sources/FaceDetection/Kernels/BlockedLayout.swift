@@ -98,6 +98,24 @@ func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, b
     if layout == .blocked && count % channelBlock != 0 {
         output.update(repeating: 0, count: batch * outBlocks * plane * channelBlock)
     }
+    if layout == .nhwc {
+        // Pixel by pixel: each output row of `count` values is written once, in order.
+        for n in 0..<batch {
+            var c = 0
+            while c < count {
+                // The part of the slice inside one source block.
+                let sc = start + c
+                let lanes = min(count - c, channelBlock - sc % channelBlock)
+                let source = input + (n * inBlocks + sc / channelBlock) * plane * channelBlock + sc % channelBlock
+                let destination = output + n * plane * count + c
+                for p in 0..<plane {
+                    for lane in 0..<lanes { destination[p * count + lane] = source[p * channelBlock + lane] }
+                }
+                c += lanes
+            }
+        }
+        return
+    }
     for n in 0..<batch {
         for c in 0..<count {
             let sc = start + c
@@ -107,8 +125,7 @@ func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, b
                 let destination = output + (n * count + c) * plane
                 for p in 0..<plane { destination[p] = source[p * channelBlock] }
             case .nhwc:
-                let destination = output + n * plane * count + c
-                for p in 0..<plane { destination[p * count] = source[p * channelBlock] }
+                break
             case .blocked:
                 let destination = output + (n * outBlocks + c / channelBlock) * plane * channelBlock + c % channelBlock
                 for p in 0..<plane { destination[p * channelBlock] = source[p * channelBlock] }

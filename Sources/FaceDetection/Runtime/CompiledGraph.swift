@@ -400,7 +400,8 @@ struct CompiledGraph: Sendable {
     /// Merges fused 1×1 + depthwise pairs that read the same tensor with the same padding and
     /// activations (YuNet's cls/bbox/obj/kps heads: 1 + 4 + 1 + 10 channels at each level) into
     /// one pair over the concatenated channels, followed by a channel slice per original output:
-    /// one pass over the shared input instead of four, and whole channel blocks.
+    /// one pass over the shared input instead of four, and whole channel blocks. Plain 1×1
+    /// convolutions reading the same tensor are merged the same way.
     private mutating func mergeSiblingHeads() {
         var groups: [ValueID: [Int]] = [:]
         for (index, step) in steps.enumerated() {
@@ -440,6 +441,45 @@ struct CompiledGraph: Sendable {
             valueNames.append("merged heads of \(valueNames[input])")
             var replacement = [GraphStep(nodeName: names.joined(separator: " | "), operation: .pointwiseDepthwise(pw, dw, stem: nil),
                                          inputs: [input], output: merged)]
+            for slice in slices {
+                replacement.append(GraphStep(nodeName: "Slice of " + slice.name, operation: .channelSlice(start: slice.start, count: slice.count),
+                                             inputs: [merged], output: slice.output))
+            }
+            replaced[members[0]] = replacement
+            removed.formUnion(members.dropFirst())
+        }
+        // Plain 1×1 convolutions side by side (MTCNN P-Net's box and score heads) likewise.
+        var convGroups: [ValueID: [Int]] = [:]
+        for (index, step) in steps.enumerated() {
+            guard case let .conv(layer) = step.operation, layer.pool == nil, case let .direct(w) = layer.kernel,
+                  w.inputLanes == channelBlock, layer.kernelHeight == 1, layer.kernelWidth == 1, layer.strides == (1, 1),
+                  layer.padding.isZero, step.inputs.count == 1, replaced[index] == nil, !removed.contains(index) else { continue }
+            if let first = convGroups[step.inputs[0]]?.first, case let .conv(layer0) = steps[first].operation {
+                guard layer0.activation == layer.activation, layer0.inChannels == layer.inChannels else { continue }
+            }
+            convGroups[step.inputs[0], default: []].append(index)
+        }
+        for (input, members) in convGroups where members.count > 1 {
+            var weights: [Float] = [], bias: [Float] = [], slopes: [Float] = []
+            var names: [String] = []
+            var slices: [(output: ValueID, start: Int, count: Int, name: String)] = []
+            var channels = 0
+            var first: ConvLayer?
+            for index in members {
+                guard case let .conv(layer) = steps[index].operation else { continue }
+                if first == nil { first = layer }
+                weights += layer.weights; bias += layer.bias; slopes += layer.slopes
+                slices.append((steps[index].output, channels, layer.outChannels, steps[index].nodeName))
+                names.append(steps[index].nodeName)
+                channels += layer.outChannels
+            }
+            guard let layer0 = first else { continue }
+            let merged = valueNames.count
+            valueNames.append("merged heads of \(valueNames[input])")
+            let layer = ConvLayer.pack(outChannels: channels, inChannels: layer0.inChannels, kernelHeight: 1, kernelWidth: 1,
+                                       strides: (1, 1), dilations: (1, 1), padding: layer0.padding, group: 1, weights: weights,
+                                       bias: bias, activation: layer0.activation, slopes: slopes)
+            var replacement = [GraphStep(nodeName: names.joined(separator: " | "), operation: .conv(layer), inputs: [input], output: merged)]
             for slice in slices {
                 replacement.append(GraphStep(nodeName: "Slice of " + slice.name, operation: .channelSlice(start: slice.start, count: slice.count),
                                              inputs: [merged], output: slice.output))
