@@ -92,6 +92,18 @@ bench: build bench-deps $(BIG_JPEG) face-bench $(BENCH_DEPS)
 	@python3 bench/cli_bench.py --case cli-attention-256 --target-time 1.1 --target-rss 1.2 \
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode attention -o $(BENCH_DIR)/ours.webp' \
 	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'
+	@echo "== four avatars (48, 128, 256, 400 WebP) in one call, faces included, vs vipsthumbnail making the 256 one =="
+	@python3 bench/cli_bench.py --case avatars-mtcnn --target-time 1.5 --share detect \
+	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 48x48,128x128,256x256,400x400 -o $(BENCH_DIR)/avatar-{w}x{h}.webp --json' \
+	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'
+	@if [ -f $(YUNET_MODEL) ]; then python3 bench/cli_bench.py --case avatars-yunet --target-time 1.5 --share detect \
+	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 48x48,128x128,256x256,400x400 -o $(BENCH_DIR)/avatar-{w}x{h}.webp --json --face-model $(YUNET_MODEL)' \
+	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'; \
+	else echo "avatars-yunet: skipped, no YuNet model at $(YUNET_MODEL)"; fi
+	@echo "== subject strategy on a 12 MP JPEG's proxy, one core (proxy decode excluded) =="
+	@vips thumbnail $(BIG_JPEG) $(BENCH_DIR)/proxy.v 256 && vips rawsave $(BENCH_DIR)/proxy.v $(BENCH_DIR)/proxy.rgb
+	@swift build $(RELEASE_FLAGS) --product SaliencyBench $(SWIFT_FLAGS)
+	@.build/release/SaliencyBench --rgb $(BENCH_DIR)/proxy.rgb $$(vipsheader -f width $(BENCH_DIR)/proxy.v) $$(vipsheader -f height $(BENCH_DIR)/proxy.v)
 
 clean:
 	rm -rf .build

@@ -92,7 +92,8 @@ struct BatchCommand: ParsableCommand {
             }
         }
         let seconds = max((ContinuousClock.now - start).secondsValue, 1e-9)
-        progress.summary(seconds: seconds)
+        // Scripts need to know that some files did not make it, after all the others did.
+        if progress.summary(seconds: seconds).failed > 0 { throw ExitCode(1) }
     }
 
     /// The progress bar on a terminal, plain lines otherwise, and the counts for the summary.
@@ -127,11 +128,13 @@ struct BatchCommand: ParsableCommand {
             }
         }
 
-        func summary(seconds: Double) {
+        @discardableResult
+        func summary(seconds: Double) -> (done: Int, ok: Int, failed: Int, noFace: Int) {
             let counts = lock.withLock { $0 }
             if interactive { print("") }
             let rate = (Double(counts.done) / seconds * 10).rounded() / 10
             print("\(counts.ok) ok, \(counts.failed) failed, \(counts.noFace) no face; \(counts.done) images in \((seconds * 10).rounded() / 10) s (\(rate) images/s)")
+            return counts
         }
     }
 }

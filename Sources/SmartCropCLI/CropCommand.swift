@@ -210,9 +210,10 @@ struct CropCommand: ParsableCommand {
 
     func run() throws {
         let source = try OpenedSource(.file(input), limits: DecodeLimits(maxPixels: choice.maxPixels))
-        let format = try outputFormat(explicit: format, path: output)
+        // A size's own :format wins, then --format, then the extension of that size's file.
+        let explicit = try format.map { try outputFormat(explicit: $0, path: nil) }
         let pipelines = try size.map { spec in
-            (spec.name, try spec.pipeline(choice, format: try outputFormat(explicit: nil, path: path(for: spec)) ?? format,
+            (spec.name, try spec.pipeline(choice, format: try explicit ?? outputFormat(explicit: nil, path: path(for: spec)),
                                           quality: quality, sharpen: sharpen))
         }
         let results = try PipelineRunner.variants(pipelines, on: source, options: try choice.pipelineOptions(explain: draw != nil))

@@ -117,6 +117,13 @@ struct VariantsReport: Encodable {
     let detector: String?
     let faces: [FaceJSON]?
     let variants: [Variant]
+    /// Per phase over all sizes; the decode is shared, so it counts once.
+    let timingsMs: [String: Double]
+
+    enum CodingKeys: String, CodingKey {
+        case source, detector, faces, variants
+        case timingsMs = "timings_ms"
+    }
 
     init(_ results: [PipelineOutput], paths: [String?]) {
         let first = results[0]
@@ -127,6 +134,12 @@ struct VariantsReport: Encodable {
             Variant(crop: result.decision?.crop, strategy: result.decision?.strategy,
                     output: OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path))
         }
+        var total: [String: Duration] = [:]
+        for result in results {
+            for (phase, time) in result.timings where phase != "decode" { total[phase, default: .zero] += time }
+        }
+        total["decode"] = first.timings["decode"]
+        timingsMs = milliseconds(total)
     }
 }
 
