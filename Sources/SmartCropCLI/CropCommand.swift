@@ -216,7 +216,9 @@ struct CropCommand: ParsableCommand {
             (spec.name, try spec.pipeline(choice, format: try explicit ?? outputFormat(explicit: nil, path: path(for: spec)),
                                           quality: quality, sharpen: sharpen))
         }
-        let results = try PipelineRunner.variants(pipelines, on: source, options: try choice.pipelineOptions(explain: draw != nil))
+        var options = try choice.pipelineOptions(explain: draw != nil)
+        options.concurrentVariants = true
+        let results = try PipelineRunner.variants(pipelines, on: source, options: options)
         for (spec, (_, result)) in zip(size, results) {
             if let path = path(for: spec) { try writeAtomically(result.data, to: path) }
         }

@@ -218,3 +218,13 @@ public struct ConvertOperation: Sendable, Equatable {
         self.quality = quality
     }
 }
+
+extension Pipeline {
+    /// Whether running this pipeline will look for faces (a smart crop in auto or face mode).
+    var looksForFaces: Bool {
+        operations.contains { operation in
+            if case .smartCrop(let settings) = operation { return settings.mode == .auto || settings.mode == .face }
+            return false
+        }
+    }
+}

@@ -3,6 +3,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Dispatch
+import Synchronization
 
 public struct PipelineOptions: Sendable {
     public var limits: DecodeLimits
@@ -12,6 +14,10 @@ public struct PipelineOptions: Sendable {
     public var faceModels: FaceModels?
     /// Also make `PipelineOutput.explanation`, a picture of the decision.
     public var explain = false
+    /// Let `variants` crop and encode the sizes after the first on several threads. Right for a
+    /// one-shot call that owns the machine (the CLI); a server that already runs one request per
+    /// core leaves it off.
+    public var concurrentVariants = false
 
     public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil, faceModels: FaceModels? = nil) {
         self.limits = limits
@@ -55,13 +61,35 @@ public enum PipelineRunner {
         let scale = pipelines.map { DecodePlanner.scale(for: $0.1, source: source.info) }.max() ?? 1
         let shared = PipelineContext(source: source, analysis: analysis, options: options)
         try shared.checkDeadline(before: "decode")
-        let decoded = try shared.timed("decode") { try source.decode(scale: scale) }
-        let decodeTime = shared.timings["decode"] ?? .zero
-        return try pipelines.map { name, pipeline in
-            let context = PipelineContext(source: source, analysis: analysis, options: options)
-            let output = try run(pipeline, decoded: decoded, context: context, decodeTime: decodeTime)
-            return (name, output)
+        // Face models load on first use (the embedded MTCNN takes ~15 ms to read and pack);
+        // that needs no pixels, so it overlaps the decode.
+        let warmUp = DispatchGroup()
+        if pipelines.contains(where: { $0.1.looksForFaces }) {
+            DispatchQueue.global().async(group: warmUp) { _ = try? shared.faceModels().detector(.auto) }
         }
+        let decoded: Image
+        do {
+            defer { warmUp.wait() }
+            decoded = try shared.timed("decode") { try source.decode(scale: scale) }
+        }
+        let decodeTime = shared.timings["decode"] ?? .zero
+        @Sendable func output(_ index: Int) throws -> PipelineOutput {
+            let context = PipelineContext(source: source, analysis: analysis, options: options)
+            return try run(pipelines[index].1, decoded: decoded, context: context, decodeTime: decodeTime)
+        }
+        guard options.concurrentVariants, pipelines.count > 2 else {
+            return try pipelines.indices.map { (pipelines[$0].0, try output($0)) }
+        }
+        // The first variant does the analysis the others share (faces, subject); the rest only
+        // crop, resize and encode, which is independent work.
+        let first = try output(0)
+        let rest = Mutex([Result<PipelineOutput, any Error>?](repeating: nil, count: pipelines.count - 1))
+        DispatchQueue.concurrentPerform(iterations: pipelines.count - 1) { i in
+            let result = Result { try output(i + 1) }
+            rest.withLock { $0[i] = result }
+        }
+        let others = try rest.withLock { $0 }.map { try $0!.get() }
+        return zip(pipelines.map(\.0), [first] + others).map { ($0, $1) }
     }
 
     static func run(_ pipeline: Pipeline, decoded: Image, context: PipelineContext, decodeTime: Duration) throws -> PipelineOutput {
