@@ -29,8 +29,7 @@ def measure(cmd):
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
             sys.exit(f"command failed: {cmd}\n{err.read().decode(errors='replace')}")
     return elapsed, usage.ru_maxrss / 1024, out

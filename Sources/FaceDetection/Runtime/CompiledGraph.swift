@@ -302,15 +302,28 @@ struct CompiledGraph: Sendable {
         mergeSiblingHeads()
     }
 
+    /// How many steps (and graph outputs) read each value: a fusion may only swallow a value
+    /// that has a single reader.
+    private func consumerCounts() -> [Int] {
+        var consumers = [Int](repeating: 0, count: valueNames.count)
+        for step in steps { for input in step.inputs { consumers[input] += 1 } }
+        for output in outputValues { consumers[output] += 1 }
+        return consumers
+    }
+
+    /// The index of the step that writes each value.
+    private func producers() -> [ValueID: Int] {
+        var producer: [ValueID: Int] = [:]
+        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        return producer
+    }
+
     /// Folds Relu/PRelu into the Conv before them, a 2×2 MaxPool into the depthwise Conv (and
     /// activation) before it, and Add(bias)/PRelu into the MatMul before them, when the
     /// intermediate value feeds nothing else.
     private mutating func fuseActivations() {
-        var consumers = [Int](repeating: 0, count: valueNames.count)
-        for step in steps { for input in step.inputs { consumers[input] += 1 } }
-        for output in outputValues { consumers[output] += 1 }
-        var producer: [ValueID: Int] = [:]
-        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        let consumers = consumerCounts()
+        var producer = producers()
         var removed = Set<Int>()
         for index in steps.indices {
             let step = steps[index]
@@ -358,11 +371,8 @@ struct CompiledGraph: Sendable {
     /// the only reader of its output (after activations and pools have been fused), then the
     /// convolution before such a pair into it.
     private mutating func fusePointwiseDepthwise() {
-        var consumers = [Int](repeating: 0, count: valueNames.count)
-        for step in steps { for input in step.inputs { consumers[input] += 1 } }
-        for output in outputValues { consumers[output] += 1 }
-        var producer: [ValueID: Int] = [:]
-        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        let consumers = consumerCounts()
+        var producer = producers()
         var removed = Set<Int>()
         for index in steps.indices {
             let step = steps[index]
@@ -381,8 +391,7 @@ struct CompiledGraph: Sendable {
         steps = steps.indices.filter { !removed.contains($0) }.map { steps[$0] }
 
         // Then a group-1 convolution (without pool) feeding only such a pair becomes its stem.
-        producer = [:]
-        for (index, step) in steps.enumerated() { producer[step.output] = index }
+        producer = producers()
         removed = []
         for index in steps.indices {
             let step = steps[index]
