@@ -147,6 +147,12 @@ int sc_colourspace(VipsImage *in, VipsImage **out, VipsInterpretation space) {
     return vips_colourspace(in, out, space, NULL);
 }
 
+VipsBlob *sc_profile_load(const char *name) {
+    VipsBlob *profile = NULL;
+    if (vips_profile_load(name, &profile, NULL)) return NULL;
+    return profile;
+}
+
 int sc_icc_transform(VipsImage *in, VipsImage **out, const char *output_profile,
                      const char *input_profile) {
     return vips_icc_transform(in, out, output_profile, "input_profile", input_profile,

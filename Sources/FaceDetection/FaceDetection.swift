@@ -60,12 +60,18 @@ public struct DetectionOptions: Sendable {
     public var nmsThreshold: Float?
     /// At most this many faces are returned (the highest-scoring ones).
     public var maxFaces: Int = 750
+    /// Threads one detection may use. MTCNN spreads its pyramid's scales over them (the faces
+    /// found do not change); YuNet is one network run and ignores it. Leave it at 1 where
+    /// requests already run one per core (a server); a one-shot command can use every core.
+    public var threads: Int = 1
 
-    public init(scoreThreshold: Float? = nil, minFaceSize: Float = 20, nmsThreshold: Float? = nil, maxFaces: Int = 750) {
+    public init(scoreThreshold: Float? = nil, minFaceSize: Float = 20, nmsThreshold: Float? = nil, maxFaces: Int = 750,
+                threads: Int = 1) {
         self.scoreThreshold = scoreThreshold
         self.minFaceSize = minFaceSize
         self.nmsThreshold = nmsThreshold
         self.maxFaces = maxFaces
+        self.threads = threads
     }
 }
 

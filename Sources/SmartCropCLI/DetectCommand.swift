@@ -57,7 +57,9 @@ struct DetectCommand: ParsableCommand {
         let models = try FaceModels(yunetModel: faceModel)
         var search = FaceSearch(detector: DetectorChoice(rawValue: detector)!, sensitivity: sensitivity)
         search.minFaceSize = minFace
-        let (report, image) = try FaceFinder.detectShowing(source, models: models, search: search)
+        // A one-shot command owns the machine.
+        let (report, image) = try FaceFinder.detectShowing(source, models: models, search: search,
+                                                           threads: ProcessInfo.processInfo.activeProcessorCount)
         if let draw {
             let format = try outputFormat(explicit: nil, path: draw) ?? .png
             let drawn = try image.annotated(faces: report.faces, sourceWidth: source.info.width, sourceHeight: source.info.height)

@@ -107,6 +107,35 @@ import Testing
         #expect(try detector.detect(image, options: DetectionOptions(scoreThreshold: 0.05, minFaceSize: 12)) == faces)
     }
 
+    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/{pnet,rnet,onet}.onnx (run `make models`)"))
+    func mtcnnFindsTheSameFacesOnSeveralThreads() throws {
+        let detector = try Self.mtcnn()
+        let image = Self.patternImage(width: 320, height: 240)
+        // Permissive, so that R-Net and O-Net get several batches to share out.
+        var options = DetectionOptions(scoreThreshold: 0.02, minFaceSize: 12)
+        let single = try detector.detect(image, options: options)
+        #expect(!single.isEmpty)
+        for threads in [2, 3, 8] {
+            options.threads = threads
+            #expect(try detector.detect(image, options: options) == single, "threads \(threads)")
+        }
+    }
+
+    @Test func pyramidScalesAreSharedOutEvenly() {
+        let scales = MTCNNDetector.pyramidScales(width: 640, height: 480, minFaceSize: 20)
+        #expect(scales.count > 4)
+        func area(_ i: Int) -> Double { 640 * 480 * scales[i] * scales[i] }
+        for threads in [1, 2, 3, 4, 64] {
+            let groups = MTCNNDetector.balancedGroups(scales, width: 640, height: 480, count: threads)
+            #expect(groups.count == min(threads, scales.count))
+            #expect(groups.flatMap { $0 }.sorted() == Array(scales.indices), "every scale exactly once")
+            let loads = groups.map { $0.map(area).reduce(0, +) }
+            // No group waits on more than the largest single scale beyond the lightest.
+            #expect(loads.max()! - loads.min()! <= area(0) + 1e-6)
+        }
+        #expect(MTCNNDetector.balancedGroups([1], width: 10, height: 10, count: 4) == [[0]])
+    }
+
     @Test(.enabled(if: TestAssets.hasYuNet, "needs face_detection_yunet_2023mar.onnx (SMARTCROP_YUNET_MODEL or ../shared/models/)"))
     func malformedImagesAreRefused() throws {
         let detector = try Self.yunet()

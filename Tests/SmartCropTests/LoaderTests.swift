@@ -94,6 +94,67 @@ import Testing
         #expect(back.0 > 245 && back.1 < 12 && back.2 < 12, "expected sRGB red back, got \(back)")
     }
 
+    /// A minimal ICC profile: a 128-byte header, a tag table with one `desc` tag, and the tag.
+    static func profile(colourSpace: String = "RGB ", manufacturer: String = "none", model: String = "none",
+                        description: String, v4: Bool = false) -> [UInt8] {
+        func ascii(_ text: String) -> [UInt8] { Array(text.utf8) }
+        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        var tag: [UInt8]
+        if v4 {
+            let text = description.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 255)] }
+            tag = ascii("mluc") + be32(0) + be32(1) + be32(12) + ascii("enUS") + be32(text.count) + be32(28) + text
+        } else {
+            tag = ascii("desc") + be32(0) + be32(description.utf8.count + 1) + ascii(description) + [0]
+        }
+        let tagOffset = 128 + 4 + 12
+        var header = [UInt8](repeating: 0, count: 128)
+        header.replaceSubrange(0..<4, with: be32(tagOffset + tag.count))
+        header.replaceSubrange(12..<16, with: ascii("mntr"))
+        header.replaceSubrange(16..<20, with: ascii(colourSpace))
+        header.replaceSubrange(36..<40, with: ascii("acsp"))
+        header.replaceSubrange(48..<52, with: ascii(manufacturer))
+        header.replaceSubrange(52..<56, with: ascii(model))
+        return header + be32(1) + ascii("desc") + be32(tagOffset) + be32(tag.count) + tag
+    }
+
+    @Test func sRGBProfilesAreRecognised() throws {
+        func isSRGB(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { ICCProfile.describesSRGB($0) } }
+        #expect(isSRGB(Self.profile(manufacturer: "IEC ", model: "sRGB", description: "anything")))
+        #expect(isSRGB(Self.profile(description: "sRGB IEC61966-2.1")))
+        #expect(isSRGB(Self.profile(description: "sRGB IEC61966-2-1 black scaled", v4: true)))
+        #expect(!isSRGB(Self.profile(description: "Display P3")))
+        #expect(!isSRGB(Self.profile(description: "Adobe RGB (1998)", v4: true)))
+        #expect(!isSRGB(Self.profile(colourSpace: "CMYK", manufacturer: "IEC ", model: "sRGB", description: "sRGB IEC61966-2.1")))
+        let real = Self.profile(description: "sRGB IEC61966-2.1")
+        for cut in [0, 60, 131, 140, real.count - 3] { #expect(!isSRGB(Array(real.prefix(cut))), "cut at \(cut)") }
+        #expect(real.withUnsafeBytes { ICCProfile.description($0) } == "sRGB IEC61966-2.1")
+
+        // libvips' own profiles, as it attaches them.
+        let red = try Synthetic.image(width: 8, height: 8, background: (255, 0, 0))
+        #expect(try red.iccTransformed(to: "srgb", from: "srgb").hasSRGBProfile)
+        #expect(try !red.iccTransformed(to: "p3", from: "srgb").hasSRGBProfile)
+        #expect(!red.hasSRGBProfile)
+    }
+
+    @Test func sRGBTaggedImagesDecodeWithoutATransformAndKeepTheirProfile() throws {
+        let tagged = try Synthetic.image(width: 16, height: 16, background: (200, 120, 40)).iccTransformed(to: "srgb", from: "srgb")
+        let source = try OpenedSource(.data(try Synthetic.encode(tagged, ".png")))
+        #expect(source.info.hasICCProfile && source.profileIsSRGB)
+        let decoded = try source.decode(scale: 1)
+        #expect(decoded.hasSRGBProfile)
+        #expect(try decoded.rgbBytes() == tagged.rgbBytes())
+        let p3 = try OpenedSource(.data(try Synthetic.encode(try tagged.iccTransformed(to: "p3", from: "srgb"), ".png")))
+        #expect(p3.info.hasICCProfile && !p3.profileIsSRGB)
+    }
+
+    @Test(.enabled(if: Samples.exists("astronaut.png"), "needs .assets/samples/astronaut.png from `make samples`"))
+    func cameraStyleSRGBProfileIsRecognised() throws {
+        // scikit-image's astronaut.png carries the 3144-byte sRGB IEC61966-2.1 profile most
+        // cameras and editors embed.
+        let source = try OpenedSource(.file(Samples.path("astronaut.png")))
+        #expect(source.info.hasICCProfile && source.profileIsSRGB)
+    }
+
     @Test func encodingStripsMetadataButKeepsTheICCProfile() throws {
         let tagged = try Synthetic.image(width: 16, height: 16, background: (255, 0, 0)).iccTransformed(to: "p3", from: "srgb")
         vips_image_set_string(tagged.pointer, "exif-ifd0-Artist", "someone")

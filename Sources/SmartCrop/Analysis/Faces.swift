@@ -146,14 +146,14 @@ enum FaceAnalysis {
     /// Finds faces in `image` (the working image) on its analysis proxy, and returns them in
     /// the pixels of `frame`.
     static func find(in image: Image, frame: CropFrame, models: FaceModels, search: FaceSearch,
-                     analysis: AnalysisCache) throws -> FaceReport {
+                     analysis: AnalysisCache, threads: Int = 1) throws -> FaceReport {
         try analysis.faces(of: image, search: search) {
             let proxy = try analysis.proxy(of: image, longestSide: search.proxySide)
             let detector = try models.detector(search.detector)
             let threshold = detector.scoreThreshold(forSensitivity: Float(search.sensitivity))
             // Proxy pixels per frame pixel.
             let sx = Double(proxy.width) / Double(frame.width), sy = Double(proxy.height) / Double(frame.height)
-            var options = DetectionOptions(scoreThreshold: threshold)
+            var options = DetectionOptions(scoreThreshold: threshold, threads: threads)
             if let minimum = search.minFaceSize {
                 options.minFaceSize = Float(max(minimum * max(sx, sy), 8))
             }
@@ -178,19 +178,22 @@ enum FaceAnalysis {
 /// Face detection on its own: the `detect` command and endpoint.
 public enum FaceFinder {
     /// Decodes only the analysis proxy (shrink-on-load) and reports faces in source pixels.
-    public static func detect(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch()) throws -> FaceReport {
-        try detectShowing(source, models: models, search: search).report
+    public static func detect(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch(),
+                              threads: Int = 1) throws -> FaceReport {
+        try detectShowing(source, models: models, search: search, threads: threads).report
     }
 
     /// As `detect`, also returning the decoded analysis image (for drawing on).
-    public static func detectShowing(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch()) throws -> (report: FaceReport, image: Image) {
+    public static func detectShowing(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch(),
+                                     threads: Int = 1) throws -> (report: FaceReport, image: Image) {
         let info = source.info
         let scale = min(1, Double(search.proxySide) / Double(max(info.width, info.height)))
         let image = try source.decode(scale: scale)
         let frame = CropFrame(width: info.width, height: info.height,
                               imageScaleX: Double(image.width) / Double(info.width),
                               imageScaleY: Double(image.height) / Double(info.height), toSource: .identity)
-        return (try FaceAnalysis.find(in: image, frame: frame, models: models, search: search, analysis: AnalysisCache()), image)
+        return (try FaceAnalysis.find(in: image, frame: frame, models: models, search: search, analysis: AnalysisCache(),
+                                    threads: threads), image)
     }
 }
 

@@ -39,6 +39,8 @@ public final class OpenedSource: @unchecked Sendable {
     public let info: SourceInfo
     private let path: String?
     private let bytes: PinnedBytes?
+    /// The embedded profile is sRGB already, so decoding needs no colour transform.
+    let profileIsSRGB: Bool
 
     public init(_ source: ImageSource, limits: DecodeLimits = DecodeLimits()) throws {
         try Vips.ensureStarted()
@@ -62,6 +64,7 @@ public final class OpenedSource: @unchecked Sendable {
             self.path = path
             self.bytes = nil
             self.info = try OpenedSource.describe(header, format: format, byteCount: size, limits: limits)
+            self.profileIsSRGB = header.hasSRGBProfile
         case .data(let data):
             let pinned = PinnedBytes(data)
             let loader = vips_foreign_find_load_buffer(pinned.pointer, pinned.count).map { String(cString: $0) }
@@ -74,6 +77,7 @@ public final class OpenedSource: @unchecked Sendable {
             self.path = nil
             self.bytes = pinned
             self.info = try OpenedSource.describe(header, format: format, byteCount: data.count, limits: limits)
+            self.profileIsSRGB = header.hasSRGBProfile
         }
     }
 
@@ -83,9 +87,10 @@ public final class OpenedSource: @unchecked Sendable {
     public func decode(width: Int, height: Int) throws -> Image {
         var out: UnsafeMutablePointer<VipsImage>?
         // An embedded profile (or CMYK, which has no meaning without one) needs a real colour
-        // transform to sRGB; untagged RGB is taken as sRGB already and costs nothing.
+        // transform to sRGB; untagged RGB is taken as sRGB already and costs nothing, and so is
+        // RGB tagged with an sRGB profile (its profile stays attached).
         let importProfile: String? = info.isCMYK && !info.hasICCProfile ? "cmyk" : nil
-        let exportProfile: String? = info.hasICCProfile || info.isCMYK ? "srgb" : nil
+        let exportProfile: String? = (info.hasICCProfile && !profileIsSRGB) || info.isCMYK ? "srgb" : nil
         let status: Int32 = withOptionalCString(importProfile) { importC in
             withOptionalCString(exportProfile) { exportC in
                 if let path {

@@ -227,4 +227,21 @@ extension Pipeline {
             return false
         }
     }
+
+    /// Roughly how many pixels the output has, for ordering work: the size its last sized
+    /// operation asks for (the longest side squared where only one side is given).
+    var outputPixels: Int {
+        for operation in operations.reversed() {
+            switch operation {
+            case .smartCrop(let settings):
+                if let size = settings.outputSize { return size.width * size.height }
+            case .resize(let resize) where resize.width != nil || resize.height != nil:
+                let w = resize.width ?? resize.height!, h = resize.height ?? resize.width!
+                return w * h
+            default:
+                continue
+            }
+        }
+        return Int.max
+    }
 }

@@ -18,6 +18,9 @@ public struct PipelineOptions: Sendable {
     /// one-shot call that owns the machine (the CLI); a server that already runs one request per
     /// core leaves it off.
     public var concurrentVariants = false
+    /// Threads one face detection may use (see `DetectionOptions.threads`); the same rule as
+    /// `concurrentVariants` applies.
+    public var detectionThreads = 1
 
     public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil, faceModels: FaceModels? = nil) {
         self.limits = limits
@@ -80,16 +83,20 @@ public enum PipelineRunner {
         guard options.concurrentVariants, pipelines.count > 2 else {
             return try pipelines.indices.map { (pipelines[$0].0, try output($0)) }
         }
-        // The first variant does the analysis the others share (faces, subject); the rest only
-        // crop, resize and encode, which is independent work.
-        let first = try output(0)
-        let rest = Mutex([Result<PipelineOutput, any Error>?](repeating: nil, count: pipelines.count - 1))
-        DispatchQueue.concurrentPerform(iterations: pipelines.count - 1) { i in
-            let result = Result { try output(i + 1) }
-            rest.withLock { $0[i] = result }
+        // The smallest variant goes first and alone: it does the analysis the others share
+        // (faces, subject) and adds little to it. The rest only crop, resize and encode,
+        // independent work, started largest first so the longest encode does not come last.
+        let order = pipelines.indices.sorted { pipelines[$0].1.outputPixels < pipelines[$1].1.outputPixels }
+        var outputs = [PipelineOutput?](repeating: nil, count: pipelines.count)
+        outputs[order[0]] = try output(order[0])
+        let rest = Array(order.dropFirst().reversed())
+        let results = Mutex([Result<PipelineOutput, any Error>?](repeating: nil, count: rest.count))
+        DispatchQueue.concurrentPerform(iterations: rest.count) { i in
+            let result = Result { try output(rest[i]) }
+            results.withLock { $0[i] = result }
         }
-        let others = try rest.withLock { $0 }.map { try $0!.get() }
-        return zip(pipelines.map(\.0), [first] + others).map { ($0, $1) }
+        for (i, result) in results.withLock({ $0 }).enumerated() { outputs[rest[i]] = try result!.get() }
+        return zip(pipelines, outputs).map { ($0.0, $1!) }
     }
 
     static func run(_ pipeline: Pipeline, decoded: Image, context: PipelineContext, decodeTime: Duration) throws -> PipelineOutput {

@@ -59,7 +59,7 @@ struct SmartCropStep: PipelineStep {
         // Part of "analyse"; timed on its own so its share of the whole can be reported.
         let report = try context.timed("detect") {
             try FaceAnalysis.find(in: image, frame: frame, models: try context.faceModels(), search: search,
-                                  analysis: context.analysis)
+                                  analysis: context.analysis, threads: context.options.detectionThreads)
         }
         found.faces = report.faces
         found.detector = report.detector
