@@ -64,6 +64,13 @@ extension SubjectWindow {
 /// one that holds the subject with room to spare beats one whose edge just touches it. Ties go to
 /// the position nearest the centre.
 ///
+/// Before the search the map is split into regions (4-connected cells at `regionThreshold` or
+/// more). The region with the most importance is the main subject. Other regions keep their full
+/// weight only where one window of the aspect could hold them together with the main one.
+/// Everything else, background included, counts `outsideRegionWeight`. The crop then follows
+/// one object instead of settling between two that cannot share it, or being pulled off the
+/// object by a bright patch elsewhere. Objects that fit together are still kept together.
+///
 /// With zoom, every scale from 1 down to `minScale` is searched too, and the smallest window that
 /// still holds `keep` of what the best full-size window holds wins.
 public enum SubjectLocator {
@@ -78,6 +85,11 @@ public enum SubjectLocator {
         public var scaleSteps = 11
         /// Share of the full-size window's importance a zoomed window must keep.
         public var keep: Double = 0.9
+        /// Cells at or above this value form regions (the map's values are 0...1).
+        public var regionThreshold: Float = 0.3
+        /// Weight of what lies outside the main region and cannot share a window with it. 0.4
+        /// measured best on the salient set (0.15 to 0.6 within a point); 1 turns regions off.
+        public var outsideRegionWeight: Float = 0.4
         public init() {}
     }
 
@@ -103,7 +115,11 @@ public enum SubjectLocator {
             return SubjectWindow(x: (1 - fw) / 2, y: (1 - fh) / 2, width: fw, height: fh, focalX: 0.5, focalY: 0.5,
                                  massShare: fw * fh, confidence: 0, isFlat: true)
         }
-        var search = WindowSearch(map: map)
+        let focused = options.outsideRegionWeight < 1
+            ? Regions(map, threshold: options.regionThreshold)
+                .weighted(map, windowWidth: fw * Double(W), windowHeight: fh * Double(H), outsideWeight: options.outsideRegionWeight)
+            : map
+        var search = WindowSearch(map: focused)
         let scales: [Double]
         if options.allowZoom, options.minScale < 1, options.scaleSteps > 1 {
             let lo = Swift.max(options.minScale, 1e-3)
@@ -122,7 +138,7 @@ public enum SubjectLocator {
             else { break }
         }
         let c = chosen!
-        let share = search.hardMass(x: c.x, y: c.y, width: c.w, height: c.h) / total
+        let share = search.hardMass(x: c.x, y: c.y, width: c.w, height: c.h) / focused.totalMass
         let focal = search.centroid(x: c.x, y: c.y, width: c.w, height: c.h)
         let area = (c.w * c.h) / Double(W * H)
         let confidence = area < 1 - 1e-9 ? Swift.min(Swift.max((share - area) / (1 - area), 0), 1) : share
@@ -270,5 +286,72 @@ struct WindowSearch {
         }
         guard sum > 0 else { return (x + w / 2, y + h / 2) }
         return (sx / sum, sy / sum)
+    }
+}
+
+/// The 4-connected regions of a map's cells at or above a threshold, and which one is the main
+/// subject (the most importance; ties go to the first in row order).
+struct Regions {
+    /// Per cell: 0 for background, else the region's number (1...).
+    private(set) var labels: [Int32]
+    /// Per region (index = number - 1): bounding box in cells, upper bounds exclusive.
+    private(set) var boxes: [(x0: Int, y0: Int, x1: Int, y1: Int)] = []
+    private(set) var main: Int32 = 0
+
+    init(_ map: ImportanceMap, threshold: Float) {
+        let width = map.width, count = map.width * map.height
+        labels = [Int32](repeating: 0, count: count)
+        var stack = [Int32](repeating: 0, count: count)
+        var bestMass: Float = 0
+        var boxes: [(x0: Int, y0: Int, x1: Int, y1: Int)] = []
+        labels.withUnsafeMutableBufferPointer { label in
+            stack.withUnsafeMutableBufferPointer { stack in
+                map.values.withUnsafeBufferPointer { values in
+                    for seed in 0..<count where label[seed] == 0 && values[seed] >= threshold {
+                        let number = Int32(boxes.count + 1)
+                        var box = (x0: seed % width, y0: seed / width, x1: seed % width + 1, y1: seed / width + 1)
+                        var top = 1, mass: Float = 0
+                        label[seed] = number
+                        stack[0] = Int32(seed)
+                        while top > 0 {
+                            top -= 1
+                            let i = Int(stack[top]), x = i % width, y = i / width
+                            mass += values[i]
+                            box = (Swift.min(box.x0, x), Swift.min(box.y0, y), Swift.max(box.x1, x + 1), Swift.max(box.y1, y + 1))
+                            @inline(__always) func visit(_ j: Int) {
+                                guard label[j] == 0 && values[j] >= threshold else { return }
+                                label[j] = number
+                                stack[top] = Int32(j)
+                                top += 1
+                            }
+                            if x > 0 { visit(i - 1) }
+                            if x < width - 1 { visit(i + 1) }
+                            if y > 0 { visit(i - width) }
+                            if i + width < count { visit(i + width) }
+                        }
+                        boxes.append(box)
+                        if mass > bestMass { bestMass = mass; main = number }
+                    }
+                }
+            }
+        }
+        self.boxes = boxes
+    }
+
+    /// The map with every cell outside the main region scaled by `outsideWeight`, except regions
+    /// that fit in one `windowWidth` x `windowHeight` window (in cells) together with the main one.
+    func weighted(_ map: ImportanceMap, windowWidth: Double, windowHeight: Double, outsideWeight: Float) -> ImportanceMap {
+        guard main != 0 else { return map }
+        let m = boxes[Int(main) - 1]
+        var weight = [Float](repeating: outsideWeight, count: boxes.count + 1)
+        for (index, box) in boxes.enumerated() {
+            let width = Swift.max(m.x1, box.x1) - Swift.min(m.x0, box.x0)
+            let height = Swift.max(m.y1, box.y1) - Swift.min(m.y0, box.y0)
+            if Double(width) <= windowWidth + 1e-9 && Double(height) <= windowHeight + 1e-9 { weight[index + 1] = 1 }
+        }
+        var values = map.values
+        for i in values.indices { values[i] *= weight[Int(labels[i])] }
+        return ImportanceMap(width: map.width, height: map.height, values: values, isFlat: map.isFlat,
+                             contrast: map.contrast, frame: map.frame)
     }
 }

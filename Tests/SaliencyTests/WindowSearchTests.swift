@@ -1,5 +1,5 @@
 import Testing
-import Saliency
+@testable import Saliency
 
 /// The summed-area-table search against a direct reference, and the stability of its answers.
 @Suite struct WindowSearchTests {
@@ -96,6 +96,7 @@ import Saliency
             for aspect in aspects {
                 var options = SubjectLocator.Options()
                 options.margin = margin
+                options.outsideRegionWeight = 1   // the search alone, on the map as it is
                 let window = SubjectLocator.bestWindow(in: map, aspect: aspect, options: options)
                 let ww = window.width * Double(w), wh = window.height * Double(h)
                 let ref = Self.reference(v, w, h, ww, wh, margin: margin)
@@ -112,6 +113,53 @@ import Saliency
         }
     }
 
+    /// A 120x40 map with two solid blocks: the main one (x 10..<40) and a smaller one whose
+    /// left edge is at `secondStart`. A 1:1 window is 40x40 cells.
+    static func twoBlocks(secondStart: Int, secondWidth: Int) -> ImportanceMap {
+        var values = [Float](repeating: 0, count: 120 * 40)
+        for y in 10..<30 {
+            for x in 10..<40 { values[y * 120 + x] = 1 }
+            for x in secondStart..<(secondStart + secondWidth) { values[y * 120 + x] = 1 }
+        }
+        return ImportanceMap(width: 120, height: 40, values: values)
+    }
+
+    static func holds(_ window: SubjectWindow, from: Int, to: Int) -> Bool {
+        window.x * 120 <= Double(from) + 1e-9 && (window.x + window.width) * 120 >= Double(to) - 1e-9
+    }
+
+    @Test func mainRegionIsNotCutForABlockThatCannotShareTheWindow() {
+        // Main 10..<40 and second 45..<65: no 40-cell window holds both. The most mass would be
+        // 25..<65 (half the main block and all the second); the main block must stay whole.
+        let map = Self.twoBlocks(secondStart: 45, secondWidth: 20)
+        let window = SubjectLocator.bestWindow(in: map, aspect: 1)
+        #expect(Self.holds(window, from: 10, to: 40), "main block cut: x \(window.x * 120) width \(window.width * 120)")
+        var off = SubjectLocator.Options()
+        off.outsideRegionWeight = 1
+        let plain = SubjectLocator.bestWindow(in: map, aspect: 1, options: off)
+        #expect(!Self.holds(plain, from: 10, to: 40), "without regions the window settles between the blocks")
+    }
+
+    @Test func blocksThatFitTogetherAreBothKept() {
+        let map = Self.twoBlocks(secondStart: 42, secondWidth: 6)
+        let window = SubjectLocator.bestWindow(in: map, aspect: 1)
+        #expect(Self.holds(window, from: 10, to: 48), "x \(window.x * 120) width \(window.width * 120)")
+    }
+
+    @Test func regionsAreFoundWithTheirBoxes() {
+        let regions = Regions(Self.twoBlocks(secondStart: 45, secondWidth: 20), threshold: 0.3)
+        #expect(regions.boxes.count == 2)
+        #expect(regions.boxes.map { [$0.x0, $0.y0, $0.x1, $0.y1] } == [[10, 10, 40, 30], [45, 10, 65, 30]])
+        #expect(regions.main == 1)
+        #expect(regions.labels[15 * 120 + 50] == 2 && regions.labels[5 * 120 + 50] == 0)
+        let weighted = regions.weighted(Self.twoBlocks(secondStart: 45, secondWidth: 20), windowWidth: 40, windowHeight: 40,
+                                        outsideWeight: 0.4)
+        #expect(weighted[20, 15] == 1 && abs(weighted[50, 15] - 0.4) < 1e-6)
+        let roomy = regions.weighted(Self.twoBlocks(secondStart: 45, secondWidth: 20), windowWidth: 55, windowHeight: 40,
+                                     outsideWeight: 0.4)
+        #expect(roomy[50, 15] == 1)
+    }
+
     @Test func zoomMatchesBruteForce() {
         var rng = SplitMix(seed: 9)
         for _ in 0..<6 {
@@ -122,6 +170,7 @@ import Saliency
             options.allowZoom = true
             options.minScale = 0.4
             options.scaleSteps = 7
+            options.outsideRegionWeight = 1   // the search alone
             for aspect in [1.0, 16.0 / 9, 0.8] {
                 let window = SubjectLocator.bestWindow(in: map, aspect: aspect, options: options)
                 // Reference: the same scales, each searched directly.
