@@ -45,18 +45,6 @@ private func writeAll(_ data: Data, to descriptor: Int32) {
     }
 }
 
-struct FaceJSON: Encodable {
-    let x, y, width, height, score: Double
-    let landmarks: [[Double]]
-
-    init(_ face: DetectedFace) {
-        func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
-        x = r(face.x); y = r(face.y); width = r(face.width); height = r(face.height)
-        score = (face.score * 1000).rounded() / 1000
-        landmarks = face.landmarks.map { [r($0.x), r($0.y)] }
-    }
-}
-
 struct OutputJSON: Encodable {
     let width: Int
     let height: Int

@@ -261,18 +261,6 @@ struct Encoded: Sendable {
 
 // MARK: Answer shapes (snake_case as the API spells them)
 
-struct FaceJSON: Encodable, Sendable {
-    let x, y, width, height, score: Double
-    let landmarks: [[Double]]
-
-    init(_ face: DetectedFace) {
-        func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
-        x = r(face.x); y = r(face.y); width = r(face.width); height = r(face.height)
-        score = (face.score * 1000).rounded() / 1000
-        landmarks = face.landmarks.map { [r($0.x), r($0.y)] }
-    }
-}
-
 struct SourceJSON: Encodable, Sendable {
     let width: Int
     let height: Int

@@ -125,15 +125,15 @@ public final class MTCNNDetector: FaceDetector {
         if groups.count > 1 {
             // Each thread takes whole scales; the results are merged in scale order below, so
             // the faces are the same as with one thread.
-            let results = Mutex([Result<[CascadeBox], any Error>?](repeating: nil, count: scales.count))
-            DispatchQueue.concurrentPerform(iterations: groups.count) { g in
+            let found = try concurrentMap(groups.count) { g in
                 var rowBuffer: [Float] = []
-                for index in groups[g] {
-                    let result = Result { try proposals(image, scale: scales[index], threshold: threshold, log: nil, rowBuffer: &rowBuffer) }
-                    results.withLock { $0[index] = result }
+                return try groups[g].map { index in
+                    (index, try proposals(image, scale: scales[index], threshold: threshold, log: nil, rowBuffer: &rowBuffer))
                 }
             }
-            perScale = try results.withLock { $0 }.map { try $0!.get() }
+            var byScale = [[CascadeBox]](repeating: [], count: scales.count)
+            for (index, boxes) in found.joined() { byScale[index] = boxes }
+            perScale = byScale
         } else {
             var rowBuffer: [Float] = []
             perScale = try scales.map { try proposals(image, scale: $0, threshold: threshold, log: log, rowBuffer: &rowBuffer) }
@@ -269,13 +269,10 @@ public final class MTCNNDetector: FaceDetector {
             })
         }
         if threads > 1 && batches.count > 1 {
-            let results = Mutex([Result<[CropResult], any Error>?](repeating: nil, count: batches.count))
-            DispatchQueue.concurrentPerform(iterations: batches.count) { i in
+            return try concurrentMap(batches.count) { i in
                 var rowBuffer: [Float] = []
-                let result = Result { try classify(boxes[batches[i]], rowBuffer: &rowBuffer) }
-                results.withLock { $0[i] = result }
-            }
-            return try results.withLock { $0 }.flatMap { try $0!.get() }
+                return try classify(boxes[batches[i]], rowBuffer: &rowBuffer)
+            }.flatMap { $0 }
         }
         var rowBuffer: [Float] = []
         var results: [CropResult] = []
@@ -287,6 +284,17 @@ public final class MTCNNDetector: FaceDetector {
 
 /// What R-Net or O-Net says about one crop.
 typealias CropResult = (score: Float, regression: [Float], landmarks: [Float])
+
+/// `body(0) ..< body(count - 1)` on as many threads as the machine has, results in index order;
+/// the first error in index order is rethrown.
+private func concurrentMap<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+    let results = Mutex([Result<T, any Error>?](repeating: nil, count: count))
+    DispatchQueue.concurrentPerform(iterations: count) { i in
+        let result = Result { try body(i) }
+        results.withLock { $0[i] = result }
+    }
+    return try results.withLock { $0 }.map { try $0!.get() }
+}
 
 @inline(__always)
 private func normalise(_ value: Float) -> Float { (value - 127.5) * 0.0078125 }

@@ -37,6 +37,20 @@ public struct DetectedFace: Codable, Sendable, Hashable {
     public var size: Double { (max(width, 0) * max(height, 0)).squareRoot() }
 }
 
+/// A face as the CLI and the HTTP API print it: box and landmarks to 0.1 px, score to 0.001,
+/// landmarks as [x, y] pairs. One shape for both front-ends.
+public struct FaceJSON: Encodable, Sendable {
+    public let x, y, width, height, score: Double
+    public let landmarks: [[Double]]
+
+    public init(_ face: DetectedFace) {
+        func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
+        x = r(face.x); y = r(face.y); width = r(face.width); height = r(face.height)
+        score = (face.score * 1000).rounded() / 1000
+        landmarks = face.landmarks.map { [r($0.x), r($0.y)] }
+    }
+}
+
 /// How to look for faces.
 public struct FaceSearch: Sendable, Hashable {
     public var detector: DetectorChoice = .auto
