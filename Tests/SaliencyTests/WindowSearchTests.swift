@@ -140,6 +140,28 @@ import Testing
         #expect(!Self.holds(plain, from: 10, to: 40), "without regions the window settles between the blocks")
     }
 
+    @Test func mainRegionWiderThanTheWindowStillOutweighsTheRest() {
+        // A long low subject (x 0..<60, value 0.5, mass 300) and a smaller, denser patch
+        // (x 80..<95, value 0.35, mass 157.5) in a 100x50 map; a 9:16 window is 28 cells wide.
+        // The subject can't fit whole, but it is still the subject: the window shows part of it
+        // rather than the patch, which would win on raw mass.
+        var values = [Float](repeating: 0, count: 100 * 50)
+        for y in 20..<30 { for x in 0..<60 { values[y * 100 + x] = 0.5 } }
+        for y in 10..<40 { for x in 80..<95 { values[y * 100 + x] = 0.35 } }
+        let map = ImportanceMap(width: 100, height: 50, values: values)
+        let regions = Regions(map, threshold: 0.3)
+        #expect(regions.main == regions.labels[25 * 100 + 10], "the long subject is the main region")
+        let weighted = regions.weighted(map, windowWidth: 28.125, windowHeight: 50, outsideWeight: 0.4)
+        #expect(weighted[10, 25] == 0.5, "the main region keeps its weight")
+        #expect(abs(weighted[85, 25] - 0.35 * 0.4) < 1e-6)
+        let window = SubjectLocator.bestWindow(in: map, aspect: 9.0 / 16)
+        #expect(window.x * 100 < 60 - 20, "x \(window.x * 100): the window left the subject")
+        var off = SubjectLocator.Options()
+        off.outsideRegionWeight = 1
+        let plain = SubjectLocator.bestWindow(in: map, aspect: 9.0 / 16, options: off)
+        #expect(plain.x * 100 > 60, "without regions the patch wins")
+    }
+
     @Test func blocksThatFitTogetherAreBothKept() {
         let map = Self.twoBlocks(secondStart: 42, secondWidth: 6)
         let window = SubjectLocator.bestWindow(in: map, aspect: 1)

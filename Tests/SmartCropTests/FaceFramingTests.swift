@@ -124,6 +124,21 @@ import Testing
         #expect(inside < 0.05 || inside > 0.95, "second face \(inside) inside")
     }
 
+    @Test func aFaceTallerThanTheCropKeepsTheEyeLineWhereItBelongs() throws {
+        // A HELEN headshot cropped wide: the face box (442 px) is taller than any 16:9 crop
+        // (361 px), so every position cuts it by the same amount. Rounding noise in that equal
+        // cut must not decide: the eye line goes 40 % down, as for any other crop.
+        let f = FaceFraming.Face(rect: Rect(x: 145.2, y: 177.7, width: 344.1, height: 441.5), eyeY: 377.3)
+        let r = try #require(frame([f], image: (641, 800), target: (16, 9)))
+        #expect(r.rect.height == 361)
+        let ideal = 377.3 - FaceFraming.eyeLine * 360.5625
+        #expect(abs(Double(r.rect.y) - ideal) <= 1, "crop \(r.rect), ideal y \(ideal)")
+        // Same on the other axis: a face wider than a 9:16 crop is centred across.
+        let g = FaceFraming.Face(rect: Rect(x: 101.3, y: 60.7, width: 419.9, height: 470.3), eyeY: 250.1)
+        let s = try #require(frame([g], image: (700, 600), target: (9, 16)))
+        #expect(abs(Double(s.rect.x) + Double(s.rect.width) / 2 - g.rect.midX) <= 1, "crop \(s.rect), face centre \(g.rect.midX)")
+    }
+
     @Test func policiesPickTheirFaces() throws {
         let people = [face(100, 300, 100), face(1700, 300, 140)]
         let largest = try #require(frame(people, image: (2000, 800), target: (1, 1), policy: .largest))

@@ -92,6 +92,17 @@ public enum FaceFraming {
             .sorted { faces[$0].size > faces[$1].size }
     }
 
+    /// Lexicographic "better than" on candidate scores. Area sums that differ by under a square
+    /// pixel are rounding noise (a face cut by the same amount at every position sums slightly
+    /// differently at each), so they count as equal and the next term decides.
+    static func outranks(_ a: [Double], _ b: [Double]) -> Bool {
+        for (x, y) in zip(a, b) where abs(x - y) >= 1 {
+            return x > y
+        }
+        guard let x = a.last, let y = b.last else { return false }
+        return x > y
+    }
+
     /// Nil when there is no face to frame.
     public static func frame(_ request: Request) -> Result? {
         let significant = significantFaces(request.faces)
@@ -188,9 +199,8 @@ public enum FaceFraming {
                 }
                 let distance = abs(x - desired.x) + abs(y - desired.y)
                 let score = [wholeSignificant, -cut, wholeOther, -distance]
-                if best == nil || score.lexicographicallyPrecedes(best!.score, by: >) {
-                    best = (score, crop)
-                }
+                if let current = best?.score, !Self.outranks(score, current) { continue }
+                best = (score, crop)
             }
         }
         let chosen = best!.rect
