@@ -125,7 +125,7 @@ func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, b
                 let destination = output + (n * count + c) * plane
                 for p in 0..<plane { destination[p] = source[p * channelBlock] }
             case .nhwc:
-                break
+                break  // copied row by row above
             case .blocked:
                 let destination = output + (n * outBlocks + c / channelBlock) * plane * channelBlock + c % channelBlock
                 for p in 0..<plane { destination[p * channelBlock] = source[p * channelBlock] }

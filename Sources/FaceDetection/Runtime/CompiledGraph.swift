@@ -426,35 +426,25 @@ struct CompiledGraph: Sendable {
         for (input, members) in groups where members.count > 1 {
             var pwWeights: [Float] = [], pwBias: [Float] = [], pwSlopes: [Float] = []
             var dwWeights: [Float] = [], dwBias: [Float] = [], dwSlopes: [Float] = []
-            var names: [String] = []
-            var slices: [(output: ValueID, start: Int, count: Int, name: String)] = []
-            var channels = 0
+            var outChannels: [Int] = []
             var first: (ConvLayer, ConvLayer)?
             for index in members {
                 guard case let .pointwiseDepthwise(pw, dw, _) = steps[index].operation else { continue }
                 if first == nil { first = (pw, dw) }
                 pwWeights += pw.weights; pwBias += pw.bias; pwSlopes += pw.slopes
                 dwWeights += dw.weights; dwBias += dw.bias; dwSlopes += dw.slopes
-                slices.append((steps[index].output, channels, pw.outChannels, steps[index].nodeName))
-                names.append(steps[index].nodeName)
-                channels += pw.outChannels
+                outChannels.append(pw.outChannels)
             }
             guard let (pw0, dw0) = first else { continue }
+            let channels = outChannels.reduce(0, +)
             let pw = ConvLayer.pack(outChannels: channels, inChannels: pw0.inChannels, kernelHeight: 1, kernelWidth: 1,
                                     strides: (1, 1), dilations: (1, 1), padding: pw0.padding, group: 1, weights: pwWeights,
                                     bias: pwBias, activation: pw0.activation, slopes: pwSlopes)
             let dw = ConvLayer.pack(outChannels: channels, inChannels: channels, kernelHeight: 3, kernelWidth: 3,
                                     strides: (1, 1), dilations: (1, 1), padding: dw0.padding, group: channels,
                                     weights: dwWeights, bias: dwBias, activation: dw0.activation, slopes: dwSlopes)
-            let merged = valueNames.count
-            valueNames.append("merged heads of \(valueNames[input])")
-            var replacement = [GraphStep(nodeName: names.joined(separator: " | "), operation: .pointwiseDepthwise(pw, dw, stem: nil),
-                                         inputs: [input], output: merged)]
-            for slice in slices {
-                replacement.append(GraphStep(nodeName: "Slice of " + slice.name, operation: .channelSlice(start: slice.start, count: slice.count),
-                                             inputs: [merged], output: slice.output))
-            }
-            replaced[members[0]] = replacement
+            replaced[members[0]] = mergedHeads(members, outChannels: outChannels, input: input,
+                                               operation: .pointwiseDepthwise(pw, dw, stem: nil))
             removed.formUnion(members.dropFirst())
         }
         // Plain 1×1 convolutions side by side (MTCNN P-Net's box and score heads) likewise.
@@ -470,30 +460,19 @@ struct CompiledGraph: Sendable {
         }
         for (input, members) in convGroups where members.count > 1 {
             var weights: [Float] = [], bias: [Float] = [], slopes: [Float] = []
-            var names: [String] = []
-            var slices: [(output: ValueID, start: Int, count: Int, name: String)] = []
-            var channels = 0
+            var outChannels: [Int] = []
             var first: ConvLayer?
             for index in members {
                 guard case let .conv(layer) = steps[index].operation else { continue }
                 if first == nil { first = layer }
                 weights += layer.weights; bias += layer.bias; slopes += layer.slopes
-                slices.append((steps[index].output, channels, layer.outChannels, steps[index].nodeName))
-                names.append(steps[index].nodeName)
-                channels += layer.outChannels
+                outChannels.append(layer.outChannels)
             }
             guard let layer0 = first else { continue }
-            let merged = valueNames.count
-            valueNames.append("merged heads of \(valueNames[input])")
-            let layer = ConvLayer.pack(outChannels: channels, inChannels: layer0.inChannels, kernelHeight: 1, kernelWidth: 1,
-                                       strides: (1, 1), dilations: (1, 1), padding: layer0.padding, group: 1, weights: weights,
-                                       bias: bias, activation: layer0.activation, slopes: slopes)
-            var replacement = [GraphStep(nodeName: names.joined(separator: " | "), operation: .conv(layer), inputs: [input], output: merged)]
-            for slice in slices {
-                replacement.append(GraphStep(nodeName: "Slice of " + slice.name, operation: .channelSlice(start: slice.start, count: slice.count),
-                                             inputs: [merged], output: slice.output))
-            }
-            replaced[members[0]] = replacement
+            let layer = ConvLayer.pack(outChannels: outChannels.reduce(0, +), inChannels: layer0.inChannels, kernelHeight: 1,
+                                       kernelWidth: 1, strides: (1, 1), dilations: (1, 1), padding: layer0.padding, group: 1,
+                                       weights: weights, bias: bias, activation: layer0.activation, slopes: slopes)
+            replaced[members[0]] = mergedHeads(members, outChannels: outChannels, input: input, operation: .conv(layer))
             removed.formUnion(members.dropFirst())
         }
         guard !replaced.isEmpty else { return }
@@ -501,6 +480,22 @@ struct CompiledGraph: Sendable {
             if let replacement = replaced[index] { return replacement }
             return removed.contains(index) ? [] : [steps[index]]
         }
+    }
+
+    /// The steps that replace sibling heads reading `input`: `operation` over all their output
+    /// channels into a new value, then one channel slice per head, writing that head's value.
+    private mutating func mergedHeads(_ members: [Int], outChannels: [Int], input: ValueID, operation: Operation) -> [GraphStep] {
+        let merged = valueNames.count
+        valueNames.append("merged heads of \(valueNames[input])")
+        var replacement = [GraphStep(nodeName: members.map { steps[$0].nodeName }.joined(separator: " | "), operation: operation,
+                                     inputs: [input], output: merged)]
+        var start = 0
+        for (index, count) in zip(members, outChannels) {
+            replacement.append(GraphStep(nodeName: "Slice of " + steps[index].nodeName, operation: .channelSlice(start: start, count: count),
+                                         inputs: [merged], output: steps[index].output))
+            start += count
+        }
+        return replacement
     }
 
     /// The constant's values as one per channel, when it broadcasts along exactly the channel
