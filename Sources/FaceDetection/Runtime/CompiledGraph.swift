@@ -424,25 +424,22 @@ struct CompiledGraph: Sendable {
         var replaced: [Int: [GraphStep]] = [:]
         var removed = Set<Int>()
         for (input, members) in groups where members.count > 1 {
-            var pwWeights: [Float] = [], pwBias: [Float] = [], pwSlopes: [Float] = []
-            var dwWeights: [Float] = [], dwBias: [Float] = [], dwSlopes: [Float] = []
-            var outChannels: [Int] = []
-            var first: (ConvLayer, ConvLayer)?
-            for index in members {
-                guard case let .pointwiseDepthwise(pw, dw, _) = steps[index].operation else { continue }
-                if first == nil { first = (pw, dw) }
-                pwWeights += pw.weights; pwBias += pw.bias; pwSlopes += pw.slopes
-                dwWeights += dw.weights; dwBias += dw.bias; dwSlopes += dw.slopes
-                outChannels.append(pw.outChannels)
+            // One pair per member, in the members' order, as mergedHeads' slices expect.
+            let pairs = members.map { index -> (pw: ConvLayer, dw: ConvLayer) in
+                guard case let .pointwiseDepthwise(pw, dw, _) = steps[index].operation else { preconditionFailure("grouped as a pair") }
+                return (pw, dw)
             }
-            guard let (pw0, dw0) = first else { continue }
+            let (pw0, dw0) = pairs[0]
+            let outChannels = pairs.map(\.pw.outChannels)
             let channels = outChannels.reduce(0, +)
             let pw = ConvLayer.pack(outChannels: channels, inChannels: pw0.inChannels, kernelHeight: 1, kernelWidth: 1,
-                                    strides: (1, 1), dilations: (1, 1), padding: pw0.padding, group: 1, weights: pwWeights,
-                                    bias: pwBias, activation: pw0.activation, slopes: pwSlopes)
+                                    strides: (1, 1), dilations: (1, 1), padding: pw0.padding, group: 1,
+                                    weights: pairs.flatMap(\.pw.weights), bias: pairs.flatMap(\.pw.bias),
+                                    activation: pw0.activation, slopes: pairs.flatMap(\.pw.slopes))
             let dw = ConvLayer.pack(outChannels: channels, inChannels: channels, kernelHeight: 3, kernelWidth: 3,
                                     strides: (1, 1), dilations: (1, 1), padding: dw0.padding, group: channels,
-                                    weights: dwWeights, bias: dwBias, activation: dw0.activation, slopes: dwSlopes)
+                                    weights: pairs.flatMap(\.dw.weights), bias: pairs.flatMap(\.dw.bias),
+                                    activation: dw0.activation, slopes: pairs.flatMap(\.dw.slopes))
             replaced[members[0]] = mergedHeads(members, outChannels: outChannels, input: input,
                                                operation: .pointwiseDepthwise(pw, dw, stem: nil))
             removed.formUnion(members.dropFirst())
@@ -459,19 +456,16 @@ struct CompiledGraph: Sendable {
             convGroups[step.inputs[0], default: []].append(index)
         }
         for (input, members) in convGroups where members.count > 1 {
-            var weights: [Float] = [], bias: [Float] = [], slopes: [Float] = []
-            var outChannels: [Int] = []
-            var first: ConvLayer?
-            for index in members {
-                guard case let .conv(layer) = steps[index].operation else { continue }
-                if first == nil { first = layer }
-                weights += layer.weights; bias += layer.bias; slopes += layer.slopes
-                outChannels.append(layer.outChannels)
+            let layers = members.map { index -> ConvLayer in
+                guard case let .conv(layer) = steps[index].operation else { preconditionFailure("grouped as a convolution") }
+                return layer
             }
-            guard let layer0 = first else { continue }
+            let layer0 = layers[0]
+            let outChannels = layers.map(\.outChannels)
             let layer = ConvLayer.pack(outChannels: outChannels.reduce(0, +), inChannels: layer0.inChannels, kernelHeight: 1,
                                        kernelWidth: 1, strides: (1, 1), dilations: (1, 1), padding: layer0.padding, group: 1,
-                                       weights: weights, bias: bias, activation: layer0.activation, slopes: slopes)
+                                       weights: layers.flatMap(\.weights), bias: layers.flatMap(\.bias),
+                                       activation: layer0.activation, slopes: layers.flatMap(\.slopes))
             replaced[members[0]] = mergedHeads(members, outChannels: outChannels, input: input, operation: .conv(layer))
             removed.formUnion(members.dropFirst())
         }
