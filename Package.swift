@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift + vectorISA),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),
-        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips"]),
+        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim"]),
         .testTarget(name: "CLITests", dependencies: ["SmartCropCLI"]),
         .testTarget(
             name: "ServerTests",

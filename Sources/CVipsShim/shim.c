@@ -47,40 +47,75 @@ int sc_init(const char *argv0) {
 
 void sc_set_threads(int threads) { vips_concurrency_set(threads); }
 
-VipsImage *sc_open_file(const char *path, const char *options) {
-    char name[VIPS_PATH_MAX];
-    if (options) {
-        vips_snprintf(name, sizeof(name), "%s[%s]", path, options);
-        return vips_image_new_from_file(name, NULL);
-    }
-    return vips_image_new_from_file(path, NULL);
+struct SCStop {
+    gint64 deadline_us;
+    gint cancelled;
+};
+
+SCStop *sc_stop_new(double seconds) {
+    SCStop *stop = g_atomic_rc_box_new0(SCStop);
+    stop->deadline_us = seconds > 0 ? g_get_monotonic_time() + (gint64) (seconds * 1e6) : G_MAXINT64;
+    return stop;
 }
 
-VipsImage *sc_open_buffer(const void *data, size_t length, const char *options) {
-    return vips_image_new_from_buffer(data, length, options ? options : "", NULL);
+void sc_stop_unref(SCStop *stop) { g_atomic_rc_box_release(stop); }
+
+void sc_stop_cancel(SCStop *stop) { g_atomic_int_set(&stop->cancelled, 1); }
+
+int sc_stop_state(const SCStop *stop) {
+    if (g_atomic_int_get(&stop->cancelled)) return 2;
+    return g_get_monotonic_time() >= stop->deadline_us ? 1 : 0;
+}
+
+static void sc_stop_on_eval(VipsImage *image, VipsProgress *progress, gpointer data) {
+    if (sc_stop_state(data)) vips_image_set_kill(image, TRUE);
+}
+
+static void sc_stop_release(gpointer data, GClosure *closure) { sc_stop_unref(data); }
+
+void sc_stop_watch(VipsImage *image, SCStop *stop) {
+    // Set directly rather than with vips_image_set_progress(), which keeps a signaller
+    // inherited from upstream: that one may be a memory image whose pixels are done, and
+    // killing it would stop nothing.
+    image->progress_signal = image;
+    g_signal_connect_data(image, "eval", G_CALLBACK(sc_stop_on_eval), g_atomic_rc_box_acquire(stop),
+                          sc_stop_release, 0);
+}
+
+VipsImage *sc_load(const char *loader, const char *path, const void *data, size_t length, const char *options) {
+    VipsOperation *operation = vips_operation_new(loader);
+    if (!operation) return NULL;
+    if (path) {
+        g_object_set(operation, "filename", path, NULL);
+    } else {
+        // The caller keeps the bytes alive for as long as any image made from them.
+        VipsBlob *blob = vips_blob_new(NULL, data, length);
+        g_object_set(operation, "buffer", blob, NULL);
+        vips_area_unref(VIPS_AREA(blob));
+    }
+    if ((options && vips_object_set_from_string(VIPS_OBJECT(operation), options)) ||
+        vips_cache_operation_buildp(&operation)) {
+        vips_object_unref_outputs(VIPS_OBJECT(operation));
+        g_object_unref(operation);
+        return NULL;
+    }
+    VipsImage *out = NULL;
+    g_object_get(operation, "out", &out, NULL);
+    vips_object_unref_outputs(VIPS_OBJECT(operation));
+    g_object_unref(operation);
+    return out;
 }
 
 // Colour options are only set when given: setting them at all changes what thumbnail does.
-#define SC_THUMBNAIL(call, ...)                                                            \
-    (import_profile && export_profile                                                      \
-         ? call(__VA_ARGS__, "import_profile", import_profile, "export_profile",            \
-                export_profile, NULL)                                                      \
-     : export_profile ? call(__VA_ARGS__, "export_profile", export_profile, NULL)          \
-                      : call(__VA_ARGS__, NULL))
-
-int sc_thumbnail_file(const char *path, VipsImage **out, int width, int height,
-                      const char *import_profile, const char *export_profile) {
-    return SC_THUMBNAIL(vips_thumbnail, path, out, width, "height", height,
-                        "size", VIPS_SIZE_FORCE, "fail_on", VIPS_FAIL_ON_TRUNCATED);
-}
-
-int sc_thumbnail_buffer(const void *data, size_t length, VipsImage **out, int width, int height,
-                        const char *import_profile, const char *export_profile) {
-    // thumbnail_buffer in libvips 8.14 does not pass fail_on to the loader; the loader's own
-    // option string does.
-    return SC_THUMBNAIL(vips_thumbnail_buffer, (void *) data, length, out, width,
-                        "height", height, "size", VIPS_SIZE_FORCE,
-                        "fail_on", VIPS_FAIL_ON_TRUNCATED, "option_string", "fail_on=truncated");
+int sc_thumbnail_image(VipsImage *in, VipsImage **out, int width, int height,
+                       const char *import_profile, const char *export_profile) {
+    if (import_profile && export_profile)
+        return vips_thumbnail_image(in, out, width, "height", height, "size", VIPS_SIZE_FORCE,
+                                    "import_profile", import_profile, "export_profile", export_profile, NULL);
+    if (export_profile)
+        return vips_thumbnail_image(in, out, width, "height", height, "size", VIPS_SIZE_FORCE,
+                                    "export_profile", export_profile, NULL);
+    return vips_thumbnail_image(in, out, width, "height", height, "size", VIPS_SIZE_FORCE, NULL);
 }
 
 int sc_resize(VipsImage *in, VipsImage **out, double hscale, double vscale) {
@@ -130,6 +165,10 @@ int sc_deviate(VipsImage *in, double *out) { return vips_deviate(in, out, NULL);
 
 int sc_gaussblur(VipsImage *in, VipsImage **out, double sigma) {
     return vips_gaussblur(in, out, sigma, NULL);
+}
+
+int sc_shrink(VipsImage *in, VipsImage **out, double hshrink, double vshrink) {
+    return vips_shrink(in, out, hshrink, vshrink, NULL);
 }
 
 int sc_sharpen(VipsImage *in, VipsImage **out, double sigma) {

@@ -7,11 +7,14 @@ public enum SmartCropError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The bytes are not an image in a format we accept.
     case unsupportedFormat(String)
     /// The bytes look like a supported format but cannot be decoded (truncated, corrupt).
-    case undecodable(String)
+    /// `detail` is what the decoder said, for logs: it is never shown to whoever sent the file.
+    case undecodable(String, detail: String? = nil)
     /// The image or the request is over a configured limit.
     case tooLarge(String)
-    /// The per-request deadline passed between two pipeline steps.
+    /// The per-request deadline passed, between two steps or during one.
     case deadlineExceeded(String)
+    /// The job was stopped from outside: its client went away, or the server is shutting down.
+    case cancelled(String)
     /// A file could not be read or written.
     case io(String)
     /// libvips failed on an operation that valid input should not break.
@@ -24,23 +27,38 @@ public enum SmartCropError: Error, Equatable, Sendable, CustomStringConvertible 
         case .undecodable: "undecodable_image"
         case .tooLarge: "too_large"
         case .deadlineExceeded: "deadline_exceeded"
+        case .cancelled: "cancelled"
         case .io: "io_error"
         case .processing: "processing_failed"
         }
     }
 
     public var field: String? {
-        if case .invalidArgument(let field, _) = self { return field }
+        if case .invalidArgument(let field, _) = self, !field.isEmpty { return field }
         return nil
     }
 
+    /// At most `maxMessageLength` characters, so a decoder's repeated warnings can never
+    /// become a 10 KB error line.
     public var message: String {
-        switch self {
+        let text = switch self {
         case .invalidArgument(let field, let message): field.isEmpty ? message : "\(field): \(message)"
-        case .unsupportedFormat(let m), .undecodable(let m), .tooLarge(let m),
-             .deadlineExceeded(let m), .io(let m):
+        case .unsupportedFormat(let m), .undecodable(let m, _), .tooLarge(let m),
+             .deadlineExceeded(let m), .cancelled(let m), .io(let m):
             m
         case .processing(let operation, let message): "\(operation) failed: \(message)"
+        }
+        return text.count <= Self.maxMessageLength ? text : String(text.prefix(Self.maxMessageLength - 1)) + "…"
+    }
+
+    public static let maxMessageLength = 300
+
+    /// What libvips said, for a log; nil when the message says it all.
+    public var detail: String? {
+        switch self {
+        case .undecodable(_, let detail): detail.map { String($0.prefix(2000)) }
+        case .processing(_, let message): String(message.prefix(2000))
+        default: nil
         }
     }
 

@@ -44,11 +44,15 @@ struct CropChoiceOptions: ParsableArguments {
     @Option(help: "Refuse images with more pixels than this, before decoding.")
     var maxPixels: Int = 100_000_000
 
+    @Option(help: "Damaged files: truncated (refuse truncated files, the default), none (decode what can be decoded, with a warning), error or warning (stricter).")
+    var failOn: String = DecodeFailurePolicy.truncated.rawValue
+
     func validate() throws {
         if !(0...50).contains(padding) { throw ValidationError("--padding must be between 0 and 50") }
         if !(0...1).contains(sensitivity) { throw ValidationError("--sensitivity must be between 0 and 1") }
         if !(0...255).contains(threshold) { throw ValidationError("--threshold must be between 0 and 255") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
+        if DecodeFailurePolicy(rawValue: failOn) == nil { throw ValidationError("--fail-on must be none, truncated, error or warning") }
         _ = try settings(width: 1, height: 1)
     }
 
@@ -87,6 +91,7 @@ struct CropChoiceOptions: ParsableArguments {
         settings.faces = policy
         guard let colour = Colour(parsing: padColor) else { throw ValidationError("--pad-color must be a colour such as #ffffff") }
         settings.padColor = colour
+        if padToSquare, settings.mode != .trim { throw ValidationError("--pad-to-square \(SmartCropSettings.padToSquareOnlyInTrim)") }
         settings.padToSquare = padToSquare
         settings.padding = padding
         settings.sensitivity = sensitivity
@@ -94,8 +99,10 @@ struct CropChoiceOptions: ParsableArguments {
         return settings
     }
 
+    var limits: DecodeLimits { DecodeLimits(maxPixels: maxPixels, failOn: DecodeFailurePolicy(rawValue: failOn) ?? .truncated) }
+
     func pipelineOptions(explain: Bool) throws -> PipelineOptions {
-        var options = PipelineOptions(limits: DecodeLimits(maxPixels: maxPixels), faceModels: try FaceModels(yunetModel: faceModel))
+        var options = PipelineOptions(limits: limits, faceModels: try FaceModels(yunetModel: faceModel))
         options.explain = explain
         return options
     }
@@ -209,7 +216,7 @@ struct CropCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try OpenedSource(.file(input), limits: DecodeLimits(maxPixels: choice.maxPixels))
+        let source = try OpenedSource(.file(input), limits: choice.limits)
         // A size's own :format wins, then --format, then the extension of that size's file.
         let explicit = try format.map { try outputFormat(explicit: $0, path: nil) }
         let pipelines = try size.map { spec in

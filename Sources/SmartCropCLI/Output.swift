@@ -72,6 +72,7 @@ struct CropReport: Encodable {
     let faces: [FaceJSON]?
     let usedFaces: [Int]?
     let output: OutputJSON
+    let warnings: [String]?
     let timingsMs: [String: Double]
 
     init(_ result: PipelineOutput, path: String?) {
@@ -85,11 +86,12 @@ struct CropReport: Encodable {
         faces = decision?.detector == nil ? nil : decision?.faces.map(FaceJSON.init)
         usedFaces = decision?.usedFaces.isEmpty == false ? decision?.usedFaces : nil
         output = OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
+        warnings = result.warnings.isEmpty ? nil : result.warnings
         timingsMs = milliseconds(result.timings)
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, crop, strategy, output, fallback, detector, faces
+        case source, crop, strategy, output, fallback, detector, faces, warnings
         case focalPoint = "focal_point", usedFaces = "used_faces", timingsMs = "timings_ms"
     }
 }
@@ -105,11 +107,12 @@ struct VariantsReport: Encodable {
     let detector: String?
     let faces: [FaceJSON]?
     let variants: [Variant]
+    let warnings: [String]?
     /// Per phase over all sizes; the decode is shared, so it counts once.
     let timingsMs: [String: Double]
 
     enum CodingKeys: String, CodingKey {
-        case source, detector, faces, variants
+        case source, detector, faces, variants, warnings
         case timingsMs = "timings_ms"
     }
 
@@ -122,6 +125,7 @@ struct VariantsReport: Encodable {
             Variant(crop: result.decision?.crop, strategy: result.decision?.strategy,
                     output: OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path))
         }
+        warnings = first.warnings.isEmpty ? nil : first.warnings
         var total: [String: Duration] = [:]
         for result in results {
             for (phase, time) in result.timings where phase != "decode" { total[phase, default: .zero] += time }

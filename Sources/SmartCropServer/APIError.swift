@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import SmartCrop
 
 /// An error as clients see it: `{"error": {"code", "message", "field"}}` with its status.
@@ -69,13 +70,17 @@ public struct APIError: Error, Sendable, Equatable {
             case .undecodable: .unprocessableContent
             case .tooLarge: .contentTooLarge
             case .deadlineExceeded: .gatewayTimeout
+            case .cancelled: .serviceUnavailable
             case .io, .processing: .internalServerError
             }
             if status == .internalServerError {
                 self = .internalError
             } else {
                 self.init(status: status, code: error.code, message: error.message, field: error.field)
+                if status == .serviceUnavailable { headers["Retry-After"] = "1" }
             }
+        case is NIOTooManyBytesError:
+            self = .tooLarge("the request body is over the limit")
         case let error as HTTPError:
             switch error.status {
             case .notFound: self = .notFound()

@@ -10,10 +10,22 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var apiKeys: [String] = []
     public var maxBodyBytes = 50 * 1024 * 1024
     public var maxPixels = 100_000_000
+    /// The largest output, and the largest image any step may make; nil means `maxPixels`.
+    public var maxOutputPixels: Int?
+    /// How much damage a decode tolerates (libvips' `fail_on`): `truncated` refuses truncated
+    /// files with 422; `none` decodes what it can and answers with a warning.
+    public var failOn: DecodeFailurePolicy = .truncated
     public var maxOperations = Pipeline.defaultMaxOperations
     public var maxVariants = 10
-    /// Per request, checked between pipeline steps.
+    /// Per request, from its first byte read to its answer; work in progress stops at it (504).
     public var deadline: Duration = .seconds(30)
+    /// After SIGTERM: how long requests in flight may take to finish before they are cancelled.
+    public var drainTimeout: Duration = .seconds(30)
+    /// How long a client may take to send a request's body once its headers are in.
+    public var requestReadTimeout: Duration = .seconds(30)
+    /// How long a connection may wait for its next request's headers (idle keep-alive, or
+    /// headers sent too slowly) before it is closed.
+    public var idleTimeout: Duration = .seconds(60)
     /// Image work runs on this many threads; one per core by default.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
     /// Requests that may wait for a worker; past it requests get 503 with Retry-After.
@@ -31,8 +43,9 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The names of the settings, as the config file spells them; the environment variable is
     /// `SMARTCROP_` and the upper-cased name.
-    public static let keys = ["host", "port", "api_keys", "max_body_bytes", "max_pixels", "max_operations", "max_variants",
-                              "deadline_seconds", "workers", "queue_size", "download_dir", "download_ttl_seconds",
+    public static let keys = ["host", "port", "api_keys", "max_body_bytes", "max_pixels", "max_output_pixels", "max_operations",
+                              "max_variants", "deadline_seconds", "drain_timeout_seconds", "request_read_timeout_seconds",
+                              "idle_timeout_seconds", "fail_on", "workers", "queue_size", "download_dir", "download_ttl_seconds",
                               "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model"]
 
     /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
@@ -68,7 +81,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if listKeys.contains(key) {
             let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             try set(key, json: .array(items.map { .string($0) }))
-        } else if let number = Double(text), !["host", "download_dir", "face_model"].contains(key) {
+        } else if let number = Double(text), !["host", "download_dir", "face_model", "fail_on"].contains(key) {
             try set(key, json: .number(number))
         } else {
             try set(key, json: .string(text))
@@ -109,9 +122,18 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "api_keys": apiKeys = try strings()
         case "max_body_bytes": maxBodyBytes = try int(1024...(1 << 34))
         case "max_pixels": maxPixels = try int(1...1_000_000_000)
+        case "max_output_pixels": maxOutputPixels = try int(1...1_000_000_000)
+        case "fail_on":
+            guard let policy = DecodeFailurePolicy(rawValue: try string()) else {
+                throw ConfigurationError("fail_on must be one of \(DecodeFailurePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            failOn = policy
         case "max_operations": maxOperations = try int(1...1000)
         case "max_variants": maxVariants = try int(1...100)
         case "deadline_seconds": deadline = try seconds(0.001...3600)
+        case "drain_timeout_seconds": drainTimeout = try seconds(0...3600)
+        case "request_read_timeout_seconds": requestReadTimeout = try seconds(0.001...3600)
+        case "idle_timeout_seconds": idleTimeout = try seconds(0.001...86_400)
         case "workers": workers = try int(1...1024)
         case "queue_size": queueSize = try int(0...100_000)
         case "download_dir": downloadDirectory = try string()
@@ -126,6 +148,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "face_model": faceModel = try string()
         default: throw ConfigurationError("unknown setting \"\(key)\"")
         }
+    }
+
+    /// What the library checks on every image: header limits, output limits, damage policy.
+    public var decodeLimits: DecodeLimits {
+        DecodeLimits(maxPixels: maxPixels, maxOutputPixels: maxOutputPixels, failOn: failOn)
     }
 
     /// Whether `host` only accepts connections from this machine.

@@ -6,7 +6,8 @@ import SmartCrop
 
 /// The endpoints. Each one validates everything it can before it touches the image (JSON,
 /// operations, settings), then fetches or decodes the input, then hands the CPU work to the
-/// worker pool; responses (base64 included) are built on the worker too.
+/// worker pool; responses (base64 included) are built on the worker too. Every request has a
+/// `StopSignal`: its deadline, cancelled when its client goes away.
 struct Handlers: Sendable {
     let configuration: ServerConfiguration
     let pool: WorkerPool
@@ -15,28 +16,45 @@ struct Handlers: Sendable {
     let metrics: ServerMetrics
     let store: DownloadStore
 
-    var decodeLimits: DecodeLimits { DecodeLimits(maxPixels: configuration.maxPixels) }
+    var decodeLimits: DecodeLimits { configuration.decodeLimits }
 
-    func options(deadline: ContinuousClock.Instant) -> PipelineOptions {
-        PipelineOptions(limits: decodeLimits, deadline: deadline, faceModels: faceModels)
+    func options(_ stop: StopSignal) -> PipelineOptions {
+        PipelineOptions(limits: decodeLimits, stop: stop, faceModels: faceModels)
+    }
+
+    /// Runs one request's handling under its stop signal: the deadline starts now, and the
+    /// signal is cancelled if the client closes its connection before the answer.
+    func job(_ context: ServerRequestContext, _ body: (StopSignal) async throws -> Response) async throws -> Response {
+        let stop = StopSignal(deadline: ContinuousClock.now + configuration.deadline)
+        let watch = try? await ConnectionGuard.watch(of: context.channel)
+        watch?.attach(stop)
+        defer { watch?.detach() }
+        return try await body(stop)
+    }
+
+    func pipeline(_ json: JSONValue, path: String) throws -> Pipeline {
+        try Pipeline.parse(json, path: path, maxOperations: configuration.maxOperations, maxPixels: decodeLimits.maxOutputPixels)
     }
 
     // MARK: POST /v1/transform
 
-    func transform(_ request: Request) async throws -> Response {
-        let deadline = ContinuousClock.now + configuration.deadline
+    func transform(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        try await job(context) { stop in try await transform(request, stop: stop) }
+    }
+
+    private func transform(_ request: Request, stop: StopSignal) async throws -> Response {
         let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
         try form.refuseUnknown(except: ["file", "operations"])
         guard let operations = form.fields["operations"] else {
             throw APIError.invalid(field: "operations", "is required: a list of operations")
         }
-        let pipeline = try Pipeline.parse(operations, path: "operations", maxOperations: configuration.maxOperations)
+        let pipeline = try pipeline(operations, path: "operations")
         let file = try form.fileSpec()
-        let bytes = try await load(file, deadline: deadline)
+        let bytes = try await load(file, stop: stop)
         let raw = Self.prefersImage(request.headers[.accept])
-        let options = options(deadline: deadline)
+        let options = options(stop)
         let metrics = self.metrics
-        let result = try await pool.run { () throws -> Encoded in
+        let result = try await pool.run(stop: stop) { () throws -> Encoded in
             let output = try PipelineRunner.run(pipeline, on: .data(Data(bytes)), options: options)
             metrics.phases(output.timings)
             return raw ? Encoded.image(output) : try Encoded.json(ResultBody(data: ResultJSON(output, name: nil, includeBuffer: true)))
@@ -46,8 +64,11 @@ struct Handlers: Sendable {
 
     // MARK: POST /v1/transform/variants
 
-    func variants(_ request: Request) async throws -> Response {
-        let deadline = ContinuousClock.now + configuration.deadline
+    func variants(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        try await job(context) { stop in try await variants(request, stop: stop) }
+    }
+
+    private func variants(_ request: Request, stop: StopSignal) async throws -> Response {
         let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
         try form.refuseUnknown(except: ["file", "variants"])
         guard case .array(let items)? = form.fields["variants"] else {
@@ -72,15 +93,15 @@ struct Handlers: Sendable {
                 throw APIError.invalid(field: "\(path).name", "repeats the name \"\(name)\"")
             }
             guard let operations = object["operations"] else { throw APIError.invalid(field: "\(path).operations", "is required") }
-            pipelines.append((name, try Pipeline.parse(operations, path: "\(path).operations", maxOperations: configuration.maxOperations)))
+            pipelines.append((name, try pipeline(operations, path: "\(path).operations")))
         }
         let file = try form.fileSpec()
-        let bytes = try await load(file, deadline: deadline)
-        let options = options(deadline: deadline)
+        let bytes = try await load(file, stop: stop)
+        let options = options(stop)
         let limits = decodeLimits
         let variantPipelines = pipelines
         let metrics = self.metrics
-        let result = try await pool.run { () throws -> Encoded in
+        let result = try await pool.run(stop: stop) { () throws -> Encoded in
             let source = try OpenedSource(.data(Data(bytes)), limits: limits)
             let outputs = try PipelineRunner.variants(variantPipelines, on: source, options: options)
             for (index, (_, output)) in outputs.enumerated() {
@@ -97,8 +118,11 @@ struct Handlers: Sendable {
 
     // MARK: POST /v1/detect
 
-    func detect(_ request: Request) async throws -> Response {
-        let deadline = ContinuousClock.now + configuration.deadline
+    func detect(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        try await job(context) { stop in try await detect(request, stop: stop) }
+    }
+
+    private func detect(_ request: Request, stop: StopSignal) async throws -> Response {
         let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
         try form.refuseUnknown(except: ["file", "settings"])
         var search = FaceSearch()
@@ -127,16 +151,15 @@ struct Handlers: Sendable {
             throw APIError.invalid(field: "settings.detector", "YuNet is not configured on this server; use auto or mtcnn")
         }
         let file = try form.fileSpec()
-        let bytes = try await load(file, deadline: deadline)
+        let bytes = try await load(file, stop: stop)
         let limits = decodeLimits
         let models = faceModels
         let faceSearch = search
         let metrics = self.metrics
-        let result = try await pool.run { () throws -> Encoded in
-            if ContinuousClock.now > deadline { throw SmartCropError.deadlineExceeded("the request ran out of time before detection") }
+        let result = try await pool.run(stop: stop) { () throws -> Encoded in
             let source = try OpenedSource(.data(Data(bytes)), limits: limits)
             let start = ContinuousClock.now
-            let report = try FaceFinder.detect(source, models: models, search: faceSearch)
+            let report = try FaceFinder.detect(source, models: models, search: faceSearch, stop: stop)
             metrics.phase("detect", ContinuousClock.now - start)
             return try Encoded.json(DetectBody(data: .init(width: source.info.width, height: source.info.height, detector: report.detector,
                                                            threshold: (report.threshold * 1000).rounded() / 1000,
@@ -147,19 +170,26 @@ struct Handlers: Sendable {
 
     // MARK: POST /api/v1/tools/smart-crop
 
-    func smartCropTool(_ request: Request) async throws -> Response {
-        let deadline = ContinuousClock.now + configuration.deadline
+    func smartCropTool(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        try await job(context) { stop in try await smartCropTool(request, stop: stop) }
+    }
+
+    private func smartCropTool(_ request: Request, stop: StopSignal) async throws -> Response {
         let form = try await RequestForm.read(request, maxBytes: configuration.maxBodyBytes)
         try form.refuseUnknown(except: ["file", "settings"])
         let settings = try SmartCropSettings.parse(form.fields["settings"] ?? .object([:]), path: "settings")
+        if settings.mode != .trim, let size = settings.outputSize,
+           let problem = DecodeLimits.sizeProblem(size, maxPixels: decodeLimits.maxOutputPixels) {
+            throw APIError.invalid(field: "settings.width", problem)
+        }
         let file = try form.fileSpec()
-        let bytes = try await load(file, deadline: deadline)
-        let options = options(deadline: deadline)
+        let bytes = try await load(file, stop: stop)
+        let options = options(stop)
         let metrics = self.metrics
         // No convert step: the output keeps the input's format when we can write it (JPEG,
         // PNG, WebP, AVIF), else PNG for images with alpha and JPEG for the rest; the
         // settings' quality applies.
-        let output = try await pool.run { () throws -> PipelineOutput in
+        let output = try await pool.run(stop: stop) { () throws -> PipelineOutput in
             let output = try PipelineRunner.run(Pipeline([.smartCrop(settings)]), on: .data(Data(bytes)), options: options)
             metrics.phases(output.timings)
             return output
@@ -178,6 +208,7 @@ struct Handlers: Sendable {
         answer.crop = output.decision?.crop
         answer.strategy = output.decision?.strategy
         answer.faces = output.decision?.faces.map(FaceJSON.init) ?? []
+        answer.warnings = output.warnings.isEmpty ? nil : output.warnings
         return try JSON.response(answer)
     }
 
@@ -196,16 +227,19 @@ struct Handlers: Sendable {
 
     // MARK: Inputs
 
-    func load(_ file: FileSpec, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+    /// The file's bytes, refused (415) unless they start like an image we read.
+    func load(_ file: FileSpec, stop: StopSignal) async throws -> [UInt8] {
         let bytes: [UInt8]
         switch file.source {
         case .bytes(let b): bytes = b
-        case .url(let url): bytes = try await fetcher.fetch(url, deadline: deadline)
+        case .url(let url): bytes = try await fetcher.fetch(url, deadline: stop.deadline)
         }
         guard bytes.count <= configuration.maxBodyBytes else {
             throw APIError.tooLarge("the file is \(bytes.count) bytes; the limit is \(configuration.maxBodyBytes)")
         }
-        try ImageSniffer.check(bytes)
+        if case .refused(let why) = FormatSniffer.sniff(bytes) {
+            throw SmartCropError.unsupportedFormat("\(why); use JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF")
+        }
         return bytes
     }
 
@@ -245,6 +279,9 @@ struct Encoded: Sendable {
             let faces = (try? JSON.encoder.encode(decision.faces.map(FaceJSON.init))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
             headers.append(("X-Smartcrop-Faces", faces))
             if let fallback = decision.fallback { headers.append(("X-Smartcrop-Fallback", fallback.filter { $0.isASCII && $0 != "\n" })) }
+        }
+        if !output.warnings.isEmpty {
+            headers.append(("X-Smartcrop-Warning", output.warnings.joined(separator: "; ").filter { $0.isASCII && $0 != "\n" }))
         }
         return Encoded(body: output.data, contentType: output.format.mimeType, headers: headers)
     }
@@ -289,6 +326,7 @@ struct ResultJSON: Encodable, Sendable {
     var faces: [FaceJSON]
     var detector: String?
     var source: SourceJSON
+    var warnings: [String]?
     var timings_ms: [String: Double]
 
     init(_ output: PipelineOutput, name: String?, includeBuffer: Bool) {
@@ -306,6 +344,7 @@ struct ResultJSON: Encodable, Sendable {
         faces = output.decision?.faces.map(FaceJSON.init) ?? []
         detector = output.decision?.detector
         source = SourceJSON(output.source)
+        warnings = output.warnings.isEmpty ? nil : output.warnings
         timings_ms = output.timings.mapValues { (seconds($0) * 10_000).rounded() / 10 }
     }
 }
@@ -342,4 +381,5 @@ struct ToolAnswer: Encodable {
     var crop: PixelRect?
     var strategy: String?
     var faces: [FaceJSON] = []
+    var warnings: [String]?
 }

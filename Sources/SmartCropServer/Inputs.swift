@@ -6,6 +6,9 @@ import SmartCrop
 
 /// A request body, read in full under the size limit, as JSON fields or multipart parts.
 struct RequestForm {
+    /// Operations, settings and variants are small; a text part beyond this is not one of them.
+    static let maxFieldBytes = 1 << 20
+
     /// Top-level JSON fields, or the multipart text parts parsed as JSON.
     var fields: [String: JSONValue] = [:]
     /// The `file` part of a multipart upload.
@@ -25,6 +28,9 @@ struct RequestForm {
         do {
             body = try await request.body.collect(upTo: maxBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError.tooLarge("the request body is over the limit of \(maxBytes) bytes")
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no Content-Length to refuse up front: it is counted as it comes.
             throw APIError.tooLarge("the request body is over the limit of \(maxBytes) bytes")
         }
         if media == "application/json" {
@@ -65,6 +71,9 @@ struct RequestForm {
                 form.upload = (parameter("filename", in: disposition), part.body)
             } else {
                 guard form.fields[name] == nil else { throw APIError.invalid(field: name, "is given twice") }
+                guard part.body.readableBytes <= maxFieldBytes else {
+                    throw APIError.tooLarge("the \(name) part is \(part.body.readableBytes) bytes; the limit is \(maxFieldBytes)")
+                }
                 form.fields[name] = try JSONValue.parse(Data(part.body.readableBytesView), field: name)
             }
         }
@@ -141,33 +150,4 @@ struct FileSpec {
     }
     var name: String?
     var source: Source
-}
-
-/// The image formats we accept, recognised from their first bytes. Anything else is refused
-/// with 415 before libvips sees it (so SVG, PDF and the like never reach a loader).
-enum ImageSniffer {
-    static func format(of bytes: [UInt8]) -> ImageFormat? {
-        func at(_ offset: Int, _ magic: [UInt8]) -> Bool {
-            bytes.count >= offset + magic.count && Array(bytes[offset..<offset + magic.count]) == magic
-        }
-        if at(0, [0xFF, 0xD8, 0xFF]) { return .jpeg }
-        if at(0, [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
-        if at(0, Array("GIF8".utf8)) { return .gif }
-        if at(0, Array("RIFF".utf8)), at(8, Array("WEBP".utf8)) { return .webp }
-        if at(0, [0x49, 0x49, 0x2A, 0x00]) || at(0, [0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
-        if at(4, Array("ftyp".utf8)), bytes.count >= 12 {
-            let brand = String(decoding: bytes[8..<12], as: UTF8.self)
-            if ["avif", "avis"].contains(brand) { return .avif }
-            if ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"].contains(brand) { return .heic }
-        }
-        return nil
-    }
-
-    static func check(_ bytes: [UInt8]) throws {
-        if bytes.isEmpty { throw APIError(status: .unsupportedMediaType, code: "unsupported_format", message: "the file is empty") }
-        guard format(of: bytes) != nil else {
-            throw APIError(status: .unsupportedMediaType, code: "unsupported_format",
-                           message: "the file is not an image in a supported format (JPEG, PNG, WebP, AVIF, HEIC, GIF, TIFF)")
-        }
-    }
 }

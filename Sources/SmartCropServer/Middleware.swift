@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import SmartCrop
 
 /// Turns every error into the JSON error shape with its status. Unexpected errors are
 /// logged here with their details and reach the client as a bare 500.
@@ -11,6 +12,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let apiError = APIError(error)
             if apiError.isInternal {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            } else if let detail = (error as? SmartCropError)?.detail {
+                // What the decoder said stays here: the client gets our own short message.
+                context.logger.info("request refused", metadata: ["path": "\(request.uri.path)", "error": "\(apiError.message)",
+                                                                   "detail": "\(detail)"])
             }
             return apiError.response()
         }

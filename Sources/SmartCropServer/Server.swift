@@ -48,8 +48,10 @@ public enum SmartCropServer {
                                 metrics: metrics, store: store)
         let router = makeRouter(handlers)
         let boundPort = configuration.port
+        let (idle, read) = (configuration.idleTimeout, configuration.requestReadTimeout)
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(idleTimeout: idle, readTimeout: read)])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "smartcrop"),
             services: [pool, DownloadSweeper(store: store)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? boundPort) },
@@ -58,7 +60,8 @@ public enum SmartCropServer {
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the listener closes, requests
-    /// in flight finish, then the worker pool stops.
+    /// in flight get `drainTimeout` to finish, then what is left is cancelled (its image work
+    /// stops part-way) and the worker pool stops.
     public static func serve(configuration: ServerConfiguration) async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "smartcrop.server")
@@ -66,11 +69,21 @@ public enum SmartCropServer {
         let app = try makeApplication(configuration: configuration, logger: logger) { [logger] port in
             logger.info("smartcrop listening", metadata: ["port": "\(port)"])
         }
-        try await app.runService()
+        try await serviceGroup(running: app, configuration: configuration, logger: logger).run()
     }
 
-    static func makeRouter(_ h: Handlers) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// The service group `serve` runs: SIGTERM and SIGINT start a graceful shutdown that lasts
+    /// at most the drain timeout. Cancelled work stops within a tile, so the last resort (a
+    /// crash after 10 more seconds, so the process does exit) is for bugs only.
+    public static func serviceGroup(running app: some Service, configuration: ServerConfiguration, logger: Logger) -> ServiceGroup {
+        var group = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = configuration.drainTimeout
+        group.maximumCancellationDuration = .seconds(10)
+        return ServiceGroup(configuration: group)
+    }
+
+    static func makeRouter(_ h: Handlers) -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: h.metrics))
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(keys: h.configuration.apiKeys))
@@ -84,10 +97,10 @@ public enum SmartCropServer {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: h.metrics.exposition())))
         }
-        router.post("/v1/transform") { request, _ in try await h.transform(request) }
-        router.post("/v1/transform/variants") { request, _ in try await h.variants(request) }
-        router.post("/v1/detect") { request, _ in try await h.detect(request) }
-        router.post("/api/v1/tools/smart-crop") { request, _ in try await h.smartCropTool(request) }
+        router.post("/v1/transform") { request, context in try await h.transform(request, context: context) }
+        router.post("/v1/transform/variants") { request, context in try await h.variants(request, context: context) }
+        router.post("/v1/detect") { request, context in try await h.detect(request, context: context) }
+        router.post("/api/v1/tools/smart-crop") { request, context in try await h.smartCropTool(request, context: context) }
         router.get("/api/v1/download/{jobId}/{name}") { _, context in
             try await h.download(jobId: context.parameters.get("jobId") ?? "", name: context.parameters.get("name") ?? "")
         }

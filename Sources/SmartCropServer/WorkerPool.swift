@@ -1,5 +1,6 @@
 import NIOPosix
 import ServiceLifecycle
+import SmartCrop
 import Synchronization
 
 /// Where image work runs: `workers` threads of our own (one per core by default) behind a
@@ -33,8 +34,11 @@ public final class WorkerPool: Service, Sendable {
     public var queued: Int { max(0, admitted.load(ordering: .relaxed) - workers) }
     public var isFull: Bool { admitted.load(ordering: .relaxed) >= workers + queueSize }
 
-    /// Runs `body` on a worker, or throws `APIError.overloaded` when the queue is full.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `body` on a worker, or throws `APIError.overloaded` when the queue is full. A job
+    /// whose `stop` fired while it waited (deadline, client gone) does not start; and if the
+    /// waiting task is cancelled (the server shutting down past its drain timeout), `stop` is
+    /// cancelled so the job's image work ends part-way and frees its worker.
+    public func run<T: Sendable>(stop: StopSignal? = nil, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let now = admitted.add(1, ordering: .relaxed).newValue
         guard now <= workers + queueSize else {
             admitted.subtract(1, ordering: .relaxed)
@@ -47,7 +51,14 @@ public final class WorkerPool: Service, Sendable {
             report()
         }
         do {
-            return try await threads.runIfActive(body)
+            return try await withTaskCancellationHandler {
+                try await threads.runIfActive {
+                    try stop?.check(before: "the job started")
+                    return try body()
+                }
+            } onCancel: {
+                stop?.cancel(reason: "the server is shutting down")
+            }
         } catch is NIOThreadPoolError.ThreadPoolInactive {
             throw APIError.overloaded(retryAfter: 5)
         }

@@ -129,6 +129,29 @@ final class Workspace {
         #expect(!ws.files.contains("out.webp"))
     }
 
+    @Test func devicesPipesAndHostileFilesAreRefusedAtOnce() throws {
+        let ws = try Workspace()
+        #expect(mkfifo(ws.path("pipe"), 0o600) == 0)
+        // A truncated .svgz made libvips' probe spin forever, whatever the file was called.
+        let svgz: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xB3, 0x29, 0x2E, 0x4B]
+        try Data(svgz).write(to: URL(fileURLWithPath: ws.path("cut.jpg")))
+        for (input, says) in [("/dev/zero", "is a device"), (ws.path("pipe"), "is a pipe"), (ws.path("cut.jpg"), "(gzip, .svgz) are not accepted")] {
+            let start = ContinuousClock.now
+            let r = try CLI.run(["crop", input, "--size", "10x10", "-o", ws.path("out.webp")])
+            #expect(r.status == 1, "\(input): \(r.stderr)")
+            #expect(r.stderr.contains(says) && r.stderr.split(separator: "\n").count == 1, "\(input): \(r.stderr)")
+            #expect(ContinuousClock.now - start < .seconds(10))
+        }
+        // The batch command goes past them, in the same folder as a good photo.
+        try FileManager.default.createDirectory(atPath: ws.path("in"), withIntermediateDirectories: true)
+        try Data(svgz).write(to: URL(fileURLWithPath: ws.path("in/cut.jpg")))
+        #expect(mkfifo(ws.path("in/pipe.jpg"), 0o600) == 0)
+        try Workspace.png(width: 40, height: 30).write(to: URL(fileURLWithPath: ws.path("in/good.png")))
+        let batch = try CLI.run(["batch", ws.path("in"), ws.path("out"), "--sizes", "10x10"])
+        #expect(batch.status == 1, "\(batch.stdout) \(batch.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path("out")).count == 1)
+    }
+
     @Test func badUsageExitsTwo() throws {
         let ws = try Workspace()
         for size in ["0x10", "-5x10", "100000x10", "abc"] {

@@ -173,15 +173,6 @@ extension ServerSuite {
 
 extension ServerSuite {
     @Suite("Errors") struct ErrorTests {
-        func expectError(_ reply: Reply, _ status: Int, _ code: String, field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
-            #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
-            #expect(reply.headers.first(name: "Content-Type") == "application/json", sourceLocation: sourceLocation)
-            #expect(reply.error["code"] as? String == code, "\(reply.text)", sourceLocation: sourceLocation)
-            #expect(reply.error["message"] is String, sourceLocation: sourceLocation)
-            if let field { #expect(reply.error["field"] as? String == field, sourceLocation: sourceLocation) }
-            #expect(!reply.text.contains("/tmp") && !reply.text.contains("/work") && !reply.text.contains(".swift"),
-                    "no paths or internals: \(reply.text)", sourceLocation: sourceLocation)
-        }
 
         @Test("400: invalid JSON, operations and fields name the field")
         func invalid() async throws {
@@ -255,7 +246,7 @@ extension ServerSuite {
 
         @Test("413: body, file and pixel limits")
         func tooLarge() async throws {
-            try await TestServer.with({ $0.maxBodyBytes = 64 * 1024; $0.maxPixels = 50_000 }) { server in
+            try await TestServer.with({ $0.maxBodyBytes = 64 * 1024; $0.maxPixels = 50_000; $0.maxOutputPixels = 1_000_000 }) { server in
                 let big = try Images.make(width: 600, height: 600)
                 #expect(big.count > 64 * 1024)
                 expectError(try await HTTP.postJSON(server.base + "/v1/transform", ["file": Images.fileJSON(big), "operations": smartCrop256]),
@@ -298,13 +289,7 @@ extension ServerSuite {
             try await TestServer.with({ $0.workers = 1; $0.queueSize = 0 }) { server in
                 let slow: [String: Any] = ["file": Images.fileJSON(slowImage), "operations": [["type": "blur", "sigma": 20], ["type": "convert", "format": "png"]]]
                 let first = Task { try await HTTP.postJSON(server.base + "/v1/transform", slow) }
-                // readyz answers 503 exactly while the one worker is taken.
-                var busy = false
-                for _ in 0..<2000 {
-                    if try await HTTP.get(server.base + "/readyz").status == 503 { busy = true; break }
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                #expect(busy)
+                #expect(try await waitUntilBusy(server.base))
                 // Several at once, so that one still finds the worker taken even on a slow machine.
                 let small = try JSONSerialization.data(withJSONObject: ["file": Images.fileJSON(Images.small), "operations": smartCrop256])
                 let replies = try await withThrowingTaskGroup(of: Reply.self) { group in

@@ -229,3 +229,75 @@ func canConnect(port: Int) -> Bool {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }
+
+/// A plain TCP connection to a loopback port, for clients no HTTP library would be: slow,
+/// half-finished, or gone before the answer.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard fd >= 0, connected else { throw TestFailure("cannot connect to port \(port)") }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ data: Data) {
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+
+    func send(_ text: String) { send(Data(text.utf8)) }
+
+    /// Everything the server sends until it closes the connection or `timeout` passes; and
+    /// whether it closed.
+    func readUntilClosed(timeout: Duration) -> (data: Data, closed: Bool) {
+        var received = Data()
+        let end = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while ContinuousClock.now < end {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = end - ContinuousClock.now
+            let ms = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            guard poll(&poller, 1, ms) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { return (received, true) }
+            received.append(contentsOf: buffer[0..<n])
+        }
+        return (received, false)
+    }
+}
+
+/// An error answer as the API promises it: status, JSON shape, code, and nothing internal.
+func expectError(_ reply: Reply, _ status: Int, _ code: String, field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+    #expect(reply.headers.first(name: "Content-Type") == "application/json", sourceLocation: sourceLocation)
+    #expect(reply.error["code"] as? String == code, "\(reply.text)", sourceLocation: sourceLocation)
+    #expect(reply.error["message"] is String, sourceLocation: sourceLocation)
+    if let field { #expect(reply.error["field"] as? String == field, sourceLocation: sourceLocation) }
+    #expect(!reply.text.contains("/tmp") && !reply.text.contains("/work") && !reply.text.contains(".swift"),
+            "no paths or internals: \(reply.text)", sourceLocation: sourceLocation)
+}
+
+/// Waits until readyz answers 503, which it does exactly while every worker is taken and the
+/// queue is full; false if that never happens.
+func waitUntilBusy(_ base: String) async throws -> Bool {
+    for _ in 0..<2000 {
+        if try await HTTP.get(base + "/readyz").status == 503 { return true }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    return false
+}

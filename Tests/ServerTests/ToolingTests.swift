@@ -131,33 +131,36 @@ extension ServerSuite {
             #expect(serve == direct)
         }
 
-        @Test("SIGTERM stops accepting and lets the request in flight finish", .enabled(if: binary != nil, "needs the smartcrop binary"))
-        func gracefulShutdown() async throws {
-            let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-serve-\(UUID())")
-            defer { try? FileManager.default.removeItem(at: downloads) }
+        /// `smartcrop serve` on a free loopback port with one worker and no queue (it execs
+        /// smartcrop-server, same pid); `environment` adds settings.
+        func launch(_ environment: [String: String]) throws -> (process: Process, port: Int, log: String) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try #require(Self.binary))
-            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]  // execs smartcrop-server, same pid
-            var environment = ProcessInfo.processInfo.environment
-            environment["SMARTCROP_QUEUE_SIZE"] = "0"
-            environment["SMARTCROP_DOWNLOAD_DIR"] = downloads.path
-            process.environment = environment
+            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["SMARTCROP_QUEUE_SIZE": "0"].merging(environment) { $1 }) { $1 }
             let stderr = Pipe()
             process.standardError = stderr
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            defer { if process.isRunning { process.terminate() } }
-
             // The log line "smartcrop listening port=N" tells the port.
             var log = ""
-            var port: Int?
-            while port == nil {
+            while true {
                 let chunk = stderr.fileHandleForReading.availableData
                 guard !chunk.isEmpty else { break }
                 log += String(decoding: chunk, as: UTF8.self)
-                if let match = log.firstMatch(of: /port=(\d+)/) { port = Int(match.1) }
+                if let match = log.firstMatch(of: /port=(\d+)/), let port = Int(match.1) { return (process, port, log) }
             }
-            let base = "http://127.0.0.1:\(try #require(port, "\(log)"))"
+            process.terminate()
+            throw TestFailure("the server did not start: \(log)")
+        }
+
+        @Test("SIGTERM stops accepting and lets the request in flight finish", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func gracefulShutdown() async throws {
+            let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-serve-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: downloads) }
+            let (process, port, log) = try launch(["SMARTCROP_DOWNLOAD_DIR": downloads.path])
+            defer { if process.isRunning { process.terminate() } }
+            let base = "http://127.0.0.1:\(port)"
             #expect(log.contains("no API key configured"))
 
             let slowImage = try Images.make(width: 1600, height: 1600)
@@ -165,12 +168,7 @@ extension ServerSuite {
                 try await HTTP.postJSON(base + "/v1/transform", ["file": Images.fileJSON(slowImage),
                                                                  "operations": [["type": "blur", "sigma": 20], ["type": "convert", "format": "png"]]])
             }
-            var busy = false
-            for _ in 0..<2000 {
-                if try await HTTP.get(base + "/readyz").status == 503 { busy = true; break }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            #expect(busy, "the slow request reached the worker")
+            #expect(try await waitUntilBusy(base), "the slow request reached the worker")
             kill(process.processIdentifier, SIGTERM)
             let reply = try await slow.value
             #expect(reply.status == 200, "the request in flight finished: \(reply.text)")
@@ -178,7 +176,26 @@ extension ServerSuite {
             for _ in 0..<400 where process.isRunning { try await Task.sleep(for: .milliseconds(25)) }
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
-            #expect(!canConnect(port: try #require(port)), "nothing listens after shutdown")
+            #expect(!canConnect(port: port), "nothing listens after shutdown")
+        }
+
+        @Test("SIGTERM with a stuck job exits within the drain timeout", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func drainTimeout() async throws {
+            let (process, port, _) = try launch(["SMARTCROP_DRAIN_TIMEOUT_SECONDS": "1", "SMARTCROP_DEADLINE_SECONDS": "600"])
+            defer { if process.isRunning { process.terminate() } }
+            let base = "http://127.0.0.1:\(port)"
+            // Minutes of work: the drain timeout, not the job, must end the process.
+            let photo = try Images.make(width: 1200, height: 1200)
+            let stuck = Task { try? await HTTP.postJSON(base + "/v1/transform", ["file": Images.fileJSON(photo), "operations": longJob]) }
+            #expect(try await waitUntilBusy(base), "the stuck job reached the worker")
+            let signalled = ContinuousClock.now
+            kill(process.processIdentifier, SIGTERM)
+            while process.isRunning, ContinuousClock.now - signalled < .seconds(30) { try await Task.sleep(for: .milliseconds(25)) }
+            let took = ContinuousClock.now - signalled
+            #expect(!process.isRunning)
+            // 1 s of drain, then the job's image work stops part-way.
+            #expect(took >= .seconds(1) && took < .seconds(6), "exited \(took) after SIGTERM")
+            stuck.cancel()
         }
     }
 }

@@ -36,14 +36,14 @@ import Testing
     @Test func roundTripsThroughCodable() throws {
         let p = try parse("""
         [{"type": "smart_crop", "width": 100, "height": 50, "mode": "face", "facePreset": "upper-body", "padding": 10,
-          "faces": "index:2", "sensitivity": 0.7, "padToSquare": true, "padColor": "#ff0000", "quality": 70},
+          "faces": "index:2", "sensitivity": 0.7, "padColor": "#ff0000", "quality": 70},
          {"type": "resize", "width_in_px": 20, "fit": "inside", "without_enlargement": false},
          {"type": "convert", "format": "avif"}]
         """)
         let again = try JSONDecoder().decode(Pipeline.self, from: JSONEncoder().encode(p))
         #expect(again == p)
         guard case .smartCrop(let s) = p.operations[0] else { Issue.record("not a smart crop"); return }
-        #expect(s.mode == .face && s.facePreset == .upperBody && s.faces == .index(2) && s.padToSquare && s.quality == 70)
+        #expect(s.mode == .face && s.facePreset == .upperBody && s.faces == .index(2) && s.quality == 70)
     }
 
     @Test func toolFormLegacyModesMap() throws {

@@ -8,13 +8,31 @@
 int sc_init(const char *argv0);
 void sc_set_threads(int threads);
 
-// Loading. `options` is a libvips option string such as "access=sequential" (may be NULL).
-VipsImage *sc_open_file(const char *path, const char *options);
-VipsImage *sc_open_buffer(const void *data, size_t length, const char *options);
-int sc_thumbnail_file(const char *path, VipsImage **out, int width, int height,
-                      const char *import_profile, const char *export_profile);
-int sc_thumbnail_buffer(const void *data, size_t length, VipsImage **out, int width, int height,
-                        const char *import_profile, const char *export_profile);
+// A request's stop signal for libvips work: a deadline and a cancel switch. libvips checks an
+// image's kill flag before computing each tile, and `sc_stop_watch` sets that flag from the
+// image's progress signal once the deadline has passed or the request was cancelled, so work
+// in progress stops within a tile. Reference-counted: an image keeps its handler (and a
+// reference) for as long as it lives, which may be longer than the request.
+typedef struct SCStop SCStop;
+// `seconds` <= 0 means no deadline.
+SCStop *sc_stop_new(double seconds);
+void sc_stop_unref(SCStop *stop);
+void sc_stop_cancel(SCStop *stop);
+// 0 running, 1 past the deadline, 2 cancelled.
+int sc_stop_state(const SCStop *stop);
+// Makes `image` signal its own progress and kill itself when `stop` fires. Call it on the
+// image about to be evaluated (saved, copied to memory, measured).
+void sc_stop_watch(VipsImage *image, SCStop *stop);
+
+// Loading, with one named loader ("jpegload", "pngload_buffer"…): libvips never probes every
+// loader for the input's type, so a hostile file only ever meets the loader of its magic bytes.
+// `options` is a libvips option string such as "access=sequential,fail_on=truncated" (may be
+// NULL). Give `path` for a file, else `data` and `length`.
+VipsImage *sc_load(const char *loader, const char *path, const void *data, size_t length, const char *options);
+// Resizes an already loaded image to exactly `width` × `height` (after EXIF orientation),
+// with libvips' colour handling; the profiles are only set when given.
+int sc_thumbnail_image(VipsImage *in, VipsImage **out, int width, int height,
+                       const char *import_profile, const char *export_profile);
 
 // Geometry.
 int sc_resize(VipsImage *in, VipsImage **out, double hscale, double vscale);
@@ -34,6 +52,7 @@ int sc_deviate(VipsImage *in, double *out);
 
 // Pixels and colour.
 int sc_gaussblur(VipsImage *in, VipsImage **out, double sigma);
+int sc_shrink(VipsImage *in, VipsImage **out, double hshrink, double vshrink);
 int sc_sharpen(VipsImage *in, VipsImage **out, double sigma);
 int sc_flatten(VipsImage *in, VipsImage **out, const double *background, int n);
 int sc_colourspace(VipsImage *in, VipsImage **out, VipsInterpretation space);

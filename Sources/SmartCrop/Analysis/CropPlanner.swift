@@ -66,7 +66,7 @@ enum CropPlanner {
         }
         let window = AspectFit.largestCrop(width: proxy.width, height: proxy.height, targetWidth: target.width, targetHeight: target.height)
         var left: Int32 = 0, top: Int32 = 0
-        _ = try proxy.derive("smartcrop") { sc_smartcrop($0, $1, Int32(window.width), Int32(window.height), interesting, &left, &top) }
+        _ = try proxy.derive("smartcrop") { _, out in sc_smartcrop(proxy.evaluated, out, Int32(window.width), Int32(window.height), interesting, &left, &top) }
         let cx = (Double(left) + Double(window.width) / 2) * Double(frame.width) / Double(proxy.width)
         let cy = (Double(top) + Double(window.height) / 2) * Double(frame.height) / Double(proxy.height)
         let size = largestCrop(in: frame, target: target)
@@ -112,8 +112,8 @@ enum CropPlanner {
             background = try image.cropped(PixelRect(x: 0, y: 0, width: 1, height: 1)).pixelBytes().map(Double.init)
         }
         var l: Int32 = 0, t: Int32 = 0, w: Int32 = 0, h: Int32 = 0
-        guard sc_find_trim(subject.pointer, Double(threshold), &background, Int32(background.count), &l, &t, &w, &h) == 0 else {
-            throw SmartCropError.processing(operation: "find_trim", message: Vips.takeError())
+        guard sc_find_trim(subject.evaluated, Double(threshold), &background, Int32(background.count), &l, &t, &w, &h) == 0 else {
+            throw subject.failure("find_trim")
         }
         guard w > 0, h > 0 else { return nil }
         return PixelRect(x: Int(l), y: Int(t), width: Int(w), height: Int(h))

@@ -193,16 +193,16 @@ enum FaceAnalysis {
 public enum FaceFinder {
     /// Decodes only the analysis proxy (shrink-on-load) and reports faces in source pixels.
     public static func detect(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch(),
-                              threads: Int = 1) throws -> FaceReport {
-        try detectShowing(source, models: models, search: search, threads: threads).report
+                              threads: Int = 1, stop: StopSignal? = nil) throws -> FaceReport {
+        try detectShowing(source, models: models, search: search, threads: threads, stop: stop).report
     }
 
     /// As `detect`, also returning the decoded analysis image (for drawing on).
     public static func detectShowing(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch(),
-                                     threads: Int = 1) throws -> (report: FaceReport, image: Image) {
+                                     threads: Int = 1, stop: StopSignal? = nil) throws -> (report: FaceReport, image: Image) {
         let info = source.info
         let scale = min(1, Double(search.proxySide) / Double(max(info.width, info.height)))
-        let image = try source.decode(scale: scale)
+        let image = try source.decode(scale: scale, stop: stop)
         let frame = CropFrame(width: info.width, height: info.height,
                               imageScaleX: Double(image.width) / Double(info.width),
                               imageScaleY: Double(image.height) / Double(info.height), toSource: .identity)

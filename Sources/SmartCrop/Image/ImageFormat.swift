@@ -19,6 +19,14 @@ public enum ImageFormat: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// The name people know the format by, for messages.
+    public var displayName: String {
+        switch self {
+        case .webp: "WebP"
+        default: rawValue.uppercased()
+        }
+    }
+
     public var fileExtension: String {
         switch self {
         case .jpeg: "jpg"

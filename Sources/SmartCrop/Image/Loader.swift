@@ -1,5 +1,6 @@
 import CVips
 import CVipsShim
+import Synchronization
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -27,109 +28,165 @@ public struct SourceInfo: Codable, Sendable, Equatable {
 }
 
 /// Limits checked on the header, before decoding, so oversized or hostile files are refused
-/// cheaply.
+/// cheaply; and what to do with a file that is damaged part-way.
 public struct DecodeLimits: Sendable, Equatable {
     public var maxPixels: Int
-    public init(maxPixels: Int = 100_000_000) { self.maxPixels = maxPixels }
+    /// The largest output, and the largest image any step may make (pad, resize).
+    public var maxOutputPixels: Int
+    public var failOn: DecodeFailurePolicy
+
+    public init(maxPixels: Int = 100_000_000, maxOutputPixels: Int? = nil, failOn: DecodeFailurePolicy = .truncated) {
+        self.maxPixels = maxPixels
+        self.maxOutputPixels = maxOutputPixels ?? maxPixels
+        self.failOn = failOn
+    }
 }
 
-/// The input of one request, opened: its header is read and checked; pixels are decoded on
-/// demand, at the size asked for (libvips shrink-on-load).
+/// How much damage a decode tolerates: libvips' (and sharp's) `fail_on` levels.
+public enum DecodeFailurePolicy: String, Sendable, CaseIterable, Codable {
+    /// Decode what can be decoded; a truncated file comes out with its missing part filled in,
+    /// and the result carries a warning.
+    case none
+    /// Refuse truncated files (the default): a cut-off upload would make a grey-banded avatar.
+    case truncated
+    /// Also refuse files with any decoder error.
+    case error
+    /// Also refuse files the decoder only warns about.
+    case warning
+}
+
+/// The input of one request, opened: its type is sniffed from its bytes, its header is read
+/// and checked; pixels are decoded on demand, at the size asked for (shrink-on-load).
 public final class OpenedSource: @unchecked Sendable {
     public let info: SourceInfo
     private let path: String?
     private let bytes: PinnedBytes?
+    private let failOn: DecodeFailurePolicy
     /// The embedded profile is sRGB already, so decoding needs no colour transform.
     let profileIsSRGB: Bool
+    /// Problems a lenient decode got past (see `DecodeFailurePolicy.none`). Variants may decode
+    /// again from several threads, hence the lock.
+    public var warnings: [String] { warningList.withLock { $0 } }
+    private let warningList = Mutex<[String]>([])
 
     public init(_ source: ImageSource, limits: DecodeLimits = DecodeLimits()) throws {
         try Vips.ensureStarted()
-        let header: Image
+        let head: [UInt8]
+        let byteCount: Int
         switch source {
         case .file(let path):
-            guard FileSystem.isReadable(path) else {
-                throw SmartCropError.io(FileSystem.exists(path) ? "cannot read \(path)" : "no such file: \(path)")
-            }
-            if FileSystem.isDirectory(path) {
-                throw SmartCropError.io("\(path) is a directory, not an image")
-            }
-            let loader = vips_foreign_find_load(path).map { String(cString: $0) }
-            vips_error_clear()
-            let size = FileSystem.size(path)
-            let format = try OpenedSource.format(ofLoader: loader, empty: size == 0)
-            guard let opened = sc_open_file(path, "access=sequential") else {
-                throw SmartCropError.undecodable("cannot read the \(format.rawValue) header: \(Vips.takeError())")
-            }
-            header = Image(taking: opened, upstream: nil)
+            (head, byteCount) = try FileSystem.readHead(path, count: FormatSniffer.headerLength)
             self.path = path
             self.bytes = nil
-            self.info = try OpenedSource.describe(header, format: format, byteCount: size, limits: limits)
-            self.profileIsSRGB = header.hasSRGBProfile
         case .data(let data):
-            let pinned = PinnedBytes(data)
-            let loader = vips_foreign_find_load_buffer(pinned.pointer, pinned.count).map { String(cString: $0) }
-            vips_error_clear()
-            let format = try OpenedSource.format(ofLoader: loader, empty: data.isEmpty)
-            guard let opened = sc_open_buffer(pinned.pointer, pinned.count, "access=sequential") else {
-                throw SmartCropError.undecodable("cannot read the \(format.rawValue) header: \(Vips.takeError())")
-            }
-            header = Image(taking: opened, upstream: pinned)
+            head = Array(data.prefix(FormatSniffer.headerLength))
+            byteCount = data.count
             self.path = nil
-            self.bytes = pinned
-            self.info = try OpenedSource.describe(header, format: format, byteCount: data.count, limits: limits)
-            self.profileIsSRGB = header.hasSRGBProfile
+            self.bytes = PinnedBytes(data)
         }
+        let format: ImageFormat
+        switch FormatSniffer.sniff(head) {
+        case .accepted(let accepted): format = accepted
+        case .refused(let why):
+            throw SmartCropError.unsupportedFormat("\(why); use JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF")
+        }
+        failOn = limits.failOn
+        let header = try OpenedSource.load(format, path: path, bytes: bytes, options: "access=sequential")
+        self.info = try OpenedSource.describe(header, format: format, byteCount: byteCount, limits: limits)
+        self.profileIsSRGB = header.hasSRGBProfile
     }
 
     /// Decodes the whole image at exactly `width` × `height` (in oriented pixels): upright,
-    /// 8-bit sRGB (or grey), alpha kept, computed into memory. libvips shrinks on load where the
-    /// format allows it, so a 12 MP JPEG decoded at 500 px never exists at full size.
-    public func decode(width: Int, height: Int) throws -> Image {
-        var out: UnsafeMutablePointer<VipsImage>?
+    /// 8-bit sRGB (or grey), alpha kept, computed into memory. Where the format allows it, the
+    /// loader shrinks while decoding, so a 12 MP JPEG decoded at 500 px never exists at full
+    /// size. `stop` ends the decode part-way.
+    public func decode(width: Int, height: Int, stop: StopSignal? = nil) throws -> Image {
+        do {
+            return try decode(width: width, height: height, failOn: failOn == .none ? .truncated : failOn, stop: stop)
+        } catch SmartCropError.undecodable(let message, _) where failOn == .none && stop?.error == nil {
+            // Strict first, so a damaged file is known as damaged; then take what decodes.
+            let image = try decode(width: width, height: height, failOn: .none, stop: stop)
+            let warning = message.replacing(" and cannot be decoded", with: "") + "; the part that could not be decoded is filled in"
+            warningList.withLock { if !$0.contains(warning) { $0.append(warning) } }
+            return image
+        }
+    }
+
+    private func decode(width: Int, height: Int, failOn: DecodeFailurePolicy, stop: StopSignal?) throws -> Image {
+        var options = "access=sequential,fail_on=\(failOn.rawValue)"
+        // The loader's own shrink, as libvips' thumbnail picks it: a block shrink for JPEG that
+        // leaves at least a factor of two for the real resize, a scaled decode for WebP, and a
+        // HEIF file's embedded thumbnail when it is big enough.
+        let shrink = min(Double(info.width) / Double(width), Double(info.height) / Double(height))
+        switch info.format {
+        case .jpeg:
+            let factor = shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1
+            if factor > 1 { options += ",shrink=\(factor)" }
+        case .webp where shrink > 1:
+            options += ",scale=\(1 / shrink)"
+        case .heic, .avif:
+            if let thumbnail = try? OpenedSource.load(info.format, path: path, bytes: bytes, options: "thumbnail=true"),
+               min(Double(thumbnail.width) / Double(width), Double(thumbnail.height) / Double(height)) > 1,
+               thumbnail.width != info.width || thumbnail.height != info.height {
+                options += ",thumbnail=true"
+            }
+        default:
+            break
+        }
+        let loaded = try OpenedSource.load(info.format, path: path, bytes: bytes, options: options, stop: stop)
         // An embedded profile (or CMYK, which has no meaning without one) needs a real colour
         // transform to sRGB; untagged RGB is taken as sRGB already and costs nothing, and so is
         // RGB tagged with an sRGB profile (its profile stays attached).
         let importProfile: String? = info.isCMYK && !info.hasICCProfile ? "cmyk" : nil
         let exportProfile: String? = (info.hasICCProfile && !profileIsSRGB) || info.isCMYK ? "srgb" : nil
-        let status: Int32 = withOptionalCString(importProfile) { importC in
-            withOptionalCString(exportProfile) { exportC in
-                if let path {
-                    return sc_thumbnail_file(path, &out, Int32(width), Int32(height), importC, exportC)
-                }
-                return sc_thumbnail_buffer(bytes!.pointer, bytes!.count, &out, Int32(width), Int32(height), importC, exportC)
-            }
-        }
-        guard status == 0, let out else {
-            throw SmartCropError.undecodable("cannot decode the \(info.format.rawValue) image: \(Vips.takeError())")
-        }
-        let lazy = Image(taking: out, upstream: bytes)
         do {
-            return try lazy.toSRGB().materialised()
+            let sized = try withOptionalCString(importProfile) { importC in
+                try withOptionalCString(exportProfile) { exportC in
+                    try loaded.derive("thumbnail") { sc_thumbnail_image($0, $1, Int32(width), Int32(height), importC, exportC) }
+                }
+            }
+            return try sized.toSRGB().materialised()
         } catch let error as SmartCropError {
-            throw SmartCropError.undecodable("cannot decode the \(info.format.rawValue) image: \(error.message)")
+            if let stopped = stop?.error { throw stopped }
+            throw OpenedSource.decodeFailure(info.format, detail: error.detail ?? error.message)
         }
     }
 
     /// Decodes at a uniform scale of the oriented source (rounded to whole pixels).
-    public func decode(scale: Double) throws -> Image {
+    public func decode(scale: Double, stop: StopSignal? = nil) throws -> Image {
         let s = min(scale, 1)
         return try decode(width: max(1, Int((Double(info.width) * s).rounded(.up))),
-                          height: max(1, Int((Double(info.height) * s).rounded(.up))))
+                          height: max(1, Int((Double(info.height) * s).rounded(.up))), stop: stop)
     }
 
-    private static func format(ofLoader loader: String?, empty: Bool) throws -> ImageFormat {
-        if empty { throw SmartCropError.unsupportedFormat("the input is empty") }
-        guard let loader else {
-            throw SmartCropError.unsupportedFormat("the input is not an image in a supported format (JPEG, PNG, WebP, AVIF, HEIC, GIF, TIFF)")
+    /// The image as `format`'s own loader reads it, lazily: only the header is read here.
+    private static func load(_ format: ImageFormat, path: String?, bytes: PinnedBytes?, options: String,
+                             stop: StopSignal? = nil) throws -> Image {
+        let loader = switch format {
+        case .jpeg: "jpegload"
+        case .png: "pngload"
+        case .webp: "webpload"
+        case .avif, .heic: "heifload"
+        case .gif: "gifload"
+        case .tiff: "tiffload"
         }
-        // libvips names loaders by class (VipsForeignLoadJpegFile) or nickname (jpegload_buffer).
-        let table: [(String, ImageFormat)] = [("jpeg", .jpeg), ("png", .png), ("webp", .webp), ("heif", .heic),
-                                               ("nsgif", .gif), ("gif", .gif), ("tiff", .tiff)]
-        let name = loader.lowercased().replacing("vipsforeignload", with: "")
-        for (prefix, format) in table where name.hasPrefix(prefix) {
-            return format
+        let opened: UnsafeMutablePointer<VipsImage>? = if let path {
+            sc_load(loader, path, nil, 0, options)
+        } else {
+            sc_load(loader + "_buffer", nil, bytes!.pointer, bytes!.count, options)
         }
-        throw SmartCropError.unsupportedFormat("images of this kind (\(loader.replacing("_buffer", with: ""))) are not accepted; use JPEG, PNG, WebP, AVIF, HEIC, GIF or TIFF")
+        guard let opened else { throw decodeFailure(format, detail: Vips.takeError()) }
+        return Image(taking: opened, upstream: bytes, stop: stop)
+    }
+
+    /// Our own short message for a decoder's failure; libvips' words go to `detail`, for logs.
+    static func decodeFailure(_ format: ImageFormat, detail: String) -> SmartCropError {
+        let words = detail.lowercased()
+        let truncated = ["premature end", "truncated", "unexpected end", "end of file", "not enough data", "out of data",
+                         "short read", "read error", "eof"].contains { words.contains($0) }
+        let message = truncated ? "the \(format.displayName) file is truncated"
+                                : "the \(format.displayName) file is damaged and cannot be decoded"
+        return .undecodable(message, detail: detail)
     }
 
     private static func describe(_ header: Image, format: ImageFormat, byteCount: Int, limits: DecodeLimits) throws -> SourceInfo {
@@ -141,15 +198,21 @@ public final class OpenedSource: @unchecked Sendable {
         }
         let width = swap ? header.height : header.width
         let height = swap ? header.width : header.height
-        guard width > 0, height > 0 else { throw SmartCropError.undecodable("the image has no pixels") }
+        guard width > 0, height > 0 else { throw SmartCropError.undecodable("the \(format.displayName) file has no pixels") }
         if width * height > limits.maxPixels {
-            func amount(_ n: Int) -> String { n >= 1_000_000 ? "\(Double(n / 100_000) / 10) MP" : "\(n) pixels" }
-            throw SmartCropError.tooLarge("the image is \(width)x\(height) (\(amount(width * height))); the limit is \(amount(limits.maxPixels))")
+            throw SmartCropError.tooLarge("the image is \(width)x\(height) (\(PixelCount(width * height))); the limit is \(PixelCount(limits.maxPixels))")
         }
         return SourceInfo(width: width, height: height, format: format, orientation: orientation,
                           hasAlpha: header.hasAlpha, hasICCProfile: header.hasField(VIPS_META_ICC_NAME),
                           isCMYK: header.interpretation == VIPS_INTERPRETATION_CMYK, byteCount: byteCount)
     }
+}
+
+/// A pixel count as people read it: "12.0 MP", or "4000 pixels" below a megapixel.
+struct PixelCount: CustomStringConvertible {
+    let value: Int
+    init(_ value: Int) { self.value = value }
+    var description: String { value >= 1_000_000 ? "\(Double(value / 100_000) / 10) MP" : "\(value) pixels" }
 }
 
 /// A private, stable copy of input bytes: libvips reads from the buffer lazily, for as long as

@@ -15,13 +15,33 @@ public enum JSONValue: Sendable, Equatable, Codable {
     case object([String: JSONValue])
 
     public init(from decoder: Decoder) throws {
+        let budget = decoder.userInfo[JSONBudget.key] as? JSONBudget
+        try budget?.spend()
+        // Most likely kinds first: every wrong guess costs a thrown DecodingError.
+        if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            if let budget, object.allKeys.count > budget.limits.maxObjectKeys {
+                throw JSONLimitExceeded(path: decoder.codingPath, message: "holds \(object.allKeys.count) fields; the limit is \(budget.limits.maxObjectKeys)")
+            }
+            var fields: [String: JSONValue] = [:]
+            for key in object.allKeys { fields[key.stringValue] = try object.decode(JSONValue.self, forKey: key) }
+            self = .object(fields)
+            return
+        }
+        if var array = try? decoder.unkeyedContainer() {
+            // The count is known before any item is decoded, so a huge list costs nothing.
+            if let budget, let count = array.count, count > budget.limits.maxArrayItems {
+                throw JSONLimitExceeded(path: decoder.codingPath, message: "holds \(count) \(budget.limits.itemName); the limit is \(budget.limits.maxArrayItems)")
+            }
+            var items: [JSONValue] = []
+            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
+            self = .array(items)
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
-        else if let b = try? container.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? container.decode(Double.self) { self = .number(n) }
         else if let s = try? container.decode(String.self) { self = .string(s) }
-        else if let a = try? container.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        else if let n = try? container.decode(Double.self) { self = .number(n) }
+        else { self = .bool(try container.decode(Bool.self)) }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -37,10 +57,21 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses JSON text; a syntax error becomes an invalid-argument error on `field`.
-    public static func parse(_ data: Data, field: String) throws -> JSONValue {
+    /// Parses JSON text; a syntax error becomes an invalid-argument error on `field`. Parsing
+    /// stops as soon as `limits` are passed, so a hostile document costs about one scan of
+    /// its bytes.
+    public static func parse(_ data: Data, field: String, limits: JSONLimits = JSONLimits()) throws -> JSONValue {
+        if data.count > limits.maxBytes {
+            throw SmartCropError.tooLarge("\(field) is \(data.count) bytes of JSON; the limit is \(limits.maxBytes)")
+        }
+        let decoder = JSONDecoder()
+        decoder.userInfo[JSONBudget.key] = JSONBudget(limits)
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
+            return try decoder.decode(JSONValue.self, from: data)
+        } catch let error as JSONLimitExceeded {
+            let path = error.path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            let name = path.isEmpty ? field : (path.hasPrefix(".") ? String(path.dropFirst()) : path)
+            throw SmartCropError.invalidArgument(field: name, message: error.message)
         } catch {
             throw SmartCropError.invalidArgument(field: field, message: "is not valid JSON")
         }
@@ -56,6 +87,56 @@ public enum JSONValue: Sendable, Equatable, Codable {
         case .object: "an object"
         }
     }
+}
+
+/// How much JSON one document may hold. Requests carry a few dozen values (or one big base64
+/// string), so these only ever stop hostile or broken input.
+public struct JSONLimits: Sendable {
+    public var maxBytes: Int
+    /// Per array: more operations or variants than any limit allows is refused at once.
+    public var maxArrayItems: Int
+    public var maxObjectKeys: Int
+    /// Values in the whole document.
+    public var maxValues: Int
+    /// What the arrays hold, for messages ("holds 31 operations").
+    public var itemName: String
+
+    public init(maxBytes: Int = Int.max, maxArrayItems: Int = 1000, maxObjectKeys: Int = 1000, maxValues: Int = 100_000,
+                itemName: String = "items") {
+        self.maxBytes = maxBytes
+        self.maxArrayItems = maxArrayItems
+        self.itemName = itemName
+        self.maxObjectKeys = maxObjectKeys
+        self.maxValues = maxValues
+    }
+}
+
+/// What is left of a document's `JSONLimits` while it is decoded.
+private final class JSONBudget: @unchecked Sendable {
+    static let key = CodingUserInfoKey(rawValue: "smartcrop.json-budget")!
+    let limits: JSONLimits
+    private var values = 0
+
+    init(_ limits: JSONLimits) { self.limits = limits }
+
+    func spend() throws {
+        values += 1
+        if values > limits.maxValues {
+            throw JSONLimitExceeded(path: [], message: "holds more than \(limits.maxValues) JSON values")
+        }
+    }
+}
+
+private struct JSONLimitExceeded: Error {
+    let path: [CodingKey]
+    let message: String
+}
+
+private struct AnyKey: CodingKey {
+    let stringValue: String
+    let intValue: Int? = nil
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
 }
 
 /// Reads the fields of one JSON object, recording which were used so that unknown (usually

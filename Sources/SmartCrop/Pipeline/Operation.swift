@@ -136,6 +136,10 @@ public struct SmartCropSettings: Sendable, Equatable {
 
     public static let defaultSize = 1080
 
+    /// Every other mode cuts a crop of the output's aspect from the image, so there is never
+    /// anything to pad: refusing the setting there beats ignoring it.
+    public static let padToSquareOnlyInTrim = "only applies with mode trim (the other modes crop to the output's aspect, which leaves nothing to pad)"
+
     public init(width: Int? = nil, height: Int? = nil, mode: CropMode = .auto) {
         self.width = width
         self.height = height

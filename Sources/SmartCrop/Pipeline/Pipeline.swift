@@ -16,15 +16,18 @@ public struct Pipeline: Sendable, Equatable {
 
     /// Parses `[{"type": ...}, ...]` (or `{"operations": [...]}`). Errors name the operation
     /// and field, e.g. `operations[2].width_in_px: must be between 1 and 16384, got 0`.
-    public static func parse(_ data: Data, maxOperations: Int = defaultMaxOperations) throws -> Pipeline {
-        let json = try JSONValue.parse(data, field: "operations")
+    /// `maxPixels` caps every result the operations alone decide (see `checkSizes`).
+    public static func parse(_ data: Data, maxOperations: Int = defaultMaxOperations,
+                             maxPixels: Int = DecodeLimits().maxOutputPixels) throws -> Pipeline {
+        let json = try JSONValue.parse(data, field: "operations", limits: JSONLimits(maxArrayItems: maxOperations, itemName: "operations"))
         if case .object(let object) = json, let list = object["operations"] {
-            return try parse(list, path: "operations", maxOperations: maxOperations)
+            return try parse(list, path: "operations", maxOperations: maxOperations, maxPixels: maxPixels)
         }
-        return try parse(json, path: "operations", maxOperations: maxOperations)
+        return try parse(json, path: "operations", maxOperations: maxOperations, maxPixels: maxPixels)
     }
 
-    public static func parse(_ json: JSONValue, path: String = "operations", maxOperations: Int = defaultMaxOperations) throws -> Pipeline {
+    public static func parse(_ json: JSONValue, path: String = "operations", maxOperations: Int = defaultMaxOperations,
+                             maxPixels: Int = DecodeLimits().maxOutputPixels) throws -> Pipeline {
         guard case .array(let items) = json else {
             throw SmartCropError.invalidArgument(field: path, message: "must be an array of operations, got \(json.typeName)")
         }
@@ -38,7 +41,9 @@ public struct Pipeline: Sendable, Equatable {
             try OperationParser.parse(item, path: "\(path)[\(index)]")
         }
         try validate(operations, path: path)
-        return Pipeline(operations)
+        let pipeline = Pipeline(operations)
+        try pipeline.checkSizes(maxPixels: maxPixels, path: path)
+        return pipeline
     }
 
     /// Rules that span operations.
@@ -166,6 +171,10 @@ enum OperationParser {
         }
         if s.mode == .rect, s.rect == nil {
             throw SmartCropError.invalidArgument(field: r.field("rect"), message: "is required for mode rect")
+        }
+        if s.padToSquare, s.mode != .trim {
+            throw SmartCropError.invalidArgument(field: r.field(r.has("pad_to_square") ? "pad_to_square" : "padToSquare"),
+                                                 message: SmartCropSettings.padToSquareOnlyInTrim)
         }
         return s
     }

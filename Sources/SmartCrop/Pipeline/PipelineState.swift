@@ -62,7 +62,7 @@ struct PipelineState {
         if pristine, let size {
             let needed = min(1, max(Double(size.width) / Double(rect.width), Double(size.height) / Double(rect.height)))
             if needed > frame.imageScaleX * 1.02, needed > frame.imageScaleY * 1.02 {
-                let image = try context.timed("decode") { try context.source.decode(scale: needed) }
+                let image = try context.timed("decode") { try context.source.decode(scale: needed, stop: context.options.stop) }
                 self.image = image
                 mapping = SourceMapping.identity.scaled(x: Double(image.width) / Double(context.source.info.width),
                                                         y: Double(image.height) / Double(context.source.info.height))
@@ -111,9 +111,7 @@ final class PipelineContext: @unchecked Sendable {
     var timings: [String: Duration] { durations.withLock { $0 } }
 
     func checkDeadline(before step: String) throws {
-        if let deadline = options.deadline, ContinuousClock.now > deadline {
-            throw SmartCropError.deadlineExceeded("the request ran out of time before \(step)")
-        }
+        try options.stop.check(before: step)
     }
 }
 

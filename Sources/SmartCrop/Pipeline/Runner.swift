@@ -8,8 +8,9 @@ import Synchronization
 
 public struct PipelineOptions: Sendable {
     public var limits: DecodeLimits
-    /// Checked between steps; past it the request fails with `deadlineExceeded`.
-    public var deadline: ContinuousClock.Instant?
+    /// The job's deadline and cancel switch: checked between steps, and by libvips during
+    /// them. Past the deadline the job fails with `deadlineExceeded`, once cancelled with `cancelled`.
+    public var stop: StopSignal
     /// The face detectors smart crops use; nil reads `SMARTCROP_FACE_MODEL` once per process.
     public var faceModels: FaceModels?
     /// Also make `PipelineOutput.explanation`, a picture of the decision.
@@ -23,8 +24,12 @@ public struct PipelineOptions: Sendable {
     public var detectionThreads = 1
 
     public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil, faceModels: FaceModels? = nil) {
+        self.init(limits: limits, stop: StopSignal(deadline: deadline), faceModels: faceModels)
+    }
+
+    public init(limits: DecodeLimits = DecodeLimits(), stop: StopSignal, faceModels: FaceModels? = nil) {
         self.limits = limits
-        self.deadline = deadline
+        self.stop = stop
         self.faceModels = faceModels
     }
 }
@@ -46,6 +51,8 @@ public struct PipelineOutput: Sendable {
     /// With `PipelineOptions.explain`: the source with the faces found and the crop chosen
     /// drawn on it (or the subject importance map, for subject crops).
     public var explanation: Image?
+    /// What went wrong but was got past, e.g. a truncated file decoded under `fail_on: none`.
+    public var warnings: [String] = []
 }
 
 /// Runs pipelines: one decode (shrunk on load to what the pipeline needs), each step in
@@ -73,7 +80,7 @@ public enum PipelineRunner {
         let decoded: Image
         do {
             defer { warmUp.wait() }
-            decoded = try shared.timed("decode") { try source.decode(scale: scale) }
+            decoded = try shared.timed("decode") { try source.decode(scale: scale, stop: options.stop) }
         }
         let decodeTime = shared.timings["decode"] ?? .zero
         @Sendable func output(_ index: Int) throws -> PipelineOutput {
@@ -105,6 +112,8 @@ public enum PipelineRunner {
                                   mapping: SourceMapping.identity.scaled(x: Double(decoded.width) / Double(info.width),
                                                                          y: Double(decoded.height) / Double(info.height)),
                                   pristine: true)
+        let maxPixels = context.options.limits.maxOutputPixels
+        var formatField = ""
         for (index, operation) in pipeline.operations.enumerated() {
             let step = makeStep(operation)
             try context.checkDeadline(before: "operations[\(index)] (\(step.name))")
@@ -113,9 +122,18 @@ public enum PipelineRunner {
             } catch SmartCropError.invalidArgument(let field, let message) {
                 throw SmartCropError.invalidArgument(field: "operations[\(index)]" + (field.isEmpty ? "" : ".\(field)"), message: message)
             }
+            // libvips has only planned the step so far: an image too big to make is refused
+            // before any of its pixels are computed.
+            if let problem = DecodeLimits.sizeProblem((state.image.width, state.image.height), maxPixels: maxPixels) {
+                throw SmartCropError.invalidArgument(field: "operations[\(index)]", message: problem)
+            }
+            if case .convert = operation { formatField = "operations[\(index)].format" }
         }
         try context.checkDeadline(before: "encode")
         let format = state.format ?? info.format.defaultOutput(hasAlpha: state.image.hasAlpha)
+        if let problem = format.sizeProblem(width: state.image.width, height: state.image.height) {
+            throw SmartCropError.invalidArgument(field: formatField, message: problem)
+        }
         let options = EncodeOptions(format: format, quality: state.quality, background: state.background ?? .white)
         let image = state.image
         let data = try context.timed("encode") { try image.encoded(options) }
@@ -128,7 +146,7 @@ public enum PipelineRunner {
         }
         return PipelineOutput(data: data, format: format, width: image.width, height: image.height, source: info,
                               decision: state.decision, timings: timings, decodedWidth: decoded.width, decodedHeight: decoded.height,
-                              explanation: explanation)
+                              explanation: explanation, warnings: context.source.warnings)
     }
 
     static func makeStep(_ operation: ImageOperation) -> any PipelineStep {
