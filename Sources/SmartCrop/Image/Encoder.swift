@@ -62,10 +62,12 @@ extension Image {
     /// For an encoder that cannot be stopped part-way (WebP, AVIF): the encode runs on a thread
     /// of its own, and the job stops waiting for it when its stop signal fires, so the request
     /// still ends at its deadline. The encode, bounded by the format's pixel cap, then finishes
-    /// unobserved. At most `maxAbandoned` may run on like that; past it the job waits them out,
+    /// unobserved (for a job with a deadline; without one, the encode runs in place). At most
+    /// `maxAbandoned` may run on like that; past it the job waits them out,
     /// so a flood of such requests cannot pile up unbounded work behind the worker pool.
     func writtenAside(suffix: String) throws -> Data {
-        guard let stop else { return try written(suffix: suffix) }
+        // Without a deadline nothing waits on the clock (the CLI): the thread hop would only cost.
+        guard let stop, stop.deadline != nil else { return try written(suffix: suffix) }
         let encode = AsideEncode()
         DispatchQueue.global().async { [self] in
             encode.result = Result { try written(suffix: suffix) }
