@@ -2,6 +2,9 @@
 #include "CVipsShim.h"
 
 #include <dlfcn.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <gmodule.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -46,6 +49,12 @@ int sc_init(const char *argv0) {
 }
 
 void sc_set_threads(int threads) { vips_concurrency_set(threads); }
+
+void sc_release_freed_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 struct SCStop {
     gint64 deadline_us;

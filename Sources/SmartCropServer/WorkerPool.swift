@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOPosix
 import ServiceLifecycle
 import SmartCrop
@@ -17,6 +20,7 @@ public final class WorkerPool: Service, Sendable {
     private let threads: NIOThreadPool
     /// Jobs running or waiting.
     private let admitted = Atomic<Int>(0)
+    private let trimmer = MemoryTrimmer()
     private let onChange: @Sendable (_ running: Int, _ queued: Int) -> Void
     private let onReject: @Sendable () -> Void
 
@@ -53,6 +57,7 @@ public final class WorkerPool: Service, Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await threads.runIfActive {
+                    defer { self.trimmer.afterJob() }
                     try stop?.check(before: "the job started")
                     return try body()
                 }
@@ -72,5 +77,27 @@ public final class WorkerPool: Service, Sendable {
     public func run() async throws {
         try? await gracefulShutdown()
         try await threads.shutdownGracefully()
+    }
+}
+
+/// Gives memory that jobs freed back to the system. glibc keeps what a thread frees in that
+/// thread's arena for reuse; after image jobs of every size on several workers, that held the
+/// server at 900 MiB when idle (80 % above its warmed-up size in `make soak`), and
+/// `malloc_trim` from a debugger took a loaded server from 535 to 275 MiB. Trimming walks the
+/// arenas, so it runs at most once a second, on the worker that just finished a job.
+final class MemoryTrimmer: Sendable {
+    private let last = Atomic<Int64>(0)
+    static let interval: Int64 = 1_000_000_000
+
+    func afterJob() {
+        #if canImport(Glibc)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let ns = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        let previous = last.load(ordering: .relaxed)
+        guard ns - previous >= Self.interval,
+              last.compareExchange(expected: previous, desired: ns, ordering: .relaxed).exchanged else { return }
+        ImageEngine.releaseFreedMemory()
+        #endif
     }
 }

@@ -68,6 +68,27 @@ import Testing
         #expect(time < .seconds(20), "took \(time)")
     }
 
+    @Test func stackedNeighbourhoodOperationsStayOnePassEach() throws {
+        // Found by `make fuzz`: 30 lazily stacked blurs of sigma 1000 on a 480-px photo took
+        // 144 s (each tile of one asks the one before for all of its image), and 28 stacked
+        // sharpens of a padded one ran the CLI out of memory at 24 GB.
+        let small = try Synthetic.encode(try Image.fromPixels(try Synthetic.texture(width: 480, height: 480), width: 480, height: 480, bands: 3),
+                                         ".jpg[Q=90]")
+        let blurs = Array(repeating: ImageOperation.blur(sigma: 1000), count: 30)
+        let sharpens = Array(repeating: ImageOperation.sharpen(sigma: 10), count: 8)
+        let (time, error) = elapsed {
+            let blurred = try run(blurs + [.convert(ConvertOperation(format: .png))], on: small)
+            let (image, _) = try blurred.data.pixels()
+            #expect((image.width, image.height) == (480, 480))
+            #expect(try image.deviation() < 3)
+            let sharpened = try run([.pad(PadOperation(top: 200, right: 200, bottom: 200, left: 200))] + sharpens, on: small)
+            #expect((sharpened.width, sharpened.height) == (880, 880))
+        }
+        #expect(error == nil, "\(String(describing: error))")
+        // Generous (tests run side by side): seconds each way, against minutes stacked lazily.
+        #expect(time < .seconds(60), "took \(time)")
+    }
+
     @Test func blurBelowTheReductionSigmaIsExact() throws {
         let image = try Image.fromPixels(try Synthetic.texture(width: 200, height: 200), width: 200, height: 200, bands: 3)
         let direct = try image.derive("gaussblur") { sc_gaussblur($0, $1, 6) }

@@ -7,6 +7,7 @@
 
 int sc_init(const char *argv0);
 void sc_set_threads(int threads);
+void sc_release_freed_memory(void);
 
 // A request's stop signal for libvips work: a deadline and a cancel switch. libvips checks an
 // image's kill flag before computing each tile, and `sc_stop_watch` sets that flag from the

@@ -48,4 +48,9 @@ public enum ImageEngine {
         try Vips.ensureStarted()
         sc_set_threads(Int32(max(1, threads)))
     }
+
+    /// Returns memory the process freed to the system (glibc `malloc_trim`; nothing elsewhere).
+    /// A long-running server calls it between jobs: the allocator otherwise keeps what each
+    /// worker thread freed, and the process stays at its busiest size.
+    public static func releaseFreedMemory() { sc_release_freed_memory() }
 }

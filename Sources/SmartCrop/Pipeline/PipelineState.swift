@@ -19,6 +19,9 @@ struct PipelineState {
     var background: Colour?
     /// A step's own picture of its decision (e.g. the subject importance map), if it made one.
     var explanation: Image?
+    /// The image's lazy chain holds a neighbourhood operation (blur, sharpen) since it was last
+    /// held in memory.
+    var neighbourhoodPending = false
 
     /// The frame decisions are made in (see `CropFrame`).
     func frame(source: SourceInfo) -> CropFrame {
@@ -46,6 +49,16 @@ struct PipelineState {
                                     focalPoint: focal.map(rounded), fallback: decision.fallback, faces: faces, detector: decision.detector)
         recorded.usedFaces = decision.usedFaces
         self.decision = recorded
+    }
+
+    /// Replaces the image by a neighbourhood operation on it. Stacked lazily, each such operation
+    /// asks the one before for its whole margin on every tile, so 30 of them in a row took
+    /// minutes and gigabytes for one small image; the image is held in memory between them
+    /// instead, which bounds the work of each to one pass and keeps every pass stoppable.
+    mutating func replace(byNeighbourhood operation: (Image) throws -> Image) throws {
+        if neighbourhoodPending { image = try image.materialised() }
+        replace(with: try operation(image), mapping: mapping)
+        neighbourhoodPending = true
     }
 
     mutating func replace(with image: Image, mapping: SourceMapping) {

@@ -4,7 +4,7 @@ struct SharpenStep: PipelineStep {
     var name: String { "sharpen" }
 
     func apply(to state: inout PipelineState, context: PipelineContext) throws {
-        state.replace(with: try state.image.sharpened(sigma: sigma), mapping: state.mapping)
+        try state.replace(byNeighbourhood: { try $0.sharpened(sigma: sigma) })
     }
 }
 
@@ -14,6 +14,6 @@ struct BlurStep: PipelineStep {
     var name: String { "blur" }
 
     func apply(to state: inout PipelineState, context: PipelineContext) throws {
-        state.replace(with: try state.image.blurred(sigma: sigma), mapping: state.mapping)
+        try state.replace(byNeighbourhood: { try $0.blurred(sigma: sigma) })
     }
 }
