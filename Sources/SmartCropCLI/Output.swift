@@ -71,6 +71,7 @@ struct CropReport: Encodable {
     let detector: String?
     let faces: [FaceJSON]?
     let usedFaces: [Int]?
+    let leftOutFaces: [LeftOutFace]?
     let output: OutputJSON
     let warnings: [String]?
     let timingsMs: [String: Double]
@@ -85,6 +86,7 @@ struct CropReport: Encodable {
         detector = decision?.detector
         faces = decision?.detector == nil ? nil : decision?.faces.map(FaceJSON.init)
         usedFaces = decision?.usedFaces.isEmpty == false ? decision?.usedFaces : nil
+        leftOutFaces = decision?.leftOutFaces.isEmpty == false ? decision?.leftOutFaces : nil
         output = OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
         warnings = result.warnings.isEmpty ? nil : result.warnings
         timingsMs = milliseconds(result.timings)
@@ -92,7 +94,7 @@ struct CropReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case source, crop, strategy, output, fallback, detector, faces, warnings
-        case focalPoint = "focal_point", usedFaces = "used_faces", timingsMs = "timings_ms"
+        case focalPoint = "focal_point", usedFaces = "used_faces", leftOutFaces = "left_out_faces", timingsMs = "timings_ms"
     }
 }
 

@@ -20,10 +20,13 @@ struct CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL? = nil, without unset: [String] = []) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !unset.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.filter { !unset.contains($0.key) }
+        }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

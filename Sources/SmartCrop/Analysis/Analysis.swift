@@ -22,6 +22,8 @@ public struct CropDecision: Codable, Sendable, Equatable {
     public var detector: String?
     /// Indices into `faces` of the faces the crop was built around.
     public var usedFaces: [Int] = []
+    /// Faces that were found but not trusted to steer the crop, each with the reason.
+    public var leftOutFaces: [LeftOutFace] = []
 
     public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil,
                 faces: [DetectedFace] = [], detector: String? = nil) {
@@ -31,6 +33,18 @@ public struct CropDecision: Codable, Sendable, Equatable {
         self.fallback = fallback
         self.faces = faces
         self.detector = detector
+    }
+}
+
+/// A face the detector reported that `auto` did not let steer the crop, and why.
+public struct LeftOutFace: Codable, Sendable, Equatable {
+    /// Index into the decision's `faces`.
+    public var face: Int
+    public var reason: String
+
+    public init(face: Int, reason: String) {
+        self.face = face
+        self.reason = reason
     }
 }
 

@@ -30,6 +30,7 @@ struct FrameDecision {
     var faces: [DetectedFace] = []
     var detector: String?
     var usedFaces: [Int] = []
+    var leftOutFaces: [LeftOutFace] = []
 }
 
 /// Chooses where a crop of a given aspect goes, for the strategies that only look at pixels.

@@ -189,6 +189,46 @@ enum FaceAnalysis {
     }
 }
 
+extension FaceAnalysis {
+    /// A second look at a face: the same detector on a crop around it (three face sizes
+    /// across), at a different scale than the proxy showed it. A real face is found again;
+    /// texture that looked like one at one scale (a shelf, an animal's markings) mostly is not.
+    /// `face` is in frame pixels; true when a detection there overlaps it (IoU ≥ 0.3).
+    static func seenAgain(_ face: DetectedFace, in image: Image, frame: CropFrame, report: FaceReport, models: FaceModels,
+                          search: FaceSearch) throws -> Bool {
+        let size = face.size
+        guard size > 0 else { return false }
+        let firstLook = size * Double(report.proxyWidth) / Double(frame.width)
+        // Half again as large for a small face (a blurrier view than that loses real faces
+        // too), a little over half the size for a large one.
+        let target = firstLook < 64 ? firstLook * 1.5 : max(firstLook * 0.6, 40)
+        let around = face.rect.insetBy(dx: -size, dy: -size)
+        let inImage = around.scaled(x: frame.imageScaleX, y: frame.imageScaleY).pixelRect(within: image.width, image.height)
+        guard inImage.width >= 8, inImage.height >= 8 else { return false }
+        // Image pixels per frame pixel, then the scale that brings the face to `target`.
+        let scale = target / (size * frame.imageScaleX)
+        let w = max(24, Int((Double(inImage.width) * scale).rounded())), h = max(24, Int((Double(inImage.height) * scale).rounded()))
+        let view = try image.cropped(inImage).resized(toWidth: w, height: h)
+        let detector = try models.detector(search.detector)
+        let options = DetectionOptions(scoreThreshold: Float(report.threshold), threads: 1)
+        let found: [Face]
+        do {
+            found = try detector.detect(RGBImage(width: w, height: h, pixels: try view.rgbBytes()), options: options)
+        } catch let error as FaceDetectionError {
+            throw SmartCropError.processing(operation: "face detection", message: error.description)
+        }
+        // Where the face is expected in the view.
+        let sx = Double(w) / (Double(inImage.width) / frame.imageScaleX), sy = Double(h) / (Double(inImage.height) / frame.imageScaleY)
+        let ox = Double(inImage.x) / frame.imageScaleX, oy = Double(inImage.y) / frame.imageScaleY
+        let expected = Rect(x: (face.x - ox) * sx, y: (face.y - oy) * sy, width: face.width * sx, height: face.height * sy)
+        return found.contains { other in
+            let r = Rect(x: Double(other.x), y: Double(other.y), width: Double(other.width), height: Double(other.height))
+            guard let overlap = r.intersection(expected) else { return false }
+            return overlap.area / (r.area + expected.area - overlap.area) >= 0.3
+        }
+    }
+}
+
 /// Face detection on its own: the `detect` command and endpoint.
 public enum FaceFinder {
     /// Decodes only the analysis proxy (shrink-on-load) and reports faces in source pixels.
@@ -212,9 +252,11 @@ public enum FaceFinder {
 }
 
 extension Image {
-    /// The image with face boxes (green), landmarks (red) and optionally a crop (yellow)
-    /// drawn on it; all coordinates in source pixels of a source `sourceWidth` wide.
-    public func annotated(faces: [DetectedFace], crop: PixelRect? = nil, sourceWidth: Int, sourceHeight: Int) throws -> Image {
+    /// The image with face boxes (green; grey for the faces in `leftOut`, which did not steer
+    /// the crop), landmarks (red) and optionally a crop (yellow) drawn on it; all coordinates in
+    /// source pixels of a source `sourceWidth` wide.
+    public func annotated(faces: [DetectedFace], crop: PixelRect? = nil, sourceWidth: Int, sourceHeight: Int,
+                          leftOut: Set<Int> = []) throws -> Image {
         let sx = Double(width) / Double(sourceWidth), sy = Double(height) / Double(sourceHeight)
         let line = max(1, min(width, height) / 200)
         var shapes: [DrawnRect] = []
@@ -222,9 +264,10 @@ extension Image {
             shapes.append(DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: width, height),
                                     colour: Colour(red: 255, green: 210, blue: 0), thickness: line * 2))
         }
-        for face in faces {
+        for (index, face) in faces.enumerated() {
+            let colour = leftOut.contains(index) ? Colour(red: 150, green: 150, blue: 150) : Colour(red: 0, green: 230, blue: 60)
             shapes.append(DrawnRect(rect: face.rect.scaled(x: sx, y: sy).pixelRect(within: width, height),
-                                    colour: Colour(red: 0, green: 230, blue: 60), thickness: line))
+                                    colour: colour, thickness: line))
             for point in face.landmarks {
                 let dot = Rect(x: point.x * sx - Double(line), y: point.y * sy - Double(line), width: Double(2 * line + 1), height: Double(2 * line + 1))
                 shapes.append(DrawnRect(rect: dot.pixelRect(within: width, height), colour: Colour(red: 255, green: 40, blue: 40), filled: true))

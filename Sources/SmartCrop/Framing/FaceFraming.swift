@@ -1,3 +1,5 @@
+import Saliency
+
 /// Where a crop of a given aspect goes when there are faces: pure geometry, in the pixels of
 /// the frame the faces were found in (the oriented source).
 ///
@@ -59,9 +61,13 @@ public enum FaceFraming {
         public var preset: FacePreset?
         /// 0-50 % extra room around the faces.
         public var padding: Double
+        /// The subject's importance map, when the faces are constraints and the subject the
+        /// objective: among the positions that hold the faces, the one holding the most of it.
+        public var subject: ImportanceMap?
 
         public init(frameWidth: Int, frameHeight: Int, targetWidth: Int, targetHeight: Int, faces: [Face],
-                    policy: FacePolicy = .all, preset: FacePreset? = nil, padding: Double = 0) {
+                    policy: FacePolicy = .all, preset: FacePreset? = nil, padding: Double = 0, subject: ImportanceMap? = nil) {
+            self.subject = subject
             self.frameWidth = frameWidth
             self.frameHeight = frameHeight
             self.targetWidth = targetWidth
@@ -149,6 +155,8 @@ public enum FaceFraming {
             height = width / aspect
         }
 
+        let subject = request.subject.flatMap { $0.isFlat ? nil : SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height) }
+
         // Where the crop would ideally sit: centred on the faces across, eye line at 40 %.
         let eyes = focus.map { faces[$0].eyes }.reduce(0, +) / Double(focus.count)
         let desired = Point(x: union.midX - width / 2, y: eyes - eyeLine * height)
@@ -156,7 +164,14 @@ public enum FaceFraming {
         // The crop must hold the faces in focus, or at least the main one when they don't fit.
         let padded = union.insetBy(dx: -union.width * request.padding / 200, dy: -union.height * request.padding / 200)
         let fits = union.width <= width && union.height <= height
-        let anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
+        var anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
+        if fits, subject != nil {
+            // The subject may pull the crop anywhere the faces stay inside; a quarter of a face
+            // of room keeps them off its edge, where they fit with it.
+            let margin = faces[main].rect.height * 0.25
+            let roomy = anchor.insetBy(dx: -margin, dy: -margin).intersection(frame) ?? anchor
+            if roomy.width <= width && roomy.height <= height { anchor = roomy }
+        }
         if !fits { note = note ?? "the \(focus.count) faces do not fit together; kept the largest" }
         func range(_ lo: Double, _ hi: Double, _ anchorLo: Double, _ anchorHi: Double, _ length: Double) -> ClosedRange<Double> {
             // Positions that keep the crop inside [lo, hi] and hold [anchorLo, anchorHi]; when
@@ -174,6 +189,11 @@ public enum FaceFraming {
         // scored on all faces, so no single point decides.
         func candidates(_ r: ClosedRange<Double>, ideal: Double, edges: [(Double, Double)], length: Double) -> [Double] {
             var values = [min(max(ideal, r.lowerBound), r.upperBound), r.lowerBound, r.upperBound]
+            if subject != nil, r.upperBound > r.lowerBound {
+                // The subject varies smoothly: 1/48 of the range is finer than its map's cells.
+                let steps = 48
+                for k in 1..<steps { values.append(r.lowerBound + (r.upperBound - r.lowerBound) * Double(k) / Double(steps)) }
+            }
             for (lo, hi) in edges {
                 for v in [lo, hi - length, lo - 1, hi + 1 - length] where r.contains(v) { values.append(v) }
             }
@@ -198,7 +218,11 @@ public enum FaceFraming {
                     }
                 }
                 let distance = abs(x - desired.x) + abs(y - desired.y)
-                let score = [wholeSignificant, -cut, wholeOther, -distance]
+                // Per mille of the subject: differences under one count as equal (see outranks).
+                let share = subject.map {
+                    1000 * $0.share(x: x / frame.width, y: y / frame.height, width: width / frame.width, height: height / frame.height)
+                } ?? 0
+                let score = [wholeSignificant, -cut, wholeOther, share, -distance]
                 if let current = best?.score, !Self.outranks(score, current) { continue }
                 best = (score, crop)
             }

@@ -48,6 +48,7 @@ struct PipelineState {
         var recorded = CropDecision(crop: crop.pixelRect(within: Int.max / 4, Int.max / 4), strategy: decision.strategy,
                                     focalPoint: focal.map(rounded), fallback: decision.fallback, faces: faces, detector: decision.detector)
         recorded.usedFaces = decision.usedFaces
+        recorded.leftOutFaces = decision.leftOutFaces
         self.decision = recorded
     }
 

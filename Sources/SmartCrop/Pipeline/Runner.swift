@@ -142,7 +142,8 @@ public enum PipelineRunner {
         var explanation: Image?
         if context.options.explain {
             explanation = try state.explanation ?? decoded.annotated(faces: state.decision?.faces ?? [], crop: state.decision?.crop,
-                                                                     sourceWidth: info.width, sourceHeight: info.height)
+                                                                     sourceWidth: info.width, sourceHeight: info.height,
+                                                                     leftOut: Set(state.decision?.leftOutFaces.map(\.face) ?? []))
         }
         return PipelineOutput(data: data, format: format, width: image.width, height: image.height, source: info,
                               decision: state.decision, timings: timings, decodedWidth: decoded.width, decodedHeight: decoded.height,

@@ -41,9 +41,11 @@ struct SmartCropStep: PipelineStep {
                 lookedFor.fallback = "face detection unavailable: \(error.message)"
             }
             var decision = try subject(frame: frame, image: image, size: size, context: context, importance: &importance)
-            decision.fallback = lookedFor.fallback ?? (decision.fallback.map { "no face found; \($0)" } ?? "no face found")
+            let none = lookedFor.leftOutFaces.isEmpty ? "no face found" : "no face trusted"
+            decision.fallback = lookedFor.fallback ?? (decision.fallback.map { "\(none); \($0)" } ?? none)
             decision.faces = lookedFor.faces
             decision.detector = lookedFor.detector
+            decision.leftOutFaces = lookedFor.leftOutFaces
             return decision
         case .subject, .trim:
             return try subject(frame: frame, image: image, size: size, context: context, importance: &importance)
@@ -63,19 +65,63 @@ struct SmartCropStep: PipelineStep {
         }
         found.faces = report.faces
         found.detector = report.detector
+        let all = report.faces.map { face in
+            let eyes = face.landmarks.count >= 2 ? (face.landmarks[0].y + face.landmarks[1].y) / 2 : nil
+            return FaceFraming.Face(rect: face.rect, eyeY: eyes, score: face.score)
+        }
+        // `auto` weighs the evidence for each face and keeps the subject in view around the
+        // faces it trusts; `face` mode and an explicit face choice mean what they say.
+        let composing = settings.mode == .auto && settings.faces == .all
+        var steering = Array(all.indices)
+        var subject: ImportanceMap?
+        if composing {
+            found.leftOutFaces = try untrusted(all, report: report, frame: frame, image: image, search: search, context: context)
+            let left = Set(found.leftOutFaces.map(\.face))
+            steering.removeAll { left.contains($0) }
+            subject = try context.analysis.importanceMap(of: image)
+            if subject?.isFlat == true { subject = nil }
+        }
         let request = FaceFraming.Request(
             frameWidth: frame.width, frameHeight: frame.height, targetWidth: size.width, targetHeight: size.height,
-            faces: report.faces.map { face in
-                let eyes = face.landmarks.count >= 2 ? (face.landmarks[0].y + face.landmarks[1].y) / 2 : nil
-                return FaceFraming.Face(rect: face.rect, eyeY: eyes, score: face.score)
-            },
+            faces: steering.map { all[$0] },
             policy: settings.faces,
             preset: settings.mode == .face ? (settings.facePreset ?? .headShoulders) : settings.facePreset,
-            padding: settings.padding)
+            padding: settings.padding,
+            subject: subject)
         guard let framed = FaceFraming.frame(request) else { return nil }
         return FrameDecision(rect: framed.rect, strategy: "face", focalPoint: framed.focalPoint, fallback: framed.note,
-                             faces: report.faces, detector: report.detector, usedFaces: framed.focus)
+                             faces: report.faces, detector: report.detector, usedFaces: framed.focus.map { steering[$0] },
+                             leftOutFaces: found.leftOutFaces)
     }
+
+    /// The faces `auto` does not let steer: those the detector was unsure of (scored below what
+    /// half the sensitivity asks) that a second look at another scale does not find again. Only faces that could steer are looked at (the significant ones, at most
+    /// `secondLooks`); when one is left out, the faces it overshadowed may become significant
+    /// and are looked at in turn.
+    private func untrusted(_ faces: [FaceFraming.Face], report: FaceReport, frame: CropFrame, image: Image, search: FaceSearch,
+                           context: PipelineContext) throws -> [LeftOutFace] {
+        var left: [LeftOutFace] = []
+        var looked = Set<Int>()
+        // A face the detector scores as it would at half the sensitivity needs no second look.
+        let sure = Double(try context.faceModels().detector(search.detector).scoreThreshold(forSensitivity: Float(search.sensitivity / 2)))
+        while looked.count < Self.secondLooks {
+            let out = Set(left.map(\.face))
+            let remaining = faces.indices.filter { !out.contains($0) }
+            let significant = FaceFraming.significantFaces(remaining.map { faces[$0] }).map { remaining[$0] }
+            guard let next = significant.first(where: { !looked.contains($0) }) else { break }
+            looked.insert(next)
+            if faces[next].score >= sure { continue }
+            let seen = try context.timed("second look") {
+                try FaceAnalysis.seenAgain(report.faces[next], in: image, frame: frame, report: report,
+                                           models: try context.faceModels(), search: search)
+            }
+            if !seen { left.append(LeftOutFace(face: next, reason: "not found again on a second look at another scale")) }
+        }
+        return left.sorted { $0.face < $1.face }
+    }
+
+    /// Second looks per crop, largest faces first: a crowd's faces agree with each other.
+    static let secondLooks = 6
 
     private func subject(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
                          importance: inout ImportanceMap?) throws -> FrameDecision {

@@ -1,0 +1,57 @@
+/// The importance a window of one size would hold at any position: what `SubjectLocator`
+/// maximises, as a table that can be asked about positions someone else chose. Face framing
+/// uses it when faces limit where the window may go, and the subject decides among the rest.
+///
+/// The map is weighted and softened exactly as `bestWindow` does it for this window size: the
+/// main region at full weight, other regions at full weight only where they fit in one window
+/// with it, the rest at `outsideRegionWeight`, then a box blur of `margin` times the window's
+/// size along each axis it can move on, so a window holding the subject with room to spare
+/// scores above one whose edge just touches it.
+public struct SubjectMass: Sendable {
+    public let width: Int, height: Int
+    private let table: [Double]
+    private let total: Double
+
+    /// - Parameters:
+    ///   - windowWidth, windowHeight: the window's size as fractions of the image.
+    public init(map: ImportanceMap, windowWidth: Double, windowHeight: Double, options: SubjectLocator.Options = .init()) {
+        width = map.width; height = map.height
+        let ww = windowWidth * Double(width), wh = windowHeight * Double(height)
+        let weighted = options.outsideRegionWeight < 1 && !map.isFlat
+            ? Regions(map, threshold: options.regionThreshold).weighted(map, windowWidth: ww, windowHeight: wh,
+                                                                         outsideWeight: options.outsideRegionWeight)
+            : map
+        let rx = Double(width) - ww >= 1e-6 ? Int((options.margin * ww).rounded()) : 0
+        let ry = Double(height) - wh >= 1e-6 ? Int((options.margin * wh).rounded()) : 0
+        var plane = weighted.values
+        if rx > 0 || ry > 0 {
+            var scratch = plane, line = [Float](repeating: 0, count: width)
+            let (w, h) = (width, height)
+            weighted.values.withUnsafeBufferPointer { v in
+                plane.withUnsafeMutableBufferPointer { p in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        line.withUnsafeMutableBufferPointer { l in
+                            boxBlurZero(v, into: p, width: w, height: h, radiusX: rx, radiusY: ry, scratch: s, line: l)
+                        }
+                    }
+                }
+            }
+        }
+        var table = [Double](repeating: 0, count: (width + 1) * (height + 1))
+        let (w, h) = (width, height)
+        plane.withUnsafeBufferPointer { p in table.withUnsafeMutableBufferPointer { WindowSearch.fillSAT(p, width: w, height: h, into: $0) } }
+        self.table = table
+        total = weighted.totalMass
+    }
+
+    /// Share (0...1) of the weighted importance inside the window at `x`, `y` (its top-left
+    /// corner) of size `width` x `height`, all as fractions of the image; 0 for a flat map.
+    public func share(x: Double, y: Double, width w: Double, height h: Double) -> Double {
+        guard total > 0 else { return 0 }
+        let mass = table.withUnsafeBufferPointer {
+            WindowSearch.mass($0, width: width, height: height, x: x * Double(width), y: y * Double(height),
+                              w: w * Double(width), h: h * Double(height))
+        }
+        return Swift.min(Swift.max(mass / total, 0), 1)
+    }
+}
