@@ -88,4 +88,28 @@ import Testing
         let plain = try frame(faces, image: (1000, 1000), target: (16, 9), subject: nil)
         #expect(try frame(faces, image: (1000, 1000), target: (16, 9), subject: flat).y == plain.y)
     }
+
+    func background(_ faces: [FaceFraming.Face], image: (Int, Int), target: (Int, Int), subject: ImportanceMap) throws -> Double? {
+        let request = FaceFraming.Request(frameWidth: image.0, frameHeight: image.1, targetWidth: target.0, targetHeight: target.1,
+                                          faces: faces, subject: subject)
+        return FaceFraming.backgroundShare(of: try #require(FaceFraming.frame(request)), for: request)
+    }
+
+    @Test func aSmallFaceInTheBackgroundOfALargeSubjectLetsTheSubjectWin() throws {
+        // A dancer fills the right half of a 2000 x 1000 photo; an onlooker's 60-px face is at the far left.
+        let dancer = map(200, 100, subject: [(120, 10, 60, 85)])
+        let onlooker = face(80, 300, 60)
+        let share = try #require(try background([onlooker], image: (2000, 1000), target: (1, 1), subject: dancer))
+        #expect(share < 0.5)
+        // In a crop wide enough for both, the face and the dancer share it: the face steers.
+        #expect(try background([onlooker], image: (2000, 1000), target: (191, 100), subject: dancer) == nil)
+    }
+
+    @Test func aSmallFaceOnTheSubjectOrALargeFaceStillSteers() throws {
+        let dancer = map(200, 100, subject: [(120, 10, 60, 85)])
+        // The dancer's own face, at the top of the subject.
+        #expect(try background([face(1400, 120, 60)], image: (2000, 1000), target: (1, 1), subject: dancer) == nil)
+        // A face of a fifth of the image's height is a portrait, wherever the subject map points.
+        #expect(try background([face(80, 300, 200)], image: (2000, 1000), target: (1, 1), subject: dancer) == nil)
+    }
 }

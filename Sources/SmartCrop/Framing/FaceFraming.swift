@@ -109,6 +109,28 @@ public enum FaceFraming {
         return x > y
     }
 
+    /// Faces under this share of the image's shorter side are people in a scene, not a portrait.
+    public static let backgroundFaceSize = 0.1
+
+    /// Whether the faces a framing kept are in the background of someone else's photo: all of
+    /// them small (under `backgroundFaceSize`), and the crop around them holding less than half
+    /// of the subject that the subject's own crop of the aspect holds, so the two cannot share
+    /// a crop. Returns that share when so, else nil. Only for position-only framing with a subject.
+    public static func backgroundShare(of framed: Result, for request: Request) -> Double? {
+        guard request.preset == nil, let map = request.subject, !map.isFlat else { return nil }
+        let shorter = Double(min(request.frameWidth, request.frameHeight))
+        guard framed.focus.allSatisfy({ request.faces[$0].size < backgroundFaceSize * shorter }) else { return nil }
+        let fw = Double(request.frameWidth), fh = Double(request.frameHeight)
+        let window = framed.rect
+        let mass = SubjectMass(map: map, windowWidth: Double(window.width) / fw, windowHeight: Double(window.height) / fh)
+        let own = SubjectLocator.bestWindow(in: map, aspect: Double(request.targetWidth) / Double(request.targetHeight), imageAspect: fw / fh)
+        let best = mass.share(x: own.x, y: own.y, width: Double(window.width) / fw, height: Double(window.height) / fh)
+        guard best > 0 else { return nil }
+        let kept = mass.share(x: Double(window.x) / fw, y: Double(window.y) / fh, width: Double(window.width) / fw,
+                              height: Double(window.height) / fh) / best
+        return kept < 0.5 ? kept : nil
+    }
+
     /// Nil when there is no face to frame.
     public static func frame(_ request: Request) -> Result? {
         let significant = significantFaces(request.faces)
@@ -155,7 +177,6 @@ public enum FaceFraming {
             height = width / aspect
         }
 
-        let subject = request.subject.flatMap { $0.isFlat ? nil : SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height) }
 
         // Where the crop would ideally sit: centred on the faces across, eye line at 40 %.
         let eyes = focus.map { faces[$0].eyes }.reduce(0, +) / Double(focus.count)
@@ -164,6 +185,11 @@ public enum FaceFraming {
         // The crop must hold the faces in focus, or at least the main one when they don't fit.
         let padded = union.insetBy(dx: -union.width * request.padding / 200, dy: -union.height * request.padding / 200)
         let fits = union.width <= width && union.height <= height
+        // The subject only chooses among positions that hold the faces whole; a face too big for
+        // the crop is placed by its eye line, as without a subject.
+        let subject = fits ? request.subject.flatMap {
+            $0.isFlat ? nil : SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height)
+        } : nil
         var anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
         if fits, subject != nil {
             // The subject may pull the crop anywhere the faces stay inside; a quarter of a face

@@ -89,6 +89,15 @@ struct SmartCropStep: PipelineStep {
             padding: settings.padding,
             subject: subject)
         guard let framed = FaceFraming.frame(request) else { return nil }
+        if composing, let kept = FaceFraming.backgroundShare(of: framed, for: request) {
+            // Small faces that cannot share the crop with the subject: the subject wins.
+            let percent = Int((kept * 100).rounded())
+            found.leftOutFaces += framed.focus.map {
+                LeftOutFace(face: steering[$0], reason: "a small face away from the subject (a crop around it keeps \(percent) % of the subject)")
+            }
+            found.leftOutFaces.sort { $0.face < $1.face }
+            return nil
+        }
         return FrameDecision(rect: framed.rect, strategy: "face", focalPoint: framed.focalPoint, fallback: framed.note,
                              faces: report.faces, detector: report.detector, usedFaces: framed.focus.map { steering[$0] },
                              leftOutFaces: found.leftOutFaces)
