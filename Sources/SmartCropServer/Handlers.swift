@@ -324,6 +324,8 @@ struct ResultJSON: Encodable, Sendable {
     var focal_point: Point?
     var fallback: String?
     var faces: [FaceJSON]
+    var used_faces: [Int]?
+    var left_out_faces: [LeftOutFace]?
     var detector: String?
     var source: SourceJSON
     var warnings: [String]?
@@ -342,6 +344,8 @@ struct ResultJSON: Encodable, Sendable {
         focal_point = output.decision?.focalPoint
         fallback = output.decision?.fallback
         faces = output.decision?.faces.map(FaceJSON.init) ?? []
+        used_faces = output.decision?.usedFaces.isEmpty == false ? output.decision?.usedFaces : nil
+        left_out_faces = output.decision?.leftOutFaces.isEmpty == false ? output.decision?.leftOutFaces : nil
         detector = output.decision?.detector
         source = SourceJSON(output.source)
         warnings = output.warnings.isEmpty ? nil : output.warnings

@@ -95,6 +95,16 @@ extension ServerSuite {
                 #expect(x > 100 && x + w < 400, "the astronaut's face is in the middle third: \(face)")
                 #expect((face["landmarks"] as? [Any])?.count == 5)
 
+                // A crop says which faces it was built around, and which it left out (none here).
+                let crop = try await HTTP.postJSON(server.base + "/v1/transform", [
+                    "file": Images.fileJSON(photo, name: "a.png"),
+                    "operations": [["type": "smart_crop", "width": 200, "height": 100]],
+                ])
+                #expect(crop.status == 200, "\(crop.text)")
+                #expect(crop.data["strategy"] as? String == "face")
+                #expect(crop.data["used_faces"] as? [Int] == [0])
+                #expect(crop.data["left_out_faces"] == nil)
+
                 let json = try await HTTP.postJSON(server.base + "/v1/detect", ["file": Images.fileJSON(photo, name: "a.png"),
                                                                                "settings": ["sensitivity": 2]])
                 #expect(json.status == 400)
