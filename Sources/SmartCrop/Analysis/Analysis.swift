@@ -109,7 +109,13 @@ final class AnalysisCache: @unchecked Sendable {
         let scale = min(1, Double(longestSide) / Double(max(image.width, image.height)))
         let w = max(1, Int((Double(image.width) * scale).rounded()))
         let h = max(1, Int((Double(image.height) * scale).rounded()))
-        let proxy = try image.resized(toWidth: w, height: h).materialised()
+        // A larger proxy of the same image (the face detector's) is a cheaper start than the
+        // decoded image, which may be many times its size.
+        let larger = state.withLock { state in
+            state.proxies.filter { $0.key.image == key.image && $0.value.width >= w && $0.value.height >= h }
+                .min { $0.value.width < $1.value.width }?.value
+        }
+        let proxy = try (larger ?? image).resized(toWidth: w, height: h).materialised()
         state.withLock {
             $0.proxies[key] = proxy
             $0.keepAlive.append(image)  // the key's identity must not be reused while cached

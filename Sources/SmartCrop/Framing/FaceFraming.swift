@@ -192,11 +192,12 @@ public enum FaceFraming {
         } : nil
         var anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
         if fits, subject != nil {
-            // The subject may pull the crop anywhere the faces stay inside; a quarter of a face
-            // of room keeps them off its edge, where they fit with it.
-            let margin = faces[main].rect.height * 0.25
-            let roomy = anchor.insetBy(dx: -margin, dy: -margin).intersection(frame) ?? anchor
-            if roomy.width <= width && roomy.height <= height { anchor = roomy }
+            // The subject may pull the crop anywhere the faces stay inside, but not onto them:
+            // a detector's box runs from the brows to the chin, and the head goes on for about
+            // half a box beyond it. So half a face of room on each side, or as much as there is.
+            let margin = faces[main].rect.height * 0.5
+            let mx = min(margin, max(0, (width - anchor.width) / 2)), my = min(margin, max(0, (height - anchor.height) / 2))
+            anchor = anchor.insetBy(dx: -mx, dy: -my).intersection(frame) ?? anchor
         }
         if !fits { note = note ?? "the \(focus.count) faces do not fit together; kept the largest" }
         func range(_ lo: Double, _ hi: Double, _ anchorLo: Double, _ anchorHi: Double, _ length: Double) -> ClosedRange<Double> {
