@@ -174,6 +174,22 @@ struct WindowSearch {
         }
     }
 
+    /// The SAT of `values` box-blurred with zeros outside the map (`plane`, `scratch` and
+    /// `line` are working buffers of the map's size and width, kept by the caller for reuse).
+    static func fillSoftenedSAT(_ values: [Float], width: Int, height: Int, radiusX: Int, radiusY: Int,
+                                plane: inout [Float], scratch: inout [Float], line: inout [Float], into table: inout [Double]) {
+        values.withUnsafeBufferPointer { v in
+            plane.withUnsafeMutableBufferPointer { p in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    line.withUnsafeMutableBufferPointer { l in
+                        boxBlurZero(v, into: p, width: width, height: height, radiusX: radiusX, radiusY: radiusY, scratch: s, line: l)
+                    }
+                }
+            }
+        }
+        plane.withUnsafeBufferPointer { p in table.withUnsafeMutableBufferPointer { fillSAT(p, width: width, height: height, into: $0) } }
+    }
+
     /// One pass: each row's running sum plus the row above.
     static func fillSAT(_ values: UnsafeBufferPointer<Float>, width: Int, height: Int, into sat: UnsafeMutableBufferPointer<Double>) {
         let stride = width + 1
@@ -223,19 +239,8 @@ struct WindowSearch {
         let nx = WindowSearch.positions(room: roomX), ny = WindowSearch.positions(room: roomY)
         if rx > 0 || ry > 0 {
             if blurredFor == nil || blurredFor! != (rx, ry) {
-                let w = width, h = height
-                map.values.withUnsafeBufferPointer { v in
-                    plane.withUnsafeMutableBufferPointer { p in
-                        scratch.withUnsafeMutableBufferPointer { s in
-                            line.withUnsafeMutableBufferPointer { l in
-                                boxBlurZero(v, into: p, width: w, height: h, radiusX: rx, radiusY: ry, scratch: s, line: l)
-                            }
-                        }
-                    }
-                }
-                plane.withUnsafeBufferPointer { p in
-                    blurred.withUnsafeMutableBufferPointer { WindowSearch.fillSAT(p, width: w, height: h, into: $0) }
-                }
+                WindowSearch.fillSoftenedSAT(map.values, width: width, height: height, radiusX: rx, radiusY: ry,
+                                             plane: &plane, scratch: &scratch, line: &line, into: &blurred)
                 blurredFor = (rx, ry)
             }
         }

@@ -23,23 +23,15 @@ public struct SubjectMass: Sendable {
             : map
         let rx = Double(width) - ww >= 1e-6 ? Int((options.margin * ww).rounded()) : 0
         let ry = Double(height) - wh >= 1e-6 ? Int((options.margin * wh).rounded()) : 0
-        var plane = weighted.values
-        if rx > 0 || ry > 0 {
-            var scratch = plane, line = [Float](repeating: 0, count: width)
-            let (w, h) = (width, height)
-            weighted.values.withUnsafeBufferPointer { v in
-                plane.withUnsafeMutableBufferPointer { p in
-                    scratch.withUnsafeMutableBufferPointer { s in
-                        line.withUnsafeMutableBufferPointer { l in
-                            boxBlurZero(v, into: p, width: w, height: h, radiusX: rx, radiusY: ry, scratch: s, line: l)
-                        }
-                    }
-                }
-            }
-        }
         var table = [Double](repeating: 0, count: (width + 1) * (height + 1))
-        let (w, h) = (width, height)
-        plane.withUnsafeBufferPointer { p in table.withUnsafeMutableBufferPointer { WindowSearch.fillSAT(p, width: w, height: h, into: $0) } }
+        if rx > 0 || ry > 0 {
+            var plane = [Float](repeating: 0, count: width * height), scratch = plane, line = [Float](repeating: 0, count: width)
+            WindowSearch.fillSoftenedSAT(weighted.values, width: width, height: height, radiusX: rx, radiusY: ry,
+                                         plane: &plane, scratch: &scratch, line: &line, into: &table)
+        } else {
+            let (w, h) = (width, height)
+            weighted.values.withUnsafeBufferPointer { v in table.withUnsafeMutableBufferPointer { WindowSearch.fillSAT(v, width: w, height: h, into: $0) } }
+        }
         self.table = table
         total = weighted.totalMass
     }
