@@ -105,8 +105,10 @@ struct FaceCLITests {
         let mtcnn = ["SMARTCROP_FACE_MODEL"]
         let detected = try object(try CLI.run(["detect", path, "--json"], without: mtcnn).stdout)
         let reported = try #require(detected["faces"] as? [[String: Any]])
-        let r = try CLI.run(["crop", path, "--size", "1200x630", "--json"], without: mtcnn)
+        let ws = try Workspace()
+        let r = try CLI.run(["crop", path, "--size", "1200x630", "--json", "--draw", ws.path("why.png")], without: mtcnn)
         #expect(r.status == 0, "\(r.stderr)")
+        #expect(try magic(ws.path("why.png")) == "png")
         let json = try object(r.stdout)
         let faces = try #require(json["faces"] as? [[String: Any]])
         #expect(faces.count == reported.count && !faces.isEmpty, "crop \(faces) vs detect \(reported)")

@@ -100,6 +100,26 @@ enum CropPlanner {
                                           colour: Colour(red: 255, green: 210, blue: 0), thickness: 3)])
     }
 
+    /// A picture of a decision where faces and the subject met: the photo (at most 1024 px),
+    /// dimmed where the subject map is low, with the faces that steered (green), those left out
+    /// (grey) and the crop (yellow).
+    static func composition(of image: Image, map: ImportanceMap, decision: FrameDecision, frame: CropFrame) throws -> Image {
+        let scale = min(1, 1024 / Double(max(image.width, image.height)))
+        let w = max(1, Int((Double(image.width) * scale).rounded())), h = max(1, Int((Double(image.height) * scale).rounded()))
+        var rgb = try image.resized(toWidth: w, height: h).rgbBytes()
+        for y in 0..<h {
+            let my = min(map.height - 1, y * map.height / h)
+            for x in 0..<w {
+                // The map is cubed for the search; its square root shows the shape better.
+                let light = 0.25 + 0.75 * Double(map[min(map.width - 1, x * map.width / w), my]).squareRoot()
+                for c in 0..<3 { rgb[(y * w + x) * 3 + c] = UInt8(Double(rgb[(y * w + x) * 3 + c]) * light) }
+            }
+        }
+        return try Image.fromPixels(rgb, width: w, height: h, bands: 3)
+            .annotated(faces: decision.faces, crop: decision.rect, sourceWidth: frame.width, sourceHeight: frame.height,
+                       leftOut: Set(decision.leftOutFaces.map(\.face)))
+    }
+
     /// The rectangle trim would keep: everything that differs from the background by more
     /// than `threshold`. The background is the top-left pixel (or transparency, for images
     /// with alpha). Nil when nothing differs.

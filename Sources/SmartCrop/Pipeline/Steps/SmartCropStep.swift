@@ -14,8 +14,10 @@ struct SmartCropStep: PipelineStep {
         let decision = try context.timed("analyse") {
             try decide(frame: frame, image: image, size: size, context: context, importance: &picture)
         }
-        if context.options.explain, state.explanation == nil, let picture, decision.strategy == "subject" {
-            state.explanation = try CropPlanner.picture(of: picture, crop: decision.rect, frame: frame)
+        if context.options.explain, state.explanation == nil, let picture {
+            state.explanation = decision.faces.isEmpty
+                ? try CropPlanner.picture(of: picture, crop: decision.rect, frame: frame)
+                : try CropPlanner.composition(of: image, map: picture, decision: decision, frame: frame)
         }
         state.record(decision, frame: frame)
         try context.timed("crop") { try state.cut(decision.rect, frame: frame, to: size, context: context) }
@@ -33,7 +35,8 @@ struct SmartCropStep: PipelineStep {
         case .auto, .face:
             var lookedFor = FrameDecision(rect: PixelRect(x: 0, y: 0, width: 0, height: 0), strategy: "")
             do {
-                if let framed = try faces(frame: frame, image: image, size: size, context: context, found: &lookedFor) {
+                if let framed = try faces(frame: frame, image: image, size: size, context: context, found: &lookedFor,
+                                          subject: &importance) {
                     return framed
                 }
             } catch let error as SmartCropError {
@@ -55,7 +58,7 @@ struct SmartCropStep: PipelineStep {
     /// Frames the faces, or returns nil when there is none worth framing. `found` carries
     /// what the detector saw either way, for the record.
     private func faces(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
-                       found: inout FrameDecision) throws -> FrameDecision? {
+                       found: inout FrameDecision, subject map: inout ImportanceMap?) throws -> FrameDecision? {
         var search = FaceSearch(sensitivity: settings.sensitivity)
         search.detector = .auto
         // Part of "analyse"; timed on its own so its share of the whole can be reported.
@@ -80,6 +83,7 @@ struct SmartCropStep: PipelineStep {
             steering.removeAll { left.contains($0) }
             subject = try context.analysis.importanceMap(of: image)
             if subject?.isFlat == true { subject = nil }
+            map = subject
         }
         let request = FaceFraming.Request(
             frameWidth: frame.width, frameHeight: frame.height, targetWidth: size.width, targetHeight: size.height,
