@@ -185,13 +185,15 @@ public enum FaceFraming {
         // The crop must hold the faces in focus, or at least the main one when they don't fit.
         let padded = union.insetBy(dx: -union.width * request.padding / 200, dy: -union.height * request.padding / 200)
         let fits = union.width <= width && union.height <= height
-        // The subject only chooses among positions that hold the faces whole; a face too big for
-        // the crop is placed by its eye line, as without a subject.
-        let subject = fits ? request.subject.flatMap {
+        // The subject only chooses among positions that hold the faces in focus whole (or the
+        // main one, when they do not fit together); a face too big for the crop is placed by
+        // its eye line, as without a subject.
+        let held = fits ? union : faces[main].rect
+        let subject = held.width <= width && held.height <= height ? request.subject.flatMap {
             $0.isFlat ? nil : SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height)
         } : nil
         var anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
-        if fits, subject != nil {
+        if subject != nil {
             // The subject may pull the crop anywhere the faces stay inside, but not onto them:
             // a detector's box runs from the brows to the chin, and the head goes on for about
             // half a box beyond it. So half a face of room on each side, or as much as there is.
