@@ -108,16 +108,17 @@ struct SmartCropStep: PipelineStep {
     }
 
     /// The faces `auto` does not let steer: those the detector was unsure of (scored below what
-    /// half the sensitivity asks) that a second look at another scale does not find again. Only faces that could steer are looked at (the significant ones, at most
-    /// `secondLooks`); when one is left out, the faces it overshadowed may become significant
-    /// and are looked at in turn.
+    /// half the sensitivity asks) that a second look at another scale does not find again.
+    /// Only faces that could steer are weighed (the significant ones, at most `facesWeighed`);
+    /// when one is left out, the faces it overshadowed may become significant and are weighed
+    /// in turn.
     private func untrusted(_ faces: [FaceFraming.Face], report: FaceReport, frame: CropFrame, image: Image, search: FaceSearch,
                            context: PipelineContext) throws -> [LeftOutFace] {
         var left: [LeftOutFace] = []
         var looked = Set<Int>()
         // A face the detector scores as it would at half the sensitivity needs no second look.
         let sure = Double(try context.faceModels().detector(search.detector).scoreThreshold(forSensitivity: Float(search.sensitivity / 2)))
-        while looked.count < Self.secondLooks {
+        while looked.count < Self.facesWeighed {
             let out = Set(left.map(\.face))
             let remaining = faces.indices.filter { !out.contains($0) }
             let significant = FaceFraming.significantFaces(remaining.map { faces[$0] }).map { remaining[$0] }
@@ -133,8 +134,9 @@ struct SmartCropStep: PipelineStep {
         return left.sorted { $0.face < $1.face }
     }
 
-    /// Second looks per crop, largest faces first: a crowd's faces agree with each other.
-    static let secondLooks = 6
+    /// Faces weighed per crop, largest first. It bounds the second looks a crowd can cost; past
+    /// them the crowd's faces are taken on trust.
+    static let facesWeighed = 6
 
     private func subject(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
                          importance: inout ImportanceMap?) throws -> FrameDecision {
