@@ -36,6 +36,23 @@ public struct SubjectMass: Sendable {
         total = weighted.totalMass
     }
 
+    /// The largest `share` any position of a `width` x `height` window holds (fractions of the
+    /// image), over the positions `SubjectLocator` searches (half-cell steps): what the
+    /// subject's own crop of that size keeps.
+    public func bestShare(width w: Double, height h: Double) -> Double {
+        let roomX = Swift.max(1 - w, 0) * Double(width), roomY = Swift.max(1 - h, 0) * Double(height)
+        let nx = WindowSearch.positions(room: roomX), ny = WindowSearch.positions(room: roomY)
+        var best = 0.0
+        for j in 0..<ny {
+            let y = ny == 1 ? 0 : roomY * Double(j) / Double(ny - 1) / Double(height)
+            for i in 0..<nx {
+                let x = nx == 1 ? 0 : roomX * Double(i) / Double(nx - 1) / Double(width)
+                best = Swift.max(best, share(x: x, y: y, width: w, height: h))
+            }
+        }
+        return best
+    }
+
     /// Share (0...1) of the weighted importance inside the window at `x`, `y` (its top-left
     /// corner) of size `width` x `height`, all as fractions of the image; 0 for a flat map.
     public func share(x: Double, y: Double, width w: Double, height h: Double) -> Double {

@@ -122,12 +122,11 @@ public enum FaceFraming {
         guard framed.focus.allSatisfy({ request.faces[$0].size < backgroundFaceSize * shorter }) else { return nil }
         let fw = Double(request.frameWidth), fh = Double(request.frameHeight)
         let window = framed.rect
-        let mass = SubjectMass(map: map, windowWidth: Double(window.width) / fw, windowHeight: Double(window.height) / fh)
-        let own = SubjectLocator.bestWindow(in: map, aspect: Double(request.targetWidth) / Double(request.targetHeight), imageAspect: fw / fh)
-        let best = mass.share(x: own.x, y: own.y, width: Double(window.width) / fw, height: Double(window.height) / fh)
+        let (w, h) = (Double(window.width) / fw, Double(window.height) / fh)
+        let mass = SubjectMass(map: map, windowWidth: w, windowHeight: h)
+        let best = mass.bestShare(width: w, height: h)
         guard best > 0 else { return nil }
-        let kept = mass.share(x: Double(window.x) / fw, y: Double(window.y) / fh, width: Double(window.width) / fw,
-                              height: Double(window.height) / fh) / best
+        let kept = mass.share(x: Double(window.x) / fw, y: Double(window.y) / fh, width: w, height: h) / best
         return kept < 0.5 ? kept : nil
     }
 
