@@ -1,22 +1,22 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// FaceDetection's kernels are the hot loops of the product; keep them optimised even in
-// debug builds so `swift test` exercises real models in seconds, not minutes.
+// Inference's kernels are the hot loops of the product; keep them optimised even in debug
+// builds so `swift test` exercises real models in seconds, not minutes.
 let optimisedSwift: [SwiftSetting] = [
     .unsafeFlags(["-O", "-enforce-exclusivity=unchecked"]),
 ]
 
-// FaceDetection's SIMD8 kernels need AVX2 and FMA to be fast: without FMA, `addingProduct`
+// Inference's SIMD8 kernels need AVX2 and FMA to be fast: without FMA, `addingProduct`
 // becomes a libm call per lane, and without AVX2 every SIMD8 op is split in two. `-target-cpu`
 // is what changes Swift's own code generation (`-Xcc -mavx2` only reaches C headers). "haswell"
 // is the x86-64-v3 feature set (AVX2, FMA, BMI1/2, F16C), present on every AVX2 server CPU
 // including the AMD EPYC machines this runs on; a CPU without AVX2 would fault with SIGILL.
-// FACE_DETECTION_FMA tells the kernels that fused multiply-add is a single instruction.
+// INFERENCE_FMA tells the kernels that fused multiply-add is a single instruction.
 #if arch(x86_64)
 let vectorISA: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"]),
-    .define("FACE_DETECTION_FMA"),
+    .define("INFERENCE_FMA"),
 ]
 #else
 let vectorISA: [SwiftSetting] = []
@@ -27,6 +27,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SmartCrop", targets: ["SmartCrop"]),
+        .library(name: "Inference", targets: ["Inference"]),
         .library(name: "FaceDetection", targets: ["FaceDetection"]),
         .library(name: "Saliency", targets: ["Saliency"]),
         .executable(name: "smartcrop", targets: ["SmartCropCLI"]),
@@ -46,8 +47,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
         .target(name: "CVipsShim", dependencies: ["CVips"], linkerSettings: [.linkedLibrary("gmodule-2.0")]),
-        .target(name: "FaceDetection", swiftSettings: optimisedSwift + vectorISA),
-        .target(name: "Saliency", swiftSettings: optimisedSwift),
+        // The ONNX runtime every network runs on (face detectors, the subject model): tensors,
+        // model reading, graph compilation and kernels, with no I/O.
+        .target(name: "Inference", swiftSettings: optimisedSwift + vectorISA),
+        .target(name: "FaceDetection", dependencies: ["Inference"], swiftSettings: optimisedSwift + vectorISA),
+        .target(name: "Saliency", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         // MTCNN weights embedded at build time (#embed) from the files `make models` unpacks.
         .target(name: "CEmbeddedModels", cSettings: [.unsafeFlags(["-std=c23"])]),
         .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "FaceDetection", "Saliency"]),
@@ -83,9 +87,12 @@ let package = Package(
         // `make loadtest`: the load test's pipeline run in-process, the reference the server is measured against.
         .executableTarget(name: "LoadBench", dependencies: ["SmartCrop"]),
         .executableTarget(name: "SaliencyBench", dependencies: ["Saliency"], swiftSettings: optimisedSwift),
-        .executableTarget(name: "FaceBench", dependencies: ["FaceDetection"], swiftSettings: optimisedSwift + vectorISA),
-        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection"], exclude: ["Fixtures"]),
-        .testTarget(name: "SaliencyTests", dependencies: ["Saliency"]),
+        .executableTarget(name: "FaceBench", dependencies: ["FaceDetection", "Saliency"], swiftSettings: optimisedSwift + vectorISA),
+        // Hand-built ONNX models and the parity criterion, shared by the runtime's test targets.
+        .target(name: "OnnxTestSupport", dependencies: ["Inference"], path: "Tests/OnnxTestSupport"),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "SaliencyTests", dependencies: ["Saliency", "Inference", "OnnxTestSupport"]),
         .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim"]),
         .testTarget(name: "CLITests", dependencies: ["SmartCropCLI"]),
         .testTarget(

@@ -1,3 +1,5 @@
+import Inference
+
 // The public surface of the module: image in, faces out. Everything else is internal so the
 // runtime can change without breaking the pipeline that calls it.
 
@@ -107,6 +109,17 @@ public enum FaceDetectionError: Error, CustomStringConvertible, Equatable, Senda
             return "image can't be analysed for faces: \(reason)"
         }
     }
+}
+
+extension FaceDetectionError {
+    init(_ error: ModelError) {
+        self = .invalidModel(model: error.model, reason: error.reason, remedy: error.remedy)
+    }
+}
+
+/// Runs a runtime call that can refuse a model, reporting the refusal as this module's error.
+func faceModel<T>(_ body: () throws(ModelError) -> T) throws(FaceDetectionError) -> T {
+    do { return try body() } catch { throw FaceDetectionError(error) }
 }
 
 extension RGBImage {

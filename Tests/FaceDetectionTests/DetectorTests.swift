@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import FaceDetection
+import Inference
+import OnnxTestSupport
 
 @Suite struct DetectorTests {
     static func yunet() throws -> YuNetDetector {

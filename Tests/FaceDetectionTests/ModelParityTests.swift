@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import FaceDetection
+import Inference
+import OnnxTestSupport
 
 /// Each real network against onnxruntime's outputs for the same synthetic input
 /// (Fixtures/*-parity.json, made by tools/parity/make_fixtures.py).

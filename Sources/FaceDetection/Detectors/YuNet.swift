@@ -9,6 +9,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
+import Inference
+
 /// YuNet (OpenCV Zoo, face_detection_yunet_2023mar.onnx): one network pass over the image padded
 /// to a multiple of 32, decoded the way OpenCV's `FaceDetectorYN` does.
 public final class YuNetDetector: FaceDetector {
@@ -26,13 +28,13 @@ public final class YuNetDetector: FaceDetector {
 
     public init(model: [UInt8], name displayName: String) throws {
         let source = ModelSource(name: displayName, remedy: Self.remedy)
-        let network = try Network(model: model, source: source)
+        let network = try faceModel { () throws(ModelError) in try Network(model: model, source: source) }
         self.network = network
         var indices: [(stride: Int, cls: Int, obj: Int, bbox: Int, kps: Int)] = []
         for stride in Self.strides {
             func index(_ head: String) throws -> Int {
                 guard let i = network.outputNames.firstIndex(of: "\(head)_\(stride)") else {
-                    throw source.error("it has no output named \(head)_\(stride), so it is not YuNet (outputs: \(network.outputNames.joined(separator: ", ")))")
+                    throw FaceDetectionError(source.error("it has no output named \(head)_\(stride), so it is not YuNet (outputs: \(network.outputNames.joined(separator: ", ")))"))
                 }
                 return i
             }
@@ -41,12 +43,12 @@ public final class YuNetDetector: FaceDetector {
         headIndices = indices
         // A trial plan at the smallest legal size checks every head's shape now rather than on
         // the first photo.
-        let plan = try network.plan(for: [1, 3, 32, 32])
+        let plan = try faceModel { () throws(ModelError) in try network.plan(for: [1, 3, 32, 32]) }
         for head in headIndices {
             let cells = (32 / head.stride) * (32 / head.stride)
             for (index, width) in [(head.cls, 1), (head.obj, 1), (head.bbox, 4), (head.kps, 10)] {
                 guard plan.outputShapes[index] == [1, cells, width] else {
-                    throw source.error("output \(network.outputNames[index]) has shape \(plan.outputShapes[index]) for a 32x32 input, expected [1, \(cells), \(width)]")
+                    throw FaceDetectionError(source.error("output \(network.outputNames[index]) has shape \(plan.outputShapes[index]) for a 32x32 input, expected [1, \(cells), \(width)]"))
                 }
             }
         }

@@ -10,7 +10,7 @@ import Musl
 import Darwin
 #endif
 
-func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
+package func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
     var i = 0
     while i + 8 <= count {
         let v = load8(input + i)
@@ -23,7 +23,7 @@ func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
     }
 }
 
-func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
+package func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
     var i = 0
     while i + 8 <= count {
         store8(1 / (1 + exp8(-load8(input + i))), output + i)
@@ -37,7 +37,7 @@ func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
 
 /// Strides of `shape` right-aligned against an output of rank `rank`, zero along broadcast axes
 /// (numpy rules: a missing or size-1 axis repeats).
-func broadcastStrides(_ shape: [Int], toRank rank: Int) -> [Int] {
+package func broadcastStrides(_ shape: [Int], toRank rank: Int) -> [Int] {
     var strides = [Int](repeating: 0, count: rank)
     var step = 1
     for axis in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -49,7 +49,7 @@ func broadcastStrides(_ shape: [Int], toRank rank: Int) -> [Int] {
 }
 
 /// Output shape of numpy-style broadcasting, or nil when the shapes are incompatible.
-func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+package func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
     let rank = max(a.count, b.count)
     var result = [Int](repeating: 1, count: rank)
     for i in 0..<rank {
@@ -61,7 +61,7 @@ func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
     return result
 }
 
-enum BinaryOperator: Sendable, Equatable {
+package enum BinaryOperator: Sendable, Equatable {
     case add
     /// PRelu: a where a >= 0, else a · b.
     case prelu
@@ -69,7 +69,7 @@ enum BinaryOperator: Sendable, Equatable {
 
 /// out = op(a, b) over the broadcast `outShape`; `aStrides`/`bStrides` come from
 /// `broadcastStrides`.
-func broadcastBinary(_ op: BinaryOperator, a: FloatPointer, aStrides: [Int], b: FloatPointer, bStrides: [Int],
+package func broadcastBinary(_ op: BinaryOperator, a: FloatPointer, aStrides: [Int], b: FloatPointer, bStrides: [Int],
                      output: MutableFloatPointer, outShape: [Int]) {
     let count = outShape.reduce(1, *)
     guard count > 0 else { return }
@@ -134,7 +134,7 @@ private func apply(_ op: BinaryOperator, _ x: Float, _ y: Float) -> Float {
 /// Softmax over `axisLength` values spaced `innerCount` apart, for each of `outerCount` blocks:
 /// the maxima are subtracted first, then every exponential is taken eight at a time over the
 /// whole output, then each group is scaled by its sum.
-func softmax(_ input: FloatPointer, _ output: MutableFloatPointer, outerCount: Int, axisLength: Int, innerCount: Int) {
+package func softmax(_ input: FloatPointer, _ output: MutableFloatPointer, outerCount: Int, axisLength: Int, innerCount: Int) {
     if axisLength == 2 && innerCount == 1 {
         softmaxPairs(input, output, count: outerCount)
         return
@@ -198,7 +198,7 @@ private func softmaxPairs(_ input: FloatPointer, _ output: MutableFloatPointer, 
 }
 
 /// out[i0, i1, ...] = in[j...] with out axis k = in axis perm[k].
-func transpose(_ input: FloatPointer, inShape: [Int], perm: [Int], _ output: MutableFloatPointer) {
+package func transpose(_ input: FloatPointer, inShape: [Int], perm: [Int], _ output: MutableFloatPointer) {
     let rank = inShape.count
     var inStrides = [Int](repeating: 1, count: rank)
     for axis in stride(from: rank - 2, through: 0, by: -1) { inStrides[axis] = inStrides[axis + 1] * inShape[axis + 1] }
@@ -227,7 +227,7 @@ func transpose(_ input: FloatPointer, inShape: [Int], perm: [Int], _ output: Mut
 
 /// Nearest-neighbour resize of the last two axes, with per-axis source index tables computed at
 /// plan time (so the coordinate mode only matters there).
-func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
+package func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
                    sourceRows: [Int], sourceColumns: [Int]) {
     let outHeight = sourceRows.count, outWidth = sourceColumns.count
     sourceColumns.withUnsafeBufferPointer { columns in
@@ -244,7 +244,7 @@ func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer, planes:
 }
 
 /// ONNX Resize's mapping from an output index to the nearest input index along one axis.
-func nearestSourceIndices(inSize: Int, outSize: Int, scale: Float, coordinateMode: String, nearestMode: String) -> [Int] {
+package func nearestSourceIndices(inSize: Int, outSize: Int, scale: Float, coordinateMode: String, nearestMode: String) -> [Int] {
     (0..<outSize).map { o -> Int in
         let of = Float(o)
         let x: Float

@@ -7,24 +7,24 @@
 // This file has the layout changes (plain ↔ blocked) and the cheap blocked operators: max
 // pooling and nearest resizing.
 
-let channelBlock = 8
+package let channelBlock = 8
 
 @inline(__always)
-func channelBlocks(_ channels: Int) -> Int { (channels + channelBlock - 1) / channelBlock }
+package func channelBlocks(_ channels: Int) -> Int { (channels + channelBlock - 1) / channelBlock }
 
 /// Floats a blocked tensor of logical NCHW `shape` occupies.
-func blockedCount(_ shape: [Int]) -> Int {
+package func blockedCount(_ shape: [Int]) -> Int {
     shape[0] * channelBlocks(shape[1]) * shape[2] * shape[3] * channelBlock
 }
 
 /// Constants packed for a kernel: 64-byte aligned, written once when a model is compiled and
 /// only read afterwards (hence `@unchecked Sendable`). Kernels take its raw pointer, so running
 /// a layer touches no reference counts.
-final class ConstantBuffer: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Float>
-    let count: Int
+package final class ConstantBuffer: @unchecked Sendable {
+    package let base: UnsafeMutablePointer<Float>
+    package let count: Int
 
-    init(count: Int) {
+    package init(count: Int) {
         self.count = max(count, 1)
         base = UnsafeMutableRawPointer.allocate(byteCount: self.count * MemoryLayout<Float>.stride, alignment: 64)
             .bindMemory(to: Float.self, capacity: self.count)
@@ -37,7 +37,7 @@ final class ConstantBuffer: @unchecked Sendable {
 // MARK: - Layout changes
 
 /// NCHW → NCHWc8 for `batch` images of `channels` × `plane` floats.
-func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+package func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
     let blocks = channelBlocks(channels)
     for n in 0..<batch {
         for b in 0..<blocks {
@@ -53,7 +53,7 @@ func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, batc
 }
 
 /// NCHWc8 → NCHW.
-func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+package func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
     let blocks = channelBlocks(channels)
     for n in 0..<batch {
         for b in 0..<blocks {
@@ -68,7 +68,7 @@ func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer, batch:
 }
 
 /// NCHWc8 → NHWC: Transpose(perm 0,2,3,1) of a blocked tensor in one pass.
-func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+package func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
     let blocks = channelBlocks(channels)
     for n in 0..<batch {
         let image = output + n * plane * channels
@@ -84,7 +84,7 @@ func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, 
 }
 
 /// Where `copyBlockedChannels` writes.
-enum ChannelCopyLayout: Sendable {
+package enum ChannelCopyLayout: Sendable {
     case plain
     case blocked
     case nhwc
@@ -92,7 +92,7 @@ enum ChannelCopyLayout: Sendable {
 
 /// Channels `start..<start + count` of a blocked tensor of `channels` channels, written as a
 /// tensor of `count` channels in `layout` (padding lanes zero when blocked).
-func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, start: Int, count: Int,
+package func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, start: Int, count: Int,
                          plane: Int, layout: ChannelCopyLayout) {
     let inBlocks = channelBlocks(channels), outBlocks = channelBlocks(count)
     if layout == .blocked && count % channelBlock != 0 {
@@ -139,7 +139,7 @@ func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, b
 /// Max pooling of a blocked tensor; `g.planes` counts channel blocks (batch × blocks). Windows
 /// inside the input run with the window size as a constant when it is 2×2 or 3×3; windows that
 /// cross the border skip the outside positions (padding never wins a max).
-func maxPoolBlocked(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
+package func maxPoolBlocked(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
     switch (g.kernelHeight, g.kernelWidth) {
     case (2, 2): maxPoolBlocked2x2(g, input, output)
     case (3, 3): maxPoolBlocked3x3(g, input, output)
@@ -210,7 +210,7 @@ private func maxPoolBlockedBody(_ g: PoolGeometry, _ input: FloatPointer, _ outp
 // MARK: - Nearest resize
 
 /// Nearest-neighbour resize of a blocked tensor's spatial axes; `planes` counts channel blocks.
-func resizeNearestBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
+package func resizeNearestBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
                           sourceRows: [Int], sourceColumns: [Int]) {
     let outHeight = sourceRows.count, outWidth = sourceColumns.count
     sourceColumns.withUnsafeBufferPointer { columns in

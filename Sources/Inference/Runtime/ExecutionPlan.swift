@@ -4,7 +4,7 @@
 
 /// How a tensor is stored: as ONNX describes it, or channel-blocked (NCHWc8, see
 /// BlockedLayout.swift) between the convolution kernels that work in that layout.
-enum TensorLayout: Sendable, Equatable {
+package enum TensorLayout: Sendable, Equatable {
     case plain
     case blocked
     /// A logical NCHW tensor stored NHWC: what Transpose(0, 3, 1, 2) of an NHWC input gives,
@@ -15,8 +15,8 @@ enum TensorLayout: Sendable, Equatable {
     case channelView
 }
 
-struct PlannedStep: Sendable {
-    enum Kernel: Sendable {
+package struct PlannedStep: Sendable {
+    package enum Kernel: Sendable {
         case convDirect(DirectConvWeights, ConvGeometry, channelsLast: Bool)
         case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
         /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
@@ -33,6 +33,13 @@ struct PlannedStep: Sendable {
         case dense(PackedWeights, rows: Int)
         case resizeNearest(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
         case resizeNearestBlocked(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
+        /// Planes of `lanes` floats per pixel: 8 for blocked tensors, 1 for plain.
+        case resizeLinear(planes: Int, inHeight: Int, inWidth: Int, rows: [LinearTap], columns: [LinearTap], lanes: Int)
+        /// Plain tensors joined along an axis: `outer` runs of each input's `pieces[i]` floats.
+        case concatPlain(outer: Int, pieces: [Int])
+        /// A tensor copied into a slice of a concatenation's buffer, when its producer could not
+        /// write there itself.
+        case copy(count: Int)
         case toBlocked(batch: Int, channels: Int, plane: Int)
         case toPlain(batch: Int, channels: Int, plane: Int)
         /// Transpose(0, 2, 3, 1) of a blocked tensor.
@@ -46,21 +53,21 @@ struct PlannedStep: Sendable {
     }
 
     /// The graph node (or nodes, when fused) this step runs, for profiles.
-    var label: String
-    var kernel: Kernel
-    var inputOffsets: [Int]
-    var outputOffset: Int
+    package var label: String
+    package var kernel: Kernel
+    package var inputOffsets: [Int]
+    package var outputOffset: Int
 }
 
-struct ExecutionPlan: Sendable {
-    let inputShape: [Int]
-    let inputOffset: Int
-    let outputShapes: [[Int]]
-    let outputOffsets: [Int]
-    let steps: [PlannedStep]
+package struct ExecutionPlan: Sendable {
+    package let inputShape: [Int]
+    package let inputOffset: Int
+    package let outputShapes: [[Int]]
+    package let outputOffsets: [Int]
+    package let steps: [PlannedStep]
     /// Floats of arena the plan needs: activations followed by kernel scratch.
-    let arenaCount: Int
-    let scratchOffset: Int
+    package let arenaCount: Int
+    package let scratchOffset: Int
 
     /// A tensor while planning: its logical (ONNX) shape, layout and storage.
     private struct Value {
@@ -78,6 +85,22 @@ struct ExecutionPlan: Sendable {
         var blockedCopy: [Int: Int] = [:]
         /// For `.channelView` values: the blocked tensor and first channel they show.
         var viewSource: [Int: (source: Int, start: Int)] = [:]
+        /// Storages that live inside a concatenation's storage (at a float offset), so that their
+        /// producers write the concatenation in place.
+        var parentOf: [Int: (parent: Int, offset: Int)] = [:]
+        var parents = Set<Int>()
+
+        /// Whether `storage` may become a slice of another: written by one kernel (not the
+        /// network input), and not already part of a concatenation.
+        func canAdopt(_ storage: Int) -> Bool {
+            guard storage != values[0].storage, parentOf[storage] == nil, !parents.contains(storage) else { return false }
+            var writers = 0
+            for step in steps where values[step.output].storage == storage {
+                if case .alias = step.kernel { continue }
+                writers += 1
+            }
+            return writers == 1
+        }
 
         /// The copy-out kernel of a channel view into `layout`.
         func copyOut(_ view: Int, _ layout: ChannelCopyLayout) -> PlannedStep.Kernel {
@@ -144,7 +167,7 @@ struct ExecutionPlan: Sendable {
         func storedCount(_ value: Int) -> Int { storageSize[values[value].storage] }
     }
 
-    init(graph: CompiledGraph, inputShape: [Int]) throws(ModelLoadError) {
+    package init(graph: CompiledGraph, inputShape: [Int]) throws(ModelLoadError) {
         self.inputShape = inputShape
         guard inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelLoadError(reason: "input shape \(inputShape) has an empty dimension")
@@ -178,6 +201,12 @@ struct ExecutionPlan: Sendable {
             for input in step.inputs { lastUse[values[input].storage] = max(lastUse[values[input].storage], index) }
         }
         for output in outputs { lastUse[values[output].storage] = endOfTime }
+        // A concatenation's storage lives from the first write of any of its slices to the last
+        // read of any of them; the slices are placed inside it, not on their own.
+        for (child, link) in builder.parentOf {
+            firstUse[link.parent] = min(firstUse[link.parent], firstUse[child])
+            lastUse[link.parent] = max(lastUse[link.parent], lastUse[child])
+        }
 
         // Greedy first-fit into one arena, in order of first use. 16-float alignment keeps every
         // tensor on its own cache lines.
@@ -185,7 +214,7 @@ struct ExecutionPlan: Sendable {
         var offsets = [Int](repeating: 0, count: storageCount)
         var live: [(start: Int, end: Int, storage: Int)] = []
         var arenaEnd = 0
-        for storage in (0..<storageCount).sorted(by: { firstUse[$0] < firstUse[$1] }) where lastUse[storage] >= 0 || storage == inputStorage {
+        for storage in (0..<storageCount).sorted(by: { firstUse[$0] < firstUse[$1] }) where builder.parentOf[storage] == nil && (lastUse[storage] >= 0 || storage == inputStorage) {
             live.removeAll { lastUse[$0.storage] < firstUse[storage] }
             let size = aligned(builder.storageSize[storage])
             var candidate = 0
@@ -197,6 +226,8 @@ struct ExecutionPlan: Sendable {
             live.append((candidate, candidate + size, storage))
             arenaEnd = max(arenaEnd, candidate + size)
         }
+
+        for (child, link) in builder.parentOf { offsets[child] = offsets[link.parent] + link.offset }
 
         inputOffset = offsets[inputStorage]
         outputOffsets = outputs.map { offsets[values[$0].storage] }
@@ -210,12 +241,12 @@ struct ExecutionPlan: Sendable {
     }
 
     /// Runs every step; the input must already be at `inputOffset`.
-    func run(arena: MutableFloatPointer) {
+    package func run(arena: MutableFloatPointer) {
         for step in steps { run(step, arena: arena) }
     }
 
     /// Runs every step, reporting each one's label and duration (for profiles).
-    func runTimed(arena: MutableFloatPointer, report: (String, Duration) -> Void) {
+    package func runTimed(arena: MutableFloatPointer, report: (String, Duration) -> Void) {
         let clock = ContinuousClock()
         for step in steps {
             let start = clock.now
@@ -272,6 +303,18 @@ struct ExecutionPlan: Sendable {
             runDense(weights, rows: rows, input: input, output: output, scratch: scratch)
         case let .resizeNearest(planes, inHeight, inWidth, rows, columns):
             resizeNearest(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
+        case let .resizeLinear(planes, inHeight, inWidth, rows, columns, lanes):
+            resizeLinear(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, rows: rows, columns: columns, lanes: lanes)
+        case let .concatPlain(outer, pieces):
+            let total = pieces.reduce(0, +)
+            var start = 0
+            for (index, piece) in pieces.enumerated() {
+                let source = arena + step.inputOffsets[index]
+                for o in 0..<outer { (output + o * total + start).update(from: source + o * piece, count: piece) }
+                start += piece
+            }
+        case let .copy(count):
+            output.update(from: input, count: count)
         case let .resizeNearestBlocked(planes, inHeight, inWidth, rows, columns):
             resizeNearestBlocked(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
         case let .toBlocked(batch, channels, plane):
@@ -460,6 +503,43 @@ struct ExecutionPlan: Sendable {
                   [source], output)
             return output
 
+        case let .concat(axis) where (axis == 1 || axis == -3) && x.count == 4 && x[0] == 1
+                                     && inputs.dropLast().allSatisfy({ b.values[$0].shape.count == 4 && b.values[$0].shape[1] % channelBlock == 0 })
+                                     && inputs.contains(where: { b.values[$0].layout == .blocked }):
+            // Batch 1, every input but the last a whole number of channel blocks: the blocked
+            // concatenation is the inputs' blocked buffers end to end, so each producer writes
+            // straight into its slice and the concatenation itself does nothing.
+            let outShape = try outputShape(step, inputs.map { b.values[$0].shape })
+            let output = b.newValue(outShape, .blocked)
+            let parent = b.values[output].storage
+            b.parents.insert(parent)
+            var offset = 0
+            var slices: [Int] = []
+            for input in inputs {
+                var slice = b.blocked(input)
+                if !b.canAdopt(b.values[slice].storage) {
+                    let copy = b.newValue(b.values[slice].shape, .blocked)
+                    b.add("copy into " + step.nodeName, .copy(count: b.storedCount(slice)), [slice], copy)
+                    slice = copy
+                }
+                b.parentOf[b.values[slice].storage] = (parent, offset)
+                offset += b.storedCount(slice)
+                slices.append(slice)
+            }
+            b.add(step.nodeName, .alias, slices, output)
+            return output
+
+        case .resizeLinear where layout == .blocked:
+            let (kernel, outShape, _) = try planPlain(step, [x])
+            guard case let .resizeLinear(_, inHeight, inWidth, rows, columns, _) = kernel else { fatalError("resize planned as \(kernel)") }
+            let output = b.newValue(outShape, .blocked)
+            b.add(step.nodeName, .resizeLinear(planes: x[0] * channelBlocks(x[1]), inHeight: inHeight, inWidth: inWidth,
+                                               rows: rows, columns: columns, lanes: channelBlock), inputs, output)
+            return output
+
+        case .batchNorm:
+            throw fail("BatchNormalization is only supported folded into the convolution before it")
+
         case let .transpose(perm) where layout == .blocked && x.count == 4 && perm == [0, 2, 3, 1]:
             let output = b.newValue([x[0], x[2], x[3], x[1]], .plain)
             b.add(step.nodeName, .blockedToNHWC(batch: x[0], channels: x[1], plane: x[2] * x[3]), inputs, output)
@@ -524,14 +604,74 @@ struct ExecutionPlan: Sendable {
                             strideY: strides[0], strideX: strides[1], padTop: padBegin[0], padLeft: padBegin[1])
     }
 
+    /// The output shape and per-axis scales of a 4-D Resize, from its scales or its sizes.
+    private static func resizeTarget(_ layer: ResizeLayer, _ x: [Int], _ fail: (String) -> ModelLoadError) throws(ModelLoadError) -> ([Int], [Float]) {
+        guard x.count == 4 else { throw fail("only 4-D resizing is supported, got \(x)") }
+        var scales: [Float]
+        var outShape: [Int]
+        if let s = layer.scales {
+            guard s.count == 4 else { throw fail("scales \(s) do not have one value per axis") }
+            scales = s
+            outShape = zip(x, s).map { Int((Float($0) * $1).rounded(.down)) }
+        } else {
+            let sizes = layer.sizes!
+            guard sizes.count == 4 else { throw fail("sizes \(sizes) do not have one value per axis") }
+            outShape = sizes
+            scales = zip(sizes, x).map { Float($0) / Float($1) }
+        }
+        guard outShape[0] == x[0], outShape[1] == x[1] else {
+            throw fail("resizing the batch or channel axis is not supported")
+        }
+        guard outShape[2] > 0, outShape[3] > 0 else { throw fail("output \(outShape) is empty") }
+        return (outShape, scales)
+    }
+
+    /// The output shape of one lowered (not yet fused) step, for the importer's shape tracking.
+    static func outputShape(_ step: GraphStep, _ inShapes: [[Int]]) throws(ModelLoadError) -> [Int] {
+        let x = inShapes[0]
+        func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
+        switch step.operation {
+        case let .conv(layer):
+            guard x.count == 4 else { throw fail("input shape \(x) is not NCHW") }
+            let geometry = try convGeometry(layer, x, fail)
+            return [x[0], layer.outChannels, geometry.outHeight, geometry.outWidth]
+        case let .maxPool(layer):
+            guard x.count == 4 else { throw fail("input shape \(x) is not NCHW") }
+            let geometry = try poolGeometry(layer, x, fail)
+            return [x[0], x[1], geometry.outHeight, geometry.outWidth]
+        case .batchNorm, .channelSlice, .pointwiseDepthwise:
+            return x
+        default:
+            return try planPlain(step, inShapes).1
+        }
+    }
+
     /// Shape inference and kernel choice for the operators on plain tensors.
     private static func planPlain(_ step: GraphStep, _ inShapes: [[Int]]) throws(ModelLoadError) -> (PlannedStep.Kernel, [Int], Int) {
         let x = inShapes[0]
         let count = x.reduce(1, *)
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
         switch step.operation {
-        case .conv, .pointwiseDepthwise, .maxPool, .channelSlice:
+        case .conv, .pointwiseDepthwise, .maxPool, .channelSlice, .batchNorm:
             fatalError("\(step.nodeName) is planned by plan(_:_:_:)")
+
+        case let .concat(axis):
+            let rank = x.count
+            let a = axis < 0 ? axis + rank : axis
+            guard a >= 0 && a < rank else { throw fail("axis \(axis) is out of range for shape \(x)") }
+            for shape in inShapes where shape.count != rank || (0..<rank).contains(where: { $0 != a && shape[$0] != x[$0] }) {
+                throw fail("shapes \(inShapes) differ off the concatenation axis \(a)")
+            }
+            var outShape = x
+            outShape[a] = inShapes.map { $0[a] }.reduce(0, +)
+            let inner = x[(a + 1)...].reduce(1, *)
+            return (.concatPlain(outer: x[..<a].reduce(1, *), pieces: inShapes.map { $0[a] * inner }), outShape, 0)
+
+        case let .resizeLinear(layer):
+            let (outShape, scales) = try resizeTarget(layer, x, fail)
+            let rows = linearSourceTaps(inSize: x[2], outSize: outShape[2], scale: scales[2], coordinateMode: layer.coordinateMode)
+            let columns = linearSourceTaps(inSize: x[3], outSize: outShape[3], scale: scales[3], coordinateMode: layer.coordinateMode)
+            return (.resizeLinear(planes: x[0] * x[1], inHeight: x[2], inWidth: x[3], rows: rows, columns: columns, lanes: 1), outShape, 0)
 
         case .relu:
             return (.relu(count: count), x, 0)
@@ -603,23 +743,7 @@ struct ExecutionPlan: Sendable {
             return (.dense(layer.packed, rows: rows), Array(x.dropLast()) + [layer.outFeatures], scratch)
 
         case let .resizeNearest(layer):
-            guard x.count == 4 else { throw fail("only 4-D resizing is supported, got \(x)") }
-            var scales: [Float]
-            var outShape: [Int]
-            if let s = layer.scales {
-                guard s.count == 4 else { throw fail("scales \(s) do not have one value per axis") }
-                scales = s
-                outShape = zip(x, s).map { Int((Float($0) * $1).rounded(.down)) }
-            } else {
-                let sizes = layer.sizes!
-                guard sizes.count == 4 else { throw fail("sizes \(sizes) do not have one value per axis") }
-                outShape = sizes
-                scales = zip(sizes, x).map { Float($0) / Float($1) }
-            }
-            guard outShape[0] == x[0], outShape[1] == x[1] else {
-                throw fail("resizing the batch or channel axis is not supported")
-            }
-            guard outShape[2] > 0, outShape[3] > 0 else { throw fail("output \(outShape) is empty") }
+            let (outShape, scales) = try resizeTarget(layer, x, fail)
             let rows = nearestSourceIndices(inSize: x[2], outSize: outShape[2], scale: scales[2], coordinateMode: layer.coordinateMode, nearestMode: layer.nearestMode)
             let columns = nearestSourceIndices(inSize: x[3], outSize: outShape[3], scale: scales[3], coordinateMode: layer.coordinateMode, nearestMode: layer.nearestMode)
             return (.resizeNearest(planes: x[0] * x[1], inHeight: x[2], inWidth: x[3], rows: rows, columns: columns), outShape, 0)

@@ -1,16 +1,24 @@
 // Turns a decoded ONNX graph into a list of operations with their constants resolved, weights
 // packed and activations fused into the layer that produces their input. Nothing here depends on
-// the input size; `ExecutionPlan` does that part.
+// the input size, except for graphs that compute shapes at run time (see ShapeFolding.swift):
+// those are compiled for one input size at a time. `ExecutionPlan` does the rest.
 
 /// A model the runtime refuses, with the reason in words; the loader adds the model's name and
 /// where to get the right file.
-struct ModelLoadError: Error, Equatable {
-    var reason: String
+package struct ModelLoadError: Error, Equatable {
+    package var reason: String
+    /// The graph computes shapes from its input's size, so it must be compiled for one size.
+    package var needsInputSize = false
+
+    package init(reason: String, needsInputSize: Bool = false) {
+        self.reason = reason
+        self.needsInputSize = needsInputSize
+    }
 }
 
-typealias ValueID = Int
+package typealias ValueID = Int
 
-enum ConvPadding: Sendable, Equatable {
+package enum ConvPadding: Sendable, Equatable {
     /// top, left, bottom, right
     case explicit(Int, Int, Int, Int)
     case sameUpper
@@ -18,7 +26,7 @@ enum ConvPadding: Sendable, Equatable {
     case valid
 
     /// No padding on any side, whatever the input size.
-    var isZero: Bool {
+    package var isZero: Bool {
         switch self {
         case let .explicit(t, l, b, r): return t == 0 && l == 0 && b == 0 && r == 0
         case .valid: return true
@@ -27,7 +35,7 @@ enum ConvPadding: Sendable, Equatable {
     }
 
     /// (begin, end) padding of one spatial axis for the given input size.
-    func amounts(axis: Int, inSize: Int, kernel: Int, stride: Int, dilation: Int) -> (Int, Int) {
+    package func amounts(axis: Int, inSize: Int, kernel: Int, stride: Int, dilation: Int) -> (Int, Int) {
         switch self {
         case let .explicit(top, left, bottom, right):
             return axis == 0 ? (top, bottom) : (left, right)
@@ -42,7 +50,7 @@ enum ConvPadding: Sendable, Equatable {
     }
 }
 
-enum ConvKernel: Sendable {
+package enum ConvKernel: Sendable {
     /// Group 1, any kernel: channel-blocked output; the input is blocked too unless the layer
     /// has at most `plainInputChannelLimit` input channels (a network's first layer), which it
     /// reads from plain NCHW.
@@ -55,28 +63,28 @@ enum ConvKernel: Sendable {
 
 /// A group-1 convolution with this few input channels reads plain NCHW: blocking three channels
 /// into eight lanes would waste most of the reduction.
-let plainInputChannelLimit = 4
+package let plainInputChannelLimit = 4
 
-struct ConvLayer: Sendable {
-    var outChannels: Int
-    var inChannels: Int
-    var kernelHeight: Int
-    var kernelWidth: Int
-    var strides: (Int, Int)
-    var dilations: (Int, Int)
-    var padding: ConvPadding
-    var group: Int
+package struct ConvLayer: Sendable {
+    package var outChannels: Int
+    package var inChannels: Int
+    package var kernelHeight: Int
+    package var kernelWidth: Int
+    package var strides: (Int, Int)
+    package var dilations: (Int, Int)
+    package var padding: ConvPadding
+    package var group: Int
     /// OIHW as in the model; kept so fusion can re-pack with an activation.
-    var weights: [Float]
-    var bias: [Float]
-    var activation: ActivationKind = .none
-    var slopes: [Float] = []
-    var kernel: ConvKernel
+    package var weights: [Float]
+    package var bias: [Float]
+    package var activation: ActivationKind = .none
+    package var slopes: [Float] = []
+    package var kernel: ConvKernel
     /// A 2×2 stride-2 max pool fused after a depthwise layer (and its activation).
-    var pool: PoolLayer? = nil
+    package var pool: PoolLayer? = nil
 
     /// Chooses the kernel from the layer's attributes and packs the weights for it.
-    static func pack(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, strides: (Int, Int),
+    package static func pack(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, strides: (Int, Int),
                      dilations: (Int, Int), padding: ConvPadding, group: Int, weights: [Float], bias: [Float],
                      activation: ActivationKind, slopes: [Float]) -> ConvLayer {
         let inPerGroup = inChannels / group
@@ -108,7 +116,7 @@ struct ConvLayer: Sendable {
                          kernel: kernel)
     }
 
-    func withActivation(_ activation: ActivationKind, slopes: [Float]) -> ConvLayer {
+    package func withActivation(_ activation: ActivationKind, slopes: [Float]) -> ConvLayer {
         var layer = ConvLayer.pack(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
                                    kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
                                    group: group, weights: weights, bias: bias, activation: activation, slopes: slopes)
@@ -116,35 +124,49 @@ struct ConvLayer: Sendable {
         return layer
     }
 
+    /// The layer followed by a batch normalisation: each output channel's weights and bias scaled,
+    /// and the shift added to the bias.
+    func folding(_ norm: BatchNormLayer) -> ConvLayer {
+        let perChannel = weights.count / outChannels
+        var scaled = weights
+        for channel in 0..<outChannels {
+            for i in 0..<perChannel { scaled[channel * perChannel + i] *= norm.scale[channel] }
+        }
+        let folded = (0..<outChannels).map { bias[$0] * norm.scale[$0] + norm.shift[$0] }
+        return ConvLayer.pack(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                              strides: strides, dilations: dilations, padding: padding, group: group, weights: scaled,
+                              bias: folded, activation: activation, slopes: slopes)
+    }
+
     /// Whether `pool` can run inside this layer's kernel: a depthwise layer and a 2×2 stride-2
     /// pool without padding.
-    func canFuse(_ pool: PoolLayer) -> Bool {
+    package func canFuse(_ pool: PoolLayer) -> Bool {
         guard case .depthwise3x3 = kernel, self.pool == nil else { return false }
         return pool.padding.isZero && pool.kernelHeight == 2 && pool.kernelWidth == 2 && pool.strides == (2, 2)
     }
 }
 
-struct PoolLayer: Sendable {
-    var kernelHeight: Int
-    var kernelWidth: Int
-    var strides: (Int, Int)
-    var padding: ConvPadding
-    var ceilMode: Bool
+package struct PoolLayer: Sendable {
+    package var kernelHeight: Int
+    package var kernelWidth: Int
+    package var strides: (Int, Int)
+    package var padding: ConvPadding
+    package var ceilMode: Bool
 }
 
 /// MatMul with a constant right-hand side, run as a GEMM on the transposed problem so that the
 /// bias and PRelu slopes (per output feature) land on GEMM rows, where the epilogue applies them.
-struct DenseLayer: Sendable {
-    var inFeatures: Int
-    var outFeatures: Int
+package struct DenseLayer: Sendable {
+    package var inFeatures: Int
+    package var outFeatures: Int
     /// [K][N] as in the model.
-    var weights: [Float]
-    var bias: [Float]
-    var activation: ActivationKind = .none
-    var slopes: [Float] = []
-    var packed: PackedWeights
+    package var weights: [Float]
+    package var bias: [Float]
+    package var activation: ActivationKind = .none
+    package var slopes: [Float] = []
+    package var packed: PackedWeights
 
-    static func pack(inFeatures: Int, outFeatures: Int, weights: [Float], bias: [Float], activation: ActivationKind,
+    package static func pack(inFeatures: Int, outFeatures: Int, weights: [Float], bias: [Float], activation: ActivationKind,
                      slopes: [Float]) -> DenseLayer {
         let packed = PackedWeights(rows: outFeatures, depth: inFeatures, bias: bias, activation: activation,
                                    slopes: slopes) { n, k in weights[k * outFeatures + n] }
@@ -153,21 +175,27 @@ struct DenseLayer: Sendable {
     }
 }
 
-struct ResizeLayer: Sendable {
+package struct ResizeLayer: Sendable {
     /// Per-axis scale factors; `nil` when the graph gives output sizes instead.
-    var scales: [Float]?
-    var sizes: [Int]?
-    var coordinateMode: String
-    var nearestMode: String
+    package var scales: [Float]?
+    package var sizes: [Int]?
+    package var coordinateMode: String
+    package var nearestMode: String
+}
+
+/// BatchNormalization as a per-channel affine map, folded into the convolution before it.
+package struct BatchNormLayer: Sendable {
+    package var scale: [Float]
+    package var shift: [Float]
 }
 
 /// A constant operand of an elementwise operator, with its own shape for broadcasting.
-struct ConstantOperand: Sendable {
-    var shape: [Int]
-    var values: [Float]
+package struct ConstantOperand: Sendable {
+    package var shape: [Int]
+    package var values: [Float]
 }
 
-enum Operation: Sendable {
+package enum Operation: Sendable {
     case conv(ConvLayer)
     /// A 1×1 convolution whose output only feeds a depthwise 3×3 one, run as one kernel that
     /// never stores the intermediate tensor; optionally with the group-1 convolution before the
@@ -184,11 +212,16 @@ enum Operation: Sendable {
     case flatten(axis: Int)
     case dense(DenseLayer)
     case resizeNearest(ResizeLayer)
+    case resizeLinear(ResizeLayer)
+    /// Concatenation along `axis`; along channels it costs no copy where the producers can write
+    /// into slices of one buffer (see ExecutionPlan).
+    case concat(axis: Int)
+    case batchNorm(BatchNormLayer)
     case identity
     /// Channels `start..<start + count` of an NCHW tensor (made by `mergeSiblingHeads`).
     case channelSlice(start: Int, count: Int)
 
-    var name: String {
+    package var name: String {
         switch self {
         case .conv: return "Conv"
         case .pointwiseDepthwise: return "Conv+Conv"
@@ -202,33 +235,39 @@ enum Operation: Sendable {
         case .reshape: return "Reshape"
         case .flatten: return "Flatten"
         case .dense: return "MatMul"
-        case .resizeNearest: return "Resize"
+        case .resizeNearest, .resizeLinear: return "Resize"
+        case .concat: return "Concat"
+        case .batchNorm: return "BatchNormalization"
         case .identity: return "Identity"
         case .channelSlice: return "Slice"
         }
     }
 }
 
-struct GraphStep: Sendable {
-    var nodeName: String
-    var operation: Operation
-    var inputs: [ValueID]
-    var output: ValueID
+package struct GraphStep: Sendable {
+    package var nodeName: String
+    package var operation: Operation
+    package var inputs: [ValueID]
+    package var output: ValueID
 }
 
-struct CompiledGraph: Sendable {
-    var steps: [GraphStep]
-    var valueNames: [String]
-    var inputValue: ValueID
-    var inputName: String
-    var declaredInputShape: [OnnxDimension]
-    var outputValues: [ValueID]
-    var outputNames: [String]
+package struct CompiledGraph: Sendable {
+    package var steps: [GraphStep]
+    package var valueNames: [String]
+    package var inputValue: ValueID
+    package var inputName: String
+    package var declaredInputShape: [OnnxDimension]
+    package var outputValues: [ValueID]
+    package var outputNames: [String]
 
-    static let supportedOperators = ["Conv", "Relu", "PRelu", "MaxPool", "Add", "Sigmoid", "Softmax", "Transpose",
-                                     "Reshape", "Flatten", "MatMul", "Resize", "Constant", "Identity"]
+    package static let supportedOperators = ["Conv", "Relu", "PRelu", "MaxPool", "Add", "Sigmoid", "Softmax", "Transpose",
+                                     "Reshape", "Flatten", "MatMul", "Resize", "Constant", "Identity", "Concat",
+                                     "BatchNormalization"] + shapeOperators.sorted()
 
-    init(_ model: OnnxModel) throws(ModelLoadError) {
+    /// Compiles `model`. A graph that computes shapes from its input needs `inputShape`, and is
+    /// then only valid for inputs of that shape; without it such a graph throws an error with
+    /// `needsInputSize` set.
+    package init(_ model: OnnxModel, inputShape: [Int]? = nil) throws(ModelLoadError) {
         let graph = model.graph
         var constants: [String: OnnxTensor] = [:]
         for tensor in graph.initializers { constants[tensor.name] = tensor }
@@ -248,6 +287,14 @@ struct CompiledGraph: Sendable {
         inputName = runtimeInputs[0].name
         declaredInputShape = runtimeInputs[0].dims
         inputValue = define(inputName)
+        // Shapes of runtime values, tracked only when compiling for one input size.
+        var shapes: [ValueID: [Int]] = [:]
+        if let inputShape {
+            guard inputShape.count == declaredInputShape.count else {
+                throw ModelLoadError(reason: "input \(inputName) has rank \(declaredInputShape.count), got shape \(inputShape)")
+            }
+            shapes[inputValue] = inputShape
+        }
 
         var steps: [GraphStep] = []
         for node in graph.nodes {
@@ -270,6 +317,23 @@ struct CompiledGraph: Sendable {
                 constants[node.outputs[0]] = named
                 continue
             }
+            if node.opType == "Identity", node.inputs.count == 1 {
+                // Dropped: its output is another name for its input.
+                if let constant = constants[node.inputs[0]] {
+                    constants[node.outputs[0]] = constant
+                } else if let id = ids[node.inputs[0]] {
+                    ids[node.outputs[0]] = id
+                } else {
+                    throw ModelLoadError(reason: "\(label) reads \(node.inputs[0]), which no earlier node produces")
+                }
+                continue
+            }
+            if Self.isFoldable(node, constants: constants) {
+                constants[node.outputs[0]] = try Self.fold(node, label: label, constants: constants, opset: model.opsetVersion) { name in
+                    ids[name].flatMap { shapes[$0] }
+                }
+                continue
+            }
             var attributes = NodeAttributes(node: node, label: label)
             let lowered = try Self.lower(node, label: label, attributes: &attributes, constants: constants,
                                          opset: model.opsetVersion)
@@ -283,7 +347,16 @@ struct CompiledGraph: Sendable {
                 }
                 inputs.append(id)
             }
-            steps.append(GraphStep(nodeName: label, operation: lowered.operation, inputs: inputs, output: define(node.outputs[0])))
+            let step = GraphStep(nodeName: label, operation: lowered.operation, inputs: inputs, output: define(node.outputs[0]))
+            if inputShape != nil {
+                var inShapes: [[Int]] = []
+                for input in inputs {
+                    guard let shape = shapes[input] else { break }
+                    inShapes.append(shape)
+                }
+                if inShapes.count == inputs.count { shapes[step.output] = try ExecutionPlan.outputShape(step, inShapes) }
+            }
+            steps.append(step)
         }
         var outputs: [ValueID] = []
         for output in graph.outputs {
@@ -298,6 +371,9 @@ struct CompiledGraph: Sendable {
         self.outputValues = outputs
         self.outputNames = graph.outputs.map(\.name)
         fuseActivations()
+        if let unfused = self.steps.first(where: { if case .batchNorm = $0.operation { true } else { false } }) {
+            throw ModelLoadError(reason: "\(unfused.nodeName) does not follow a convolution whose output only it reads; such a BatchNormalization is not supported")
+        }
         fusePointwiseDepthwise()
         mergeSiblingHeads()
     }
@@ -331,6 +407,9 @@ struct CompiledGraph: Sendable {
                   consumers[step.inputs[0]] == 1 else { continue }
             var replacement: Operation?
             switch (steps[source].operation, step.operation) {
+            case let (.conv(conv), .batchNorm(norm)) where conv.activation == .none && conv.pool == nil
+                                                           && norm.scale.count == conv.outChannels:
+                replacement = .conv(conv.folding(norm))
             case let (.conv(conv), .maxPool(pool)) where conv.canFuse(pool):
                 var fused = conv
                 fused.pool = pool
@@ -508,11 +587,11 @@ struct CompiledGraph: Sendable {
 
 // MARK: - Lowering of single nodes
 
-struct NodeAttributes {
-    let node: OnnxNode
-    let label: String
+package struct NodeAttributes {
+    package let node: OnnxNode
+    package let label: String
 
-    func int(_ name: String, default value: Int) throws(ModelLoadError) -> Int {
+    package func int(_ name: String, default value: Int) throws(ModelLoadError) -> Int {
         switch node.attributes[name] {
         case nil: return value
         case let .int(v)?: return v
@@ -520,7 +599,7 @@ struct NodeAttributes {
         }
     }
 
-    func ints(_ name: String) throws(ModelLoadError) -> [Int]? {
+    package func ints(_ name: String) throws(ModelLoadError) -> [Int]? {
         switch node.attributes[name] {
         case nil: return nil
         case let .ints(v)?: return v
@@ -528,7 +607,15 @@ struct NodeAttributes {
         }
     }
 
-    func string(_ name: String, default value: String) throws(ModelLoadError) -> String {
+    package func float(_ name: String, default value: Float) throws(ModelLoadError) -> Float {
+        switch node.attributes[name] {
+        case nil: return value
+        case let .float(v)?: return v
+        default: throw ModelLoadError(reason: "\(label): attribute \(name) should be a float")
+        }
+    }
+
+    package func string(_ name: String, default value: String) throws(ModelLoadError) -> String {
         switch node.attributes[name] {
         case nil: return value
         case let .string(v)?: return v
@@ -536,7 +623,7 @@ struct NodeAttributes {
         }
     }
 
-    func padding(spatialRank: Int) throws(ModelLoadError) -> ConvPadding {
+    package func padding(spatialRank: Int) throws(ModelLoadError) -> ConvPadding {
         switch try string("auto_pad", default: "NOTSET") {
         case "NOTSET":
             let pads = try ints("pads") ?? [Int](repeating: 0, count: 2 * spatialRank)
@@ -551,7 +638,7 @@ struct NodeAttributes {
         }
     }
 
-    func pair(_ name: String, default value: Int) throws(ModelLoadError) -> (Int, Int) {
+    package func pair(_ name: String, default value: Int) throws(ModelLoadError) -> (Int, Int) {
         guard let list = try ints(name) else { return (value, value) }
         guard list.count == 2, list.allSatisfy({ $0 >= 1 }) else {
             throw ModelLoadError(reason: "\(label): \(name) \(list) is not two positive numbers (only 2-D is supported)")
@@ -628,6 +715,31 @@ extension CompiledGraph {
                                   padding: try a.padding(spatialRank: 2), ceilMode: try a.int("ceil_mode", default: 0) != 0)
             return Lowered(operation: .maxPool(layer), runtimeInputs: [node.inputs[0]])
 
+        case "Concat":
+            guard !node.inputs.isEmpty else { throw ModelLoadError(reason: "\(label) has no inputs") }
+            if let name = node.inputs.first(where: { constants[$0] != nil }) {
+                throw ModelLoadError(reason: "\(label): concatenating the constant \(name) with computed tensors is not supported")
+            }
+            return Lowered(operation: .concat(axis: try a.int("axis", default: 1)), runtimeInputs: node.inputs)
+
+        case "BatchNormalization":
+            try requireInputs(5...5)
+            var parameters: [[Float]] = []
+            for index in 1...4 {
+                guard let t = constant(index), t.dims.count == 1 else {
+                    throw ModelLoadError(reason: "\(label): scale, bias, mean and variance must be constant 1-D tensors")
+                }
+                parameters.append(try floatConstant(t, "parameter"))
+            }
+            let channels = parameters[0].count
+            guard parameters.allSatisfy({ $0.count == channels }) else {
+                throw ModelLoadError(reason: "\(label): scale, bias, mean and variance differ in length")
+            }
+            let epsilon = try a.float("epsilon", default: 1e-5)
+            let scale = (0..<channels).map { parameters[0][$0] / (parameters[3][$0] + epsilon).squareRoot() }
+            let shift = (0..<channels).map { parameters[1][$0] - parameters[2][$0] * scale[$0] }
+            return Lowered(operation: .batchNorm(BatchNormLayer(scale: scale, shift: shift)), runtimeInputs: [node.inputs[0]])
+
         case "Relu", "Sigmoid", "Identity":
             try requireInputs(1...1)
             let operation: Operation = node.opType == "Relu" ? .relu : node.opType == "Sigmoid" ? .sigmoid : .identity
@@ -681,11 +793,14 @@ extension CompiledGraph {
 
         case "Resize":
             try requireInputs(2...4)
-            guard try a.string("mode", default: "nearest") == "nearest" else {
-                throw ModelLoadError(reason: "\(label): only mode=nearest is supported")
+            let mode = try a.string("mode", default: "nearest")
+            guard mode == "nearest" || mode == "linear" else {
+                throw ModelLoadError(reason: "\(label): mode \(mode) is not supported (nearest and linear are)")
             }
             let coordinateMode = try a.string("coordinate_transformation_mode", default: opset >= 11 ? "half_pixel" : "asymmetric")
-            guard ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nearest"].contains(coordinateMode) else {
+            let coordinateModes = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]
+                + (mode == "nearest" ? ["tf_half_pixel_for_nearest"] : [])
+            guard coordinateModes.contains(coordinateMode) else {
                 throw ModelLoadError(reason: "\(label): coordinate_transformation_mode \(coordinateMode) is not supported")
             }
             let nearestMode = try a.string("nearest_mode", default: "round_prefer_floor")
@@ -701,15 +816,16 @@ extension CompiledGraph {
                 layer.sizes = sizes.integers
             }
             for index in 1..<node.inputs.count where !node.inputs[index].isEmpty && constants[node.inputs[index]] == nil {
-                throw ModelLoadError(reason: "\(label): roi, scales and sizes must be constants")
+                throw ModelLoadError(reason: "\(label): roi, scales and sizes must be constants (or computed from shapes)")
             }
             guard layer.scales != nil || layer.sizes != nil else {
                 throw ModelLoadError(reason: "\(label): neither scales nor sizes are given")
             }
-            return Lowered(operation: .resizeNearest(layer), runtimeInputs: [node.inputs[0]])
+            return Lowered(operation: mode == "linear" ? .resizeLinear(layer) : .resizeNearest(layer), runtimeInputs: [node.inputs[0]])
 
         default:
-            throw ModelLoadError(reason: "unsupported operator \(node.opType)")
+            // A shape operator reading a computed tensor (not a shape) lands here.
+            throw ModelLoadError(reason: "unsupported operator \(node.opType) (node \(node.name)) on computed tensors")
         }
     }
 }

@@ -9,27 +9,42 @@ import Foundation
 
 /// Where a model came from, for error messages: the caller's display name and the advice that
 /// tells a user how to get the right file.
-struct ModelSource: Sendable {
-    var name: String
-    var remedy: String
+package struct ModelSource: Sendable {
+    package var name: String
+    package var remedy: String
 
-    func error(_ reason: String) -> FaceDetectionError {
-        .invalidModel(model: name, reason: reason, remedy: remedy)
+    package init(name: String, remedy: String) {
+        self.name = name
+        self.remedy = remedy
     }
+
+    package func error(_ reason: String) -> ModelError {
+        ModelError(model: name, reason: reason, remedy: remedy)
+    }
+}
+
+/// A model file that can't be used: its display name, why, and where the right file comes from.
+/// Each front-end (face detection, subject maps) wraps it in its own error.
+package struct ModelError: Error, Equatable, Sendable, CustomStringConvertible {
+    package var model: String
+    package var reason: String
+    package var remedy: String
+
+    package var description: String { "model \(model) can't be used: \(reason). \(remedy)" }
 }
 
 /// A contiguous float buffer that only grows. Owned by one caller at a time (via the pool), so it
 /// is `@unchecked Sendable`.
-final class Workspace: @unchecked Sendable {
+package final class Workspace: @unchecked Sendable {
     private(set) var base: MutableFloatPointer
     private(set) var capacity: Int
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
     }
 
-    func reserve(_ count: Int) {
+    package func reserve(_ count: Int) {
         guard count > capacity else { return }
         base.deallocate()
         capacity = count
@@ -40,22 +55,30 @@ final class Workspace: @unchecked Sendable {
 }
 
 /// Read access to a finished run's outputs, valid only inside `Network.run`'s closure.
-struct NetworkOutputs {
-    let arena: FloatPointer
-    let plan: ExecutionPlan
+package struct NetworkOutputs {
+    package let arena: FloatPointer
+    package let plan: ExecutionPlan
 
-    var count: Int { plan.outputShapes.count }
+    package var count: Int { plan.outputShapes.count }
 
-    func shape(_ index: Int) -> [Int] { plan.outputShapes[index] }
+    package func shape(_ index: Int) -> [Int] { plan.outputShapes[index] }
 
-    subscript(index: Int) -> UnsafeBufferPointer<Float> {
+    package subscript(index: Int) -> UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: arena + plan.outputOffsets[index], count: plan.outputShapes[index].reduce(1, *))
     }
 }
 
-final class Network: @unchecked Sendable {
-    let source: ModelSource
-    let graph: CompiledGraph
+package final class Network: @unchecked Sendable {
+    package let source: ModelSource
+    /// The compiled graph, for graphs that compile once for every input size; nil for graphs that
+    /// compute shapes from their input, which compile per input size (see ShapeFolding.swift).
+    package let graph: CompiledGraph?
+    /// Kept for graphs compiled per input size.
+    private let model: OnnxModel?
+    package let outputNames: [String]
+    package let inputName: String
+    /// The input's declared dimensions (numbers or symbolic names).
+    package let declaredInputShape: [OnnxDimension]
     /// Plans are cheap but not free; MTCNN asks for a dozen shapes per image size, so keep a
     /// bounded number.
     private static let planCacheLimit = 96
@@ -63,7 +86,7 @@ final class Network: @unchecked Sendable {
     private var idleWorkspaces: [Workspace] = []
     private let lock = Lock()
 
-    init(model bytes: [UInt8], source: ModelSource) throws(FaceDetectionError) {
+    package init(model bytes: [UInt8], source: ModelSource) throws(ModelError) {
         self.source = source
         let model: OnnxModel
         do {
@@ -73,14 +96,21 @@ final class Network: @unchecked Sendable {
         }
         do {
             graph = try CompiledGraph(model)
+            self.model = nil
+        } catch where error.needsInputSize {
+            graph = nil
+            self.model = model
         } catch {
             throw source.error(error.reason)
         }
+        outputNames = model.graph.outputs.map(\.name)
+        let constants = Set(model.graph.initializers.map(\.name))
+        let input = model.graph.inputs.first { !constants.contains($0.name) }
+        inputName = input?.name ?? ""
+        declaredInputShape = input?.dims ?? []
     }
 
-    var outputNames: [String] { graph.outputNames }
-
-    func plan(for inputShape: [Int]) throws(FaceDetectionError) -> ExecutionPlan {
+    package func plan(for inputShape: [Int]) throws(ModelError) -> ExecutionPlan {
         lock.lock()
         if let cached = plans[inputShape] {
             lock.unlock()
@@ -89,7 +119,9 @@ final class Network: @unchecked Sendable {
         lock.unlock()
         let plan: ExecutionPlan
         do {
-            plan = try ExecutionPlan(graph: graph, inputShape: inputShape)
+            let compiled: CompiledGraph
+            if let graph { compiled = graph } else { compiled = try CompiledGraph(model!, inputShape: inputShape) }
+            plan = try ExecutionPlan(graph: compiled, inputShape: inputShape)
         } catch {
             throw source.error(error.reason)
         }
@@ -102,7 +134,7 @@ final class Network: @unchecked Sendable {
 
     /// Runs the network on an input of `inputShape`: `fill` writes the input (every element),
     /// `read` sees the outputs. Safe to call concurrently.
-    func run<Result>(inputShape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void,
+    package func run<Result>(inputShape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void,
                      read: (NetworkOutputs) throws -> Result) throws -> Result {
         let plan = try plan(for: inputShape)
         let workspace = checkOutWorkspace(capacity: plan.arenaCount)
@@ -115,7 +147,7 @@ final class Network: @unchecked Sendable {
 
     /// Runs on a copy of `input` `runs` times and returns each step's label and its fastest
     /// time in seconds, in plan order (for profiles).
-    func profile(_ input: [Float], shape: [Int], runs: Int) throws -> [(label: String, seconds: Double)] {
+    package func profile(_ input: [Float], shape: [Int], runs: Int) throws -> [(label: String, seconds: Double)] {
         let plan = try plan(for: shape)
         let workspace = checkOutWorkspace(capacity: plan.arenaCount)
         defer { checkIn(workspace) }
@@ -135,7 +167,7 @@ final class Network: @unchecked Sendable {
     }
 
     /// Convenience for tests and tools: runs on a copy of `input` and returns copies of the outputs.
-    func run(_ input: [Float], shape: [Int]) throws -> [(shape: [Int], values: [Float])] {
+    package func run(_ input: [Float], shape: [Int]) throws -> [(shape: [Int], values: [Float])] {
         precondition(input.count == shape.reduce(1, *), "input has \(input.count) values for shape \(shape)")
         return try run(inputShape: shape, fill: { buffer in
             _ = buffer.initialize(from: input)

@@ -1,11 +1,13 @@
-@testable import FaceDetection
+import Inference
 
 /// A minimal protobuf writer, independent of the reader under test, for building ONNX models by
 /// hand in tests.
-struct ProtoWriter {
-    var bytes: [UInt8] = []
+package struct ProtoWriter {
+    package var bytes: [UInt8] = []
 
-    mutating func varint(_ value: UInt64) {
+    package init() {}
+
+    package mutating func varint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(v & 0x7F) | 0x80)
@@ -14,46 +16,46 @@ struct ProtoWriter {
         bytes.append(UInt8(v))
     }
 
-    mutating func tag(_ field: Int, _ wireType: Int) { varint(UInt64(field << 3 | wireType)) }
+    package mutating func tag(_ field: Int, _ wireType: Int) { varint(UInt64(field << 3 | wireType)) }
 
-    mutating func int(_ field: Int, _ value: Int) {
+    package mutating func int(_ field: Int, _ value: Int) {
         tag(field, 0)
         varint(UInt64(bitPattern: Int64(value)))
     }
 
-    mutating func bytes(_ field: Int, _ value: [UInt8]) {
+    package mutating func bytes(_ field: Int, _ value: [UInt8]) {
         tag(field, 2)
         varint(UInt64(value.count))
         bytes += value
     }
 
-    mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
+    package mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
 
-    mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) {
+    package mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) {
         var inner = ProtoWriter()
         build(&inner)
         bytes(field, inner.bytes)
     }
 
-    mutating func float(_ field: Int, _ value: Float) {
+    package mutating func float(_ field: Int, _ value: Float) {
         tag(field, 5)
         for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt32(i)))) }
     }
 
-    static func littleEndian(_ values: [Float]) -> [UInt8] {
+    package static func littleEndian(_ values: [Float]) -> [UInt8] {
         values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) } }
     }
 
-    mutating func packedFloats(_ field: Int, _ values: [Float]) { bytes(field, Self.littleEndian(values)) }
+    package mutating func packedFloats(_ field: Int, _ values: [Float]) { bytes(field, Self.littleEndian(values)) }
 
-    mutating func packedInts(_ field: Int, _ values: [Int]) {
+    package mutating func packedInts(_ field: Int, _ values: [Int]) {
         var inner = ProtoWriter()
         for v in values { inner.varint(UInt64(bitPattern: Int64(v))) }
         bytes(field, inner.bytes)
     }
 }
 
-enum TestAttribute {
+package enum TestAttribute {
     case int(String, Int)
     case ints(String, [Int])
     case float(String, Float)
@@ -61,23 +63,23 @@ enum TestAttribute {
     case tensor(String, TestTensor)
 }
 
-struct TestTensor {
-    enum Storage { case rawFloats, packedFloats, int64s }
-    var name: String
-    var dims: [Int]
-    var floats: [Float] = []
-    var integers: [Int] = []
-    var storage: Storage = .rawFloats
+package struct TestTensor {
+    package enum Storage { case rawFloats, packedFloats, int64s }
+    package var name: String
+    package var dims: [Int]
+    package var floats: [Float] = []
+    package var integers: [Int] = []
+    package var storage: Storage = .rawFloats
 
-    static func floats(_ name: String, _ dims: [Int], _ values: [Float], raw: Bool = true) -> TestTensor {
+    package static func floats(_ name: String, _ dims: [Int], _ values: [Float], raw: Bool = true) -> TestTensor {
         TestTensor(name: name, dims: dims, floats: values, storage: raw ? .rawFloats : .packedFloats)
     }
 
-    static func int64s(_ name: String, _ values: [Int]) -> TestTensor {
+    package static func int64s(_ name: String, _ values: [Int]) -> TestTensor {
         TestTensor(name: name, dims: [values.count], integers: values, storage: .int64s)
     }
 
-    func write(_ w: inout ProtoWriter) {
+    package func write(_ w: inout ProtoWriter) {
         w.packedInts(1, dims)
         switch storage {
         case .rawFloats:
@@ -94,13 +96,13 @@ struct TestTensor {
     }
 }
 
-struct TestNode {
-    var op: String
-    var inputs: [String]
-    var outputs: [String]
-    var attributes: [TestAttribute] = []
+package struct TestNode {
+    package var op: String
+    package var inputs: [String]
+    package var outputs: [String]
+    package var attributes: [TestAttribute] = []
 
-    init(_ op: String, _ inputs: [String], _ outputs: [String], _ attributes: [TestAttribute] = []) {
+    package init(_ op: String, _ inputs: [String], _ outputs: [String], _ attributes: [TestAttribute] = []) {
         self.op = op
         self.inputs = inputs
         self.outputs = outputs
@@ -109,7 +111,7 @@ struct TestNode {
 }
 
 /// Serialises a one-input model. `inputDims` entries of nil become symbolic dimensions.
-func makeModel(inputDims: [Int?], outputs: [String], nodes: [TestNode], initializers: [TestTensor] = [],
+package func makeModel(inputDims: [Int?], outputs: [String], nodes: [TestNode], initializers: [TestTensor] = [],
                opset: Int = 13) -> [UInt8] {
     var model = ProtoWriter()
     model.int(1, 7)
@@ -160,7 +162,7 @@ func makeModel(inputDims: [Int?], outputs: [String], nodes: [TestNode], initiali
 }
 
 /// Builds a one-node model on input "x" producing "y", runs it, returns (shape, values).
-func runSingleNode(_ op: String, input: [Float], shape: [Int], extraInputs: [String] = [],
+package func runSingleNode(_ op: String, input: [Float], shape: [Int], extraInputs: [String] = [],
                    attributes: [TestAttribute] = [], initializers: [TestTensor] = [],
                    opset: Int = 13) throws -> (shape: [Int], values: [Float]) {
     let bytes = makeModel(inputDims: shape.map { Optional($0) }, outputs: ["y"],

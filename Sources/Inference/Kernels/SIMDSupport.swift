@@ -1,25 +1,25 @@
 // Small helpers shared by the kernels. Everything is `@inline(__always)` so the kernels compile
 // to plain vector instructions with no calls in their inner loops.
 
-typealias FloatPointer = UnsafePointer<Float>
-typealias MutableFloatPointer = UnsafeMutablePointer<Float>
+package typealias FloatPointer = UnsafePointer<Float>
+package typealias MutableFloatPointer = UnsafeMutablePointer<Float>
 
 // Vector loads and stores are spelled as eight scalar accesses, which LLVM merges into one
 // unaligned vmovups. `UnsafeRawPointer.loadUnaligned(as:)` says the same more directly, but it is
 // a generic whose specialisation the inliner leaves out of large kernels, turning every vector
 // load into a call (seen in perf as a fifth of YuNet's time).
 @inline(__always)
-func load8(_ p: FloatPointer) -> SIMD8<Float> {
+package func load8(_ p: FloatPointer) -> SIMD8<Float> {
     SIMD8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
 }
 
 @inline(__always)
-func load16(_ p: FloatPointer) -> SIMD16<Float> {
+package func load16(_ p: FloatPointer) -> SIMD16<Float> {
     SIMD16(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15])
 }
 
 @inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: MutableFloatPointer) {
+package func store8(_ v: SIMD8<Float>, _ p: MutableFloatPointer) {
     p[0] = v[0]; p[1] = v[1]; p[2] = v[2]; p[3] = v[3]
     p[4] = v[4]; p[5] = v[5]; p[6] = v[6]; p[7] = v[7]
 }
@@ -28,8 +28,8 @@ func store8(_ v: SIMD8<Float>, _ p: MutableFloatPointer) {
 /// vfmadd; without it `addingProduct` would become a libm `fmaf` call per lane, so fall back to
 /// a separate multiply and add.
 @inline(__always)
-func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
-    #if FACE_DETECTION_FMA
+package func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    #if INFERENCE_FMA
     return acc.addingProduct(a, b)
     #else
     return acc + a * b
@@ -37,8 +37,8 @@ func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> S
 }
 
 @inline(__always)
-func multiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
-    #if FACE_DETECTION_FMA
+package func multiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
+    #if INFERENCE_FMA
     return acc.addingProduct(a, b)
     #else
     return acc + a * b
@@ -48,18 +48,18 @@ func multiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
 /// Lane-wise maximum. The standard library's `pointwiseMax` is a generic that compiles to a
 /// scalar loop behind a call; this form becomes one vmaxps.
 @inline(__always)
-func vectorMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+package func vectorMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
     a.replacing(with: b, where: a .< b)
 }
 
 @inline(__always)
-func vectorMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+package func vectorMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
     a.replacing(with: b, where: a .< b)
 }
 
 /// What a producing kernel applies to each value before storing it, so an activation that
 /// follows a Conv or MatMul costs no extra pass over memory.
-enum ActivationKind: Sendable, Equatable {
+package enum ActivationKind: Sendable, Equatable {
     case none
     case relu
     /// Per-output-channel slopes for negative inputs (PRelu).
@@ -67,7 +67,7 @@ enum ActivationKind: Sendable, Equatable {
 }
 
 @inline(__always)
-func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slope: Float) -> SIMD8<Float> {
+package func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slope: Float) -> SIMD8<Float> {
     switch kind {
     case .none: return v
     case .relu: return v.replacing(with: 0, where: v .< 0)
@@ -76,7 +76,7 @@ func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slope: Float) -> SIMD8<
 }
 
 @inline(__always)
-func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float {
+package func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float {
     switch kind {
     case .none: return v
     case .relu: return v < 0 ? 0 : v
@@ -89,7 +89,7 @@ func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float {
 /// 88.02 give e^88.02 rather than infinity, inputs below -87.34 give 2^-126 ≈ 1.2e-38 rather
 /// than a subnormal or zero; NaN stays NaN.
 @inline(__always)
-func exp8(_ value: SIMD8<Float>) -> SIMD8<Float> {
+package func exp8(_ value: SIMD8<Float>) -> SIMD8<Float> {
     var x = value.replacing(with: 88.02, where: value .> 88.02)
     x = x.replacing(with: -87.33654, where: x .< -87.33654)
     // Adding 1.5·2^23 rounds x·log2(e) to an integer n held in the low mantissa bits.

@@ -16,32 +16,32 @@
 /// blocks, for each reduction step (input block, ky, kx, lane; no steps for the padding lanes
 /// of a last partial block), 16 output channels (8 for the last of an odd number of blocks).
 /// Then bias and PRelu slopes, padded to whole blocks.
-struct DirectConvWeights: Sendable {
-    let outChannels: Int
-    let inChannels: Int
-    let kernelHeight: Int
-    let kernelWidth: Int
+package struct DirectConvWeights: Sendable {
+    package let outChannels: Int
+    package let inChannels: Int
+    package let kernelHeight: Int
+    package let kernelWidth: Int
     /// 8 when the input is blocked, 1 when it is plain NCHW.
-    let inputLanes: Int
+    package let inputLanes: Int
     /// Input channel blocks (blocked input) or input channels (plain input).
-    let inputBlocks: Int
+    package let inputBlocks: Int
     /// Blocks whose eight lanes are all channels, and the channels in a last partial block
     /// (blocked input; a plain input has `inputBlocks` whole "blocks" of one channel).
-    let fullInputBlocks: Int
-    let partialLanes: Int
+    package let fullInputBlocks: Int
+    package let partialLanes: Int
     /// Reduction steps per output: input channels × kernel area (padding lanes are skipped).
-    let steps: Int
-    let outBlocks: Int
-    let activation: ActivationKind
-    let buffer: ConstantBuffer
+    package let steps: Int
+    package let outBlocks: Int
+    package let activation: ActivationKind
+    package let buffer: ConstantBuffer
 
-    var pairCount: Int { (outBlocks + 1) / 2 }
-    var pairStride: Int { steps * 16 }
-    var biasOffset: Int { pairCount * pairStride }
-    var slopeOffset: Int { biasOffset + outBlocks * channelBlock }
+    package var pairCount: Int { (outBlocks + 1) / 2 }
+    package var pairStride: Int { steps * 16 }
+    package var biasOffset: Int { pairCount * pairStride }
+    package var slopeOffset: Int { biasOffset + outBlocks * channelBlock }
 
     /// `weights` is OIHW with I = `inChannels` (group 1).
-    init(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, blockedInput: Bool,
+    package init(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, blockedInput: Bool,
          weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
         self.outChannels = outChannels
         self.inChannels = inChannels
@@ -88,17 +88,17 @@ struct DirectConvWeights: Sendable {
 
 /// Weights of a depthwise 3×3 convolution: per channel block, nine taps of eight lanes, then
 /// bias and slopes per block.
-struct DepthwiseConvWeights: Sendable {
-    let channels: Int
-    let blocks: Int
-    let activation: ActivationKind
-    let buffer: ConstantBuffer
+package struct DepthwiseConvWeights: Sendable {
+    package let channels: Int
+    package let blocks: Int
+    package let activation: ActivationKind
+    package let buffer: ConstantBuffer
 
-    var biasOffset: Int { blocks * 9 * channelBlock }
-    var slopeOffset: Int { biasOffset + blocks * channelBlock }
+    package var biasOffset: Int { blocks * 9 * channelBlock }
+    package var slopeOffset: Int { biasOffset + blocks * channelBlock }
 
     /// `weights` is [channel][1][3][3].
-    init(channels: Int, weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
+    package init(channels: Int, weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
         self.channels = channels
         blocks = channelBlocks(channels)
         self.activation = activation
@@ -115,28 +115,28 @@ struct DepthwiseConvWeights: Sendable {
 
 /// An activation as a type, so each kernel is compiled once per activation with no branch in
 /// its loops (a switch per store splits the tile's code into blocks the scheduler cannot mix).
-protocol VectorActivation {
+package protocol VectorActivation {
     static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float>
 }
 
-enum NoActivation: VectorActivation {
-    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> { v }
+package enum NoActivation: VectorActivation {
+    @inline(__always) static package func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> { v }
 }
 
-enum ReluActivation: VectorActivation {
-    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+package enum ReluActivation: VectorActivation {
+    @inline(__always) static package func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
         v.replacing(with: 0, where: v .< 0)
     }
 }
 
-enum PReluActivation: VectorActivation {
-    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+package enum PReluActivation: VectorActivation {
+    @inline(__always) static package func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
         v.replacing(with: v * slopes, where: v .< 0)
     }
 }
 
 @inline(__always)
-func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -> SIMD8<Float> {
+package func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -> SIMD8<Float> {
     switch kind {
     case .none: return v
     case .relu: return ReluActivation.apply(v, slopes: slopes)
@@ -149,27 +149,27 @@ func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -
 /// Where the reduction steps of one output pixel read: `blocks` input blocks (or channels)
 /// `blockStride` apart, each a kernel window of rows `rowStride` and columns `columnStride`
 /// apart, each position holding `lanes` adjacent channels.
-struct ConvTaps {
+package struct ConvTaps {
     /// Whole blocks of `lanes` channels.
-    var blocks: Int
-    var blockStride: Int
-    var kernelHeight: Int
-    var kernelWidth: Int
-    var rowStride: Int
-    var columnStride: Int
+    package var blocks: Int
+    package var blockStride: Int
+    package var kernelHeight: Int
+    package var kernelWidth: Int
+    package var rowStride: Int
+    package var columnStride: Int
     /// Channels of a last, partly filled block after `blocks` (0 when there is none): its
     /// padding lanes are skipped rather than multiplied by zero weights.
-    var partialLanes: Int = 0
+    package var partialLanes: Int = 0
 }
 
 /// Output pixels per row chunk: the chunk's input stays in L1 while every pair of output blocks
 /// passes over it.
-let directChunkPixels = 48
+package let directChunkPixels = 48
 
 /// `channelsLast`: a plain-input layer's input is stored NHWC rather than NCHW (the MTCNN
 /// networks transpose their NHWC input just before the first convolution; reading it in place
 /// saves that pass).
-func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool = false,
+package func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool = false,
                        input: FloatPointer, output: MutableFloatPointer) {
     var geometry = g
     if w.inputLanes == channelBlock && w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1
@@ -188,7 +188,7 @@ func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channel
 
 /// Output row `row` of image `image` only, written to `output` with `outputBlockStride` floats
 /// between its channel blocks (for kernels that consume a layer row by row).
-func directConvolutionRow(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
+package func directConvolutionRow(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
                           image: Int, row: Int, output: MutableFloatPointer, outputBlockStride: Int) {
     directConvolutionBody(w, g, inputStrides(w, g, channelsLast: channelsLast), input, output, lanes: w.inputLanes,
                           images: image..<(image + 1), rows: row..<(row + 1), outputBlockStride: outputBlockStride,
@@ -210,22 +210,22 @@ private func inputStrides(_ w: DirectConvWeights, _ g: ConvGeometry, channelsLas
 
 /// Floats between an input's channel blocks (or channels, for plain input), rows, pixels and
 /// images.
-struct InputStrides {
-    var block: Int
-    var row: Int
-    var pixel: Int
-    var image: Int
+package struct InputStrides {
+    package var block: Int
+    package var row: Int
+    package var pixel: Int
+    package var image: Int
 }
 
 /// What one call of a row-segment kernel needs besides the input and output addresses.
-struct DirectSegment {
+package struct DirectSegment {
     /// Floats between the inputs of neighbouring output pixels (stride × lanes).
-    var pixelStride: Int
-    var taps: ConvTaps
-    var weights: FloatPointer
-    var bias: FloatPointer
-    var slopes: FloatPointer
-    var activation: ActivationKind
+    package var pixelStride: Int
+    package var taps: ConvTaps
+    package var weights: FloatPointer
+    package var bias: FloatPointer
+    package var slopes: FloatPointer
+    package var activation: ActivationKind
 }
 
 /// Rows `rows` of images `images`; output row r of image n goes to
@@ -286,7 +286,7 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
 
 /// A 1×1 convolution of `count` pixels of a blocked input (`inputBlockStride` floats between its
 /// channel blocks) into a blocked output with `outputBlockStride` floats between blocks.
-func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, inputBlockStride: Int,
+package func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, inputBlockStride: Int,
                       output: MutableFloatPointer, outputBlockStride: Int) {
     let weights = FloatPointer(w.buffer.base)
     let taps = ConvTaps(blocks: w.fullInputBlocks, blockStride: inputBlockStride, kernelHeight: 1, kernelWidth: 1,
@@ -406,9 +406,9 @@ private func directSegment8Plain<A: VectorActivation>(_ a: A.Type, _ count: Int,
 // Each segment kernel is compiled for the common window sizes as constants (1×1: the
 // pointwise layers; 3×3: most others), so the window loops unroll.
 extension DirectSegment {
-    enum Window { case oneByOne, threeByThree, other }
+    package enum Window { case oneByOne, threeByThree, other }
 
-    var window: Window {
+    package var window: Window {
         switch (taps.kernelHeight, taps.kernelWidth) {
         case (1, 1): return .oneByOne
         case (3, 3): return .threeByThree
@@ -417,7 +417,7 @@ extension DirectSegment {
     }
 
     @inline(__always)
-    func window(_ height: Int, _ width: Int) -> DirectSegment {
+    package func window(_ height: Int, _ width: Int) -> DirectSegment {
         var fixed = self
         fixed.taps.kernelHeight = height
         fixed.taps.kernelWidth = width
@@ -592,14 +592,14 @@ private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: F
 
 /// Scratch floats `depthwiseBlocked3x3` needs: a zero row for the rows above and below the
 /// image, and two output rows when pooling is fused.
-func depthwiseBlockedScratchCount(_ g: ConvGeometry) -> Int {
+package func depthwiseBlockedScratchCount(_ g: ConvGeometry) -> Int {
     (g.inWidth + 2) * channelBlock + 2 * g.outWidth * channelBlock
 }
 
 /// Depthwise 3×3 stride 1 (any padding up to the kernel size) with bias and activation, then,
 /// when `pool` is given, a 2×2 stride-2 max pool without padding (`pool` has the pooled sizes;
 /// a last odd row or column forms a window of its own in ceil mode).
-func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+package func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
                          input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
     let zeroRow = FloatPointer(scratch)
     scratch.update(repeating: 0, count: (g.inWidth + 2) * channelBlock)
@@ -648,25 +648,25 @@ func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, po
 
 /// Rows of the 1×1 layer kept by `pointwiseDepthwise`: enough for the four input rows a pooled
 /// pair of depthwise rows reads.
-let pointwiseDepthwiseRingRows = 4
+package let pointwiseDepthwiseRingRows = 4
 
-func pointwiseDepthwiseScratchCount(_ g: ConvGeometry, blocks: Int, stemBlocks: Int = 0) -> Int {
+package func pointwiseDepthwiseScratchCount(_ g: ConvGeometry, blocks: Int, stemBlocks: Int = 0) -> Int {
     pointwiseDepthwiseRingRows * blocks * g.inWidth * channelBlock + (g.inWidth + 2) * channelBlock
         + 2 * blocks * g.outWidth * channelBlock + stemBlocks * g.inWidth * channelBlock
 }
 
 /// A convolution computed a row at a time in front of `pointwiseDepthwise`'s 1×1 layer.
-struct StemConvolution: Sendable {
-    var weights: DirectConvWeights
-    var geometry: ConvGeometry
-    var channelsLast: Bool
+package struct StemConvolution: Sendable {
+    package var weights: DirectConvWeights
+    package var geometry: ConvGeometry
+    package var channelsLast: Bool
 }
 
 /// A 1×1 convolution (`pw`) feeding a depthwise 3×3 one (`dw`, geometry `g`, optionally pooled)
 /// without storing the 1×1 layer's output: its rows are computed into a ring of four as the
 /// depthwise rows need them, so the intermediate tensor stays in L1/L2. With a `stem`, the 1×1
 /// layer's input rows are themselves computed one at a time from `input` by that convolution.
-func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+package func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
                         stem: StemConvolution? = nil, input: FloatPointer, output: MutableFloatPointer,
                         scratch: MutableFloatPointer) {
     let width = g.inWidth, height = g.inHeight
@@ -743,7 +743,7 @@ func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geo
 /// One row of a 2×2 stride-2 max pool from two rows of `outWidth` blocked pixels (a last odd
 /// column forms a window of its own).
 @inline(__always)
-func maxPoolRowPair(_ top: FloatPointer, _ bottom: FloatPointer, outWidth: Int, pooledWidth: Int, out: MutableFloatPointer) {
+package func maxPoolRowPair(_ top: FloatPointer, _ bottom: FloatPointer, outWidth: Int, pooledWidth: Int, out: MutableFloatPointer) {
     for px in 0..<pooledWidth {
         let x0 = 2 * px * channelBlock
         let x1 = 2 * px + 1 < outWidth ? x0 + channelBlock : x0

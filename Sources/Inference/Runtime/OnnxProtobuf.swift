@@ -2,14 +2,14 @@
 // needs. A generated swift-protobuf model would pull a plugin build and a dependency into a module
 // that must stay small; the wire format itself is five rules.
 
-/// Why a byte buffer is not a model we can read. Wrapped into `FaceDetectionError.invalidModel`
+/// Why a byte buffer is not a model we can read. Wrapped into a `ModelError`
 /// by the loader, which knows the model's display name.
-struct ProtobufError: Error, Equatable {
-    var reason: String
+package struct ProtobufError: Error, Equatable {
+    package var reason: String
 }
 
 /// Elements of ONNX `TensorProto.DataType` that can appear in the graphs we run.
-enum OnnxDataType: Int32, Sendable {
+package enum OnnxDataType: Int32, Sendable {
     case float = 1
     case int32 = 6
     case int64 = 7
@@ -18,17 +18,17 @@ enum OnnxDataType: Int32, Sendable {
 
 /// A constant tensor from the model (initializer or attribute). Integer tensors are kept apart
 /// because they only ever describe shapes and axes, never activations.
-struct OnnxTensor: Sendable, Equatable {
-    var name: String = ""
-    var dims: [Int] = []
-    var dataType: Int32 = 0
-    var floats: [Float] = []
-    var integers: [Int] = []
+package struct OnnxTensor: Sendable, Equatable {
+    package var name: String = ""
+    package var dims: [Int] = []
+    package var dataType: Int32 = 0
+    package var floats: [Float] = []
+    package var integers: [Int] = []
 
-    var elementCount: Int { dims.reduce(1, *) }
+    package var elementCount: Int { dims.reduce(1, *) }
 }
 
-enum OnnxAttribute: Sendable, Equatable {
+package enum OnnxAttribute: Sendable, Equatable {
     case float(Float)
     case int(Int)
     case string(String)
@@ -41,46 +41,46 @@ enum OnnxAttribute: Sendable, Equatable {
     case unsupported(type: Int)
 }
 
-struct OnnxNode: Sendable, Equatable {
-    var name: String = ""
-    var opType: String = ""
-    var domain: String = ""
-    var inputs: [String] = []
-    var outputs: [String] = []
-    var attributes: [String: OnnxAttribute] = [:]
+package struct OnnxNode: Sendable, Equatable {
+    package var name: String = ""
+    package var opType: String = ""
+    package var domain: String = ""
+    package var inputs: [String] = []
+    package var outputs: [String] = []
+    package var attributes: [String: OnnxAttribute] = [:]
 }
 
 /// One dimension of a declared graph input or output: a number, a symbolic name, or nothing.
-enum OnnxDimension: Sendable, Equatable {
+package enum OnnxDimension: Sendable, Equatable {
     case value(Int)
     case symbol(String)
     case unknown
 }
 
-struct OnnxValueInfo: Sendable, Equatable {
-    var name: String = ""
-    var elementType: Int32 = 0
-    var dims: [OnnxDimension] = []
+package struct OnnxValueInfo: Sendable, Equatable {
+    package var name: String = ""
+    package var elementType: Int32 = 0
+    package var dims: [OnnxDimension] = []
 }
 
-struct OnnxGraph: Sendable, Equatable {
-    var name: String = ""
-    var nodes: [OnnxNode] = []
-    var initializers: [OnnxTensor] = []
-    var inputs: [OnnxValueInfo] = []
-    var outputs: [OnnxValueInfo] = []
+package struct OnnxGraph: Sendable, Equatable {
+    package var name: String = ""
+    package var nodes: [OnnxNode] = []
+    package var initializers: [OnnxTensor] = []
+    package var inputs: [OnnxValueInfo] = []
+    package var outputs: [OnnxValueInfo] = []
 }
 
-struct OnnxModel: Sendable, Equatable {
-    var irVersion: Int = 0
-    var producerName: String = ""
+package struct OnnxModel: Sendable, Equatable {
+    package var irVersion: Int = 0
+    package var producerName: String = ""
     /// Version of the default ("" or "ai.onnx") operator set.
-    var opsetVersion: Int = 0
-    var graph = OnnxGraph()
+    package var opsetVersion: Int = 0
+    package var graph = OnnxGraph()
 
     /// Decodes a serialized `ModelProto`. Throws `ProtobufError` for anything truncated or
     /// malformed; semantic checks (supported operators, shapes) happen in the graph compiler.
-    init(serialized bytes: [UInt8]) throws(ProtobufError) {
+    package init(serialized bytes: [UInt8]) throws(ProtobufError) {
         var sawGraph = false
         try bytes.withUnsafeBufferPointer { (buffer) throws(ProtobufError) in
             var reader = WireReader(buffer, range: 0..<buffer.count)
@@ -113,7 +113,7 @@ struct OnnxModel: Sendable, Equatable {
 
 // MARK: - Wire format
 
-enum WireType: UInt64 {
+package enum WireType: UInt64 {
     case varint = 0
     case fixed64 = 1
     case lengthDelimited = 2
@@ -122,20 +122,20 @@ enum WireType: UInt64 {
     case fixed32 = 5
 }
 
-struct WireReader {
-    let buffer: UnsafeBufferPointer<UInt8>
+package struct WireReader {
+    package let buffer: UnsafeBufferPointer<UInt8>
     private(set) var position: Int
-    let end: Int
+    package let end: Int
 
-    init(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
+    package init(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
         self.buffer = buffer
         position = range.lowerBound
         end = range.upperBound
     }
 
-    var isAtEnd: Bool { position >= end }
+    package var isAtEnd: Bool { position >= end }
 
-    mutating func readVarint() throws(ProtobufError) -> UInt64 {
+    package mutating func readVarint() throws(ProtobufError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -150,7 +150,7 @@ struct WireReader {
         }
     }
 
-    mutating func nextField() throws(ProtobufError) -> (number: Int, wireType: WireType)? {
+    package mutating func nextField() throws(ProtobufError) -> (number: Int, wireType: WireType)? {
         if isAtEnd { return nil }
         let key = try readVarint()
         guard let wireType = WireType(rawValue: key & 7) else {
@@ -161,7 +161,7 @@ struct WireReader {
         return (number, wireType)
     }
 
-    mutating func readLength() throws(ProtobufError) -> Range<Int> {
+    package mutating func readLength() throws(ProtobufError) -> Range<Int> {
         let length = try readVarint()
         guard length <= UInt64(end - position) else {
             throw ProtobufError(reason: "truncated (a field of \(length) bytes runs past the end)")
@@ -171,20 +171,20 @@ struct WireReader {
         return range
     }
 
-    mutating func readSubmessage() throws(ProtobufError) -> WireReader {
+    package mutating func readSubmessage() throws(ProtobufError) -> WireReader {
         WireReader(buffer, range: try readLength())
     }
 
-    mutating func readBytes() throws(ProtobufError) -> UnsafeBufferPointer<UInt8> {
+    package mutating func readBytes() throws(ProtobufError) -> UnsafeBufferPointer<UInt8> {
         let range = try readLength()
         return UnsafeBufferPointer(rebasing: buffer[range])
     }
 
-    mutating func readString() throws(ProtobufError) -> String {
+    package mutating func readString() throws(ProtobufError) -> String {
         String(decoding: try readBytes(), as: UTF8.self)
     }
 
-    mutating func readFixed32() throws(ProtobufError) -> UInt32 {
+    package mutating func readFixed32() throws(ProtobufError) -> UInt32 {
         guard end - position >= 4 else { throw ProtobufError(reason: "truncated (fixed32 past the end)") }
         var value: UInt32 = 0
         for i in 0..<4 { value |= UInt32(buffer[position + i]) << (8 * UInt32(i)) }
@@ -192,7 +192,7 @@ struct WireReader {
         return value
     }
 
-    mutating func skip(_ wireType: WireType) throws(ProtobufError) {
+    package mutating func skip(_ wireType: WireType) throws(ProtobufError) {
         switch wireType {
         case .varint: _ = try readVarint()
         case .fixed64:
@@ -207,7 +207,7 @@ struct WireReader {
 
     /// Repeated scalars may arrive packed (one length-delimited run) or one per tag, depending on
     /// the writer; both are legal for proto2 and proto3 readers.
-    mutating func appendInt64s(_ wireType: WireType, to values: inout [Int]) throws(ProtobufError) {
+    package mutating func appendInt64s(_ wireType: WireType, to values: inout [Int]) throws(ProtobufError) {
         if wireType == .lengthDelimited {
             var packed = try readSubmessage()
             while !packed.isAtEnd { values.append(Int(truncatingIfNeeded: try packed.readVarint())) }
@@ -218,7 +218,7 @@ struct WireReader {
         }
     }
 
-    mutating func appendInt32s(_ wireType: WireType, to values: inout [Int]) throws(ProtobufError) {
+    package mutating func appendInt32s(_ wireType: WireType, to values: inout [Int]) throws(ProtobufError) {
         if wireType == .lengthDelimited {
             var packed = try readSubmessage()
             while !packed.isAtEnd { values.append(Int(Int32(truncatingIfNeeded: try packed.readVarint()))) }
@@ -229,7 +229,7 @@ struct WireReader {
         }
     }
 
-    mutating func appendFloats(_ wireType: WireType, to values: inout [Float]) throws(ProtobufError) {
+    package mutating func appendFloats(_ wireType: WireType, to values: inout [Float]) throws(ProtobufError) {
         if wireType == .lengthDelimited {
             var packed = try readSubmessage()
             guard (packed.end - packed.position) % 4 == 0 else {
@@ -244,7 +244,7 @@ struct WireReader {
         }
     }
 
-    mutating func appendDoubles(_ wireType: WireType, to values: inout [Float]) throws(ProtobufError) {
+    package mutating func appendDoubles(_ wireType: WireType, to values: inout [Float]) throws(ProtobufError) {
         func readFixed64(_ r: inout WireReader) throws(ProtobufError) -> UInt64 {
             let low = UInt64(try r.readFixed32())
             return low | UInt64(try r.readFixed32()) << 32
@@ -263,7 +263,7 @@ struct WireReader {
 // MARK: - Messages
 
 extension OnnxGraph {
-    init(_ reader: WireReader) throws(ProtobufError) {
+    package init(_ reader: WireReader) throws(ProtobufError) {
         var reader = reader
         while let field = try reader.nextField() {
             switch (field.number, field.wireType) {
@@ -281,7 +281,7 @@ extension OnnxGraph {
 }
 
 extension OnnxNode {
-    init(_ reader: WireReader) throws(ProtobufError) {
+    package init(_ reader: WireReader) throws(ProtobufError) {
         var reader = reader
         while let field = try reader.nextField() {
             switch (field.number, field.wireType) {
@@ -357,7 +357,7 @@ extension OnnxNode {
 }
 
 extension OnnxTensor {
-    init(_ reader: WireReader) throws(ProtobufError) {
+    package init(_ reader: WireReader) throws(ProtobufError) {
         var reader = reader
         var raw: UnsafeBufferPointer<UInt8>?
         var externalData = false
@@ -422,7 +422,7 @@ extension OnnxTensor {
 }
 
 extension OnnxValueInfo {
-    init(_ reader: WireReader) throws(ProtobufError) {
+    package init(_ reader: WireReader) throws(ProtobufError) {
         var reader = reader
         while let field = try reader.nextField() {
             switch (field.number, field.wireType) {
