@@ -2,11 +2,19 @@
 // aspects, on a 256-px proxy. Proxy decoding is not included (libvips does that).
 //
 //   SaliencyBench [--iterations N] [--rgb FILE WIDTH HEIGHT]
+//   SaliencyBench --u2netp FILE [--size S] [--runs N] [--warmup N] [--profile]
+//
+// With --u2netp it times the U-2-Netp network alone at S×S (default 224) on the synthetic
+// input shared with bench/u2netp_ort_bench.py, and prints `RESULT u2netp-SxS <median ms>
+// min=<fastest ms>`, the line bench/subject-bench.sh pairs with onnxruntime's; --profile
+// prints each plan step's fastest time instead.
 //
 // Without --rgb it uses a synthetic 256x171 scene (textured background, two objects). With
 // --rgb it reads raw interleaved 8-bit RGB (e.g. `vips thumbnail in.jpg out.v 256` then
 // `vips rawsave out.v out.rgb`).
-import Saliency
+
+@_spi(Benchmark) import Saliency
+import Inference
 
 #if canImport(Glibc)
 import Glibc
@@ -42,9 +50,31 @@ func syntheticScene(width: Int, height: Int) -> [UInt8] {
 var iterations = 200
 var width = 256, height = 171
 var rgb: [UInt8]? = nil
+var u2netp: String?
+var u2netpSize = SubjectModel.defaultInputSize
+var runs = 20, warmup = 3
+var profile = false
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
+    case "--u2netp": u2netp = args.popFirst()
+    case "--size": u2netpSize = Int(args.popFirst() ?? "") ?? u2netpSize
+    case "--runs": runs = max(1, Int(args.popFirst() ?? "") ?? runs)
+    case "--warmup": warmup = max(0, Int(args.popFirst() ?? "") ?? warmup)
+    case "--profile": profile = true
+    case "--network":
+        // Any one-input model at a given shape, profiled per step (for kernel work).
+        let path = args.popFirst() ?? ""
+        let shape = (args.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
+        guard let file = fopen(path, "rb") else { fatalError("can't open \(path)") }
+        fseek(file, 0, SEEK_END); let count = ftell(file); fseek(file, 0, SEEK_SET)
+        var bytes = [UInt8](repeating: 0, count: count)
+        _ = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
+        fclose(file)
+        let network = try Network(model: bytes, source: ModelSource(name: path, remedy: ""))
+        let input = (0..<shape.reduce(1, *)).map { i in Float((i * 37) % 251) / 250 - 0.5 }
+        for (label, seconds) in try network.profile(input, shape: shape, runs: 10) { print("\(Int((seconds * 1e6).rounded())) us  \(label)") }
+        exit(0)
     case "--iterations": iterations = Int(args.popFirst() ?? "") ?? iterations
     case "--rgb":
         guard let path = args.popFirst(), let w = Int(args.popFirst() ?? ""), let h = Int(args.popFirst() ?? ""),
@@ -57,6 +87,36 @@ while let a = args.popFirst() {
     default: fatalError("unknown argument \(a)")
     }
 }
+if let u2netp {
+    guard let file = fopen(u2netp, "rb") else { fatalError("can't open \(u2netp)") }
+    fseek(file, 0, SEEK_END)
+    let count = ftell(file)
+    fseek(file, 0, SEEK_SET)
+    var bytes = [UInt8](repeating: 0, count: count)
+    _ = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
+    fclose(file)
+    let model = try SubjectModel(model: bytes, name: u2netp, inputSize: u2netpSize)
+    // The parity tests' texture, (v / 255 - 0.5) * 4: the network's speed does not depend on it.
+    var input = (0..<(3 * u2netpSize * u2netpSize)).map { i in (Float((i * 37) % 251) / 250 - 0.5) * 4 }
+    if let rgb, width == u2netpSize, height == u2netpSize {
+        let plane = width * height
+        for c in 0..<3 { for i in 0..<plane { input[c * plane + i] = (Float(rgb[i * 3 + c]) / 255 - 0.45) / 0.225 } }
+    }
+    if profile {
+        for (label, seconds) in try model.profileNetwork(input, runs: runs) { print("\(Int((seconds * 1e6).rounded())) us  \(label)") }
+        exit(0)
+    }
+    var times: [Double] = []
+    for i in 0..<(runs + warmup) {
+        let t0 = now()
+        try model.runNetwork(input)
+        if i >= warmup { times.append(now() - t0) }
+    }
+    let sorted = times.sorted()
+    print("RESULT u2netp-\(u2netpSize)x\(u2netpSize) \(sorted[sorted.count / 2]) min=\(sorted[0])")
+    exit(0)
+}
+
 let pixels = rgb ?? syntheticScene(width: width, height: height)
 let aspects: [Double] = [1, 4.0 / 5, 9.0 / 16, 16.0 / 9, 1.91]
 

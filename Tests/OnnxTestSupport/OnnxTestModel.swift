@@ -79,6 +79,11 @@ package struct TestTensor {
         TestTensor(name: name, dims: [values.count], integers: values, storage: .int64s)
     }
 
+    /// A rank-0 int64 tensor (a Gather index).
+    package static func int64Scalar(_ name: String, _ value: Int) -> TestTensor {
+        TestTensor(name: name, dims: [], integers: [value], storage: .int64s)
+    }
+
     package func write(_ w: inout ProtoWriter) {
         w.packedInts(1, dims)
         switch storage {
