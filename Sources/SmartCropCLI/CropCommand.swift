@@ -26,6 +26,12 @@ struct CropChoiceOptions: ParsableArguments {
     @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
     var faceModel: String?
 
+    @Option(help: "U-2-Netp subject model file (u2netp.onnx); default $SMARTCROP_SUBJECT_MODEL, else the heuristic subject map.")
+    var subjectModel: String?
+
+    @Option(help: "The subject model's square input side, a multiple of 32 (default $SMARTCROP_SUBJECT_SIZE, else 224).")
+    var subjectSize: Int?
+
     @Option(help: "Focal point X,Y in 0..1 (mode focal).", transform: parseFocal)
     var focal: Point?
 
@@ -103,6 +109,7 @@ struct CropChoiceOptions: ParsableArguments {
 
     func pipelineOptions(explain: Bool) throws -> PipelineOptions {
         var options = PipelineOptions(limits: limits, faceModels: try FaceModels(yunetModel: faceModel))
+        options.subjectModels = try SubjectModels(modelPath: subjectModel, inputSize: subjectSize)
         options.explain = explain
         return options
     }

@@ -72,6 +72,8 @@ struct CropReport: Encodable {
     let faces: [FaceJSON]?
     let usedFaces: [Int]?
     let leftOutFaces: [LeftOutFace]?
+    /// "model" or "heuristic": what made the subject map the crop looked at, if it looked at one.
+    let subjectSource: String?
     let output: OutputJSON
     let warnings: [String]?
     let timingsMs: [String: Double]
@@ -87,6 +89,7 @@ struct CropReport: Encodable {
         faces = decision?.detector == nil ? nil : decision?.faces.map(FaceJSON.init)
         usedFaces = decision?.usedFaces.isEmpty == false ? decision?.usedFaces : nil
         leftOutFaces = decision?.leftOutFaces.isEmpty == false ? decision?.leftOutFaces : nil
+        subjectSource = decision?.subjectSource?.rawValue
         output = OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
         warnings = result.warnings.isEmpty ? nil : result.warnings
         timingsMs = milliseconds(result.timings)
@@ -95,6 +98,7 @@ struct CropReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case source, crop, strategy, output, fallback, detector, faces, warnings
         case focalPoint = "focal_point", usedFaces = "used_faces", leftOutFaces = "left_out_faces", timingsMs = "timings_ms"
+        case subjectSource = "subject_source"
     }
 }
 
@@ -103,7 +107,13 @@ struct VariantsReport: Encodable {
     struct Variant: Encodable {
         let crop: PixelRect?
         let strategy: String?
+        let subjectSource: String?
         let output: OutputJSON
+
+        enum CodingKeys: String, CodingKey {
+            case crop, strategy, output
+            case subjectSource = "subject_source"
+        }
     }
     let source: CropReport.Source
     let detector: String?
@@ -125,6 +135,7 @@ struct VariantsReport: Encodable {
         faces = detector == nil ? nil : first.decision?.faces.map(FaceJSON.init)
         variants = zip(results, paths).map { result, path in
             Variant(crop: result.decision?.crop, strategy: result.decision?.strategy,
+                    subjectSource: result.decision?.subjectSource?.rawValue,
                     output: OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path))
         }
         warnings = first.warnings.isEmpty ? nil : first.warnings

@@ -32,6 +32,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
     var faceModel: String?
 
+    @Option(help: "U-2-Netp subject model file (u2netp.onnx); default $SMARTCROP_SUBJECT_MODEL, else the heuristic subject map.")
+    var subjectModel: String?
+
+    @Option(help: "The subject model's square input side, a multiple of 32 (default $SMARTCROP_SUBJECT_SIZE, else 224).")
+    var subjectSize: Int?
+
     var serverArguments: [String] {
         var arguments: [String] = []
         if let config { arguments += ["--config", config] }
@@ -39,6 +45,8 @@ struct ServeCommand: ParsableCommand {
         if let port { arguments += ["--port", String(port)] }
         if let workers { arguments += ["--workers", String(workers)] }
         if let faceModel { arguments += ["--face-model", faceModel] }
+        if let subjectModel { arguments += ["--subject-model", subjectModel] }
+        if let subjectSize { arguments += ["--subject-size", String(subjectSize)] }
         return arguments
     }
 

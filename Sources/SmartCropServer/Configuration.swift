@@ -38,6 +38,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var fetchTimeout: Duration = .seconds(10)
     /// YuNet model file; nil reads `SMARTCROP_FACE_MODEL` (and uses the embedded MTCNN without one).
     public var faceModel: String?
+    /// U-2-Netp model file; nil reads `SMARTCROP_SUBJECT_MODEL` (and uses the heuristic subject
+    /// map without one). Checked when the server starts, not per request.
+    public var subjectModel: String?
+    /// The subject model's square input side; nil reads `SMARTCROP_SUBJECT_SIZE`, else 224.
+    public var subjectSize: Int?
 
     public init() {}
 
@@ -46,7 +51,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public static let keys = ["host", "port", "api_keys", "max_body_bytes", "max_pixels", "max_output_pixels", "max_operations",
                               "max_variants", "deadline_seconds", "drain_timeout_seconds", "request_read_timeout_seconds",
                               "idle_timeout_seconds", "fail_on", "workers", "queue_size", "download_dir", "download_ttl_seconds",
-                              "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model"]
+                              "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model", "subject_model",
+                              "subject_size"]
 
     /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
     public static func load(file: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -81,7 +87,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if listKeys.contains(key) {
             let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             try set(key, json: .array(items.map { .string($0) }))
-        } else if let number = Double(text), !["host", "download_dir", "face_model", "fail_on"].contains(key) {
+        } else if let number = Double(text), !["host", "download_dir", "face_model", "subject_model", "fail_on"].contains(key) {
             try set(key, json: .number(number))
         } else {
             try set(key, json: .string(text))
@@ -146,6 +152,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "fetch_max_bytes": fetchMaxBytes = try int(1...(1 << 34))
         case "fetch_timeout_seconds": fetchTimeout = try seconds(0.001...3600)
         case "face_model": faceModel = try string()
+        case "subject_model": subjectModel = try string()
+        case "subject_size": subjectSize = try int(64...1024)
         default: throw ConfigurationError("unknown setting \"\(key)\"")
         }
     }

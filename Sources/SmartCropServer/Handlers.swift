@@ -13,13 +13,16 @@ struct Handlers: Sendable {
     let pool: WorkerPool
     let fetcher: SafeFetcher
     let faceModels: FaceModels
+    let subjectModels: SubjectModels
     let metrics: ServerMetrics
     let store: DownloadStore
 
     var decodeLimits: DecodeLimits { configuration.decodeLimits }
 
     func options(_ stop: StopSignal) -> PipelineOptions {
-        PipelineOptions(limits: decodeLimits, stop: stop, faceModels: faceModels)
+        var options = PipelineOptions(limits: decodeLimits, stop: stop, faceModels: faceModels)
+        options.subjectModels = subjectModels
+        return options
     }
 
     /// Runs one request's handling under its stop signal: the deadline starts now, and the
@@ -326,6 +329,7 @@ struct ResultJSON: Encodable, Sendable {
     var faces: [FaceJSON]
     var used_faces: [Int]?
     var left_out_faces: [LeftOutFace]?
+    var subject_source: String?
     var detector: String?
     var source: SourceJSON
     var warnings: [String]?
@@ -346,6 +350,7 @@ struct ResultJSON: Encodable, Sendable {
         faces = output.decision?.faces.map(FaceJSON.init) ?? []
         used_faces = output.decision?.usedFaces.isEmpty == false ? output.decision?.usedFaces : nil
         left_out_faces = output.decision?.leftOutFaces.isEmpty == false ? output.decision?.leftOutFaces : nil
+        subject_source = output.decision?.subjectSource?.rawValue
         detector = output.decision?.detector
         source = SourceJSON(output.source)
         warnings = output.warnings.isEmpty ? nil : output.warnings

@@ -34,6 +34,8 @@ public enum SmartCropServer {
         try ImageEngine.setThreadsPerOperation(1)
         let faceModels = try FaceModels(yunetModel: configuration.faceModel)
         _ = try faceModels.detector(.auto)  // load the detector now, not on the first request
+        // The subject model is read and checked now: a wrong file stops the start, with its name.
+        let subjectModels = try SubjectModels(modelPath: configuration.subjectModel, inputSize: configuration.subjectSize)
 
         let metrics = ServerMetrics()
         let pool = WorkerPool(workers: configuration.workers, queueSize: configuration.queueSize) { running, queued in
@@ -45,7 +47,7 @@ public enum SmartCropServer {
         let fetcher = SafeFetcher(policy: FetchPolicy(allow: configuration.fetchAllow, maxBytes: configuration.fetchMaxBytes,
                                                       timeout: configuration.fetchTimeout), resolver: resolver)
         let handlers = Handlers(configuration: configuration, pool: pool, fetcher: fetcher, faceModels: faceModels,
-                                metrics: metrics, store: store)
+                                subjectModels: subjectModels, metrics: metrics, store: store)
         let router = makeRouter(handlers)
         let boundPort = configuration.port
         let (idle, read) = (configuration.idleTimeout, configuration.requestReadTimeout)
@@ -111,7 +113,8 @@ public enum SmartCropServer {
     public static func routes(configuration: ServerConfiguration = ServerConfiguration()) throws -> [(method: String, path: String)] {
         let store = try DownloadStore(directory: configuration.downloadDirectory, ttl: configuration.downloadTTL)
         let handlers = Handlers(configuration: configuration, pool: WorkerPool(workers: 1, queueSize: 0), fetcher: SafeFetcher(policy: FetchPolicy()),
-                                faceModels: try FaceModels(yunetModel: nil), metrics: ServerMetrics(), store: store)
+                                faceModels: try FaceModels(yunetModel: nil), subjectModels: try SubjectModels(modelPath: nil),
+                                metrics: ServerMetrics(), store: store)
         return makeRouter(handlers).routes.map { ($0.method.rawValue, $0.path.description) }
     }
 }

@@ -18,4 +18,10 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
     var faceModel: String?
+
+    @Option(help: "U-2-Netp subject model file (u2netp.onnx); default $SMARTCROP_SUBJECT_MODEL, else the heuristic subject map.")
+    var subjectModel: String?
+
+    @Option(help: "The subject model's square input side, a multiple of 32 (default $SMARTCROP_SUBJECT_SIZE, else 224).")
+    var subjectSize: Int?
 }

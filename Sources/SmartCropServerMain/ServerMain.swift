@@ -19,6 +19,8 @@ struct ServerMain: AsyncParsableCommand {
             if let port = options.port { try configuration.set("port", text: String(port)) }
             if let workers = options.workers { try configuration.set("workers", text: String(workers)) }
             if let faceModel = options.faceModel { try configuration.set("face_model", text: faceModel) }
+            if let subjectModel = options.subjectModel { try configuration.set("subject_model", text: subjectModel) }
+            if let subjectSize = options.subjectSize { try configuration.set("subject_size", text: String(subjectSize)) }
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }

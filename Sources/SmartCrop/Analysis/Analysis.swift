@@ -24,6 +24,9 @@ public struct CropDecision: Codable, Sendable, Equatable {
     public var usedFaces: [Int] = []
     /// Faces that were found but not trusted to steer the crop, each with the reason.
     public var leftOutFaces: [LeftOutFace] = []
+    /// Where the subject map the crop looked at came from (the U-2-Netp model or the heuristic
+    /// map), when it looked at one.
+    public var subjectSource: SubjectSource?
 
     public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil,
                 faces: [DetectedFace] = [], detector: String? = nil) {
@@ -67,7 +70,7 @@ final class AnalysisCache: @unchecked Sendable {
     private struct State {
         var proxies: [ProxyKey: Image] = [:]
         var faces: [FaceKey: FaceReport] = [:]
-        var importance: [ObjectIdentifier: ImportanceMap] = [:]
+        var importance: [ObjectIdentifier: SubjectMap] = [:]
         var keepAlive: [Image] = []
     }
     private let state = Mutex(State())
@@ -89,17 +92,43 @@ final class AnalysisCache: @unchecked Sendable {
         return report
     }
 
-    /// The subject importance map of `image`, built once per request.
-    func importanceMap(of image: Image) throws -> ImportanceMap {
+    /// The subject map of `image`, made once per request: U-2-Netp's mask when there is a model
+    /// and it marks something, else the heuristic importance map.
+    func subjectMap(of image: Image, models: SubjectModels) throws -> SubjectMap {
         let key = ObjectIdentifier(image)
         if let cached = state.withLock({ $0.importance[key] }) { return cached }
-        let proxy = try self.proxy(of: image, longestSide: AnalysisSize.subjectProxy)
-        let map = ImportanceMapBuilder.build(rgb: try proxy.rgbBytes(), width: proxy.width, height: proxy.height)
+        var subject: SubjectMap?
+        if let model = models.model {
+            // Stretched to the square input: the network was trained on squares, and stretching
+            // measured better than letterboxing.
+            let square = try stretched(image, side: model.inputSize)
+            do {
+                let map = try model.importanceMap(squareRGB: try square.rgbBytes(), imageWidth: image.width, imageHeight: image.height)
+                if !map.isFlat { subject = SubjectMap(map: map, source: .model) }
+            } catch let error as SubjectModelError {
+                throw SmartCropError.invalidArgument(field: "subject_model", message: error.description)
+            }
+        }
+        if subject == nil {
+            let proxy = try self.proxy(of: image, longestSide: AnalysisSize.subjectProxy)
+            subject = SubjectMap(map: ImportanceMapBuilder.build(rgb: try proxy.rgbBytes(), width: proxy.width, height: proxy.height),
+                                 source: .heuristic)
+        }
         state.withLock {
-            $0.importance[key] = map
+            $0.importance[key] = subject
             $0.keepAlive.append(image)
         }
-        return map
+        return subject!
+    }
+
+    /// `image` resized to `side × side` whatever its aspect, from the smallest cached proxy
+    /// that is at least that large on both sides (else from the image).
+    private func stretched(_ image: Image, side: Int) throws -> Image {
+        let source = state.withLock { state in
+            state.proxies.filter { $0.key.image == ObjectIdentifier(image) && $0.value.width >= side && $0.value.height >= side }
+                .min { $0.value.width < $1.value.width }?.value
+        }
+        return try (source ?? image).resized(toWidth: side, height: side).materialised()
     }
 
     /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.

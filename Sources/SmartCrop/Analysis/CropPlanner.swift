@@ -31,6 +31,7 @@ struct FrameDecision {
     var detector: String?
     var usedFaces: [Int] = []
     var leftOutFaces: [LeftOutFace] = []
+    var subjectSource: SubjectSource?
 }
 
 /// Chooses where a crop of a given aspect goes, for the strategies that only look at pixels.
@@ -79,15 +80,21 @@ enum CropPlanner {
     /// Our subject strategy: the window of the output's aspect that holds the most importance
     /// (edges of objects against their surroundings, border contrast, skin), found exhaustively.
     static func subject(image: Image, frame: CropFrame, target: (width: Int, height: Int),
-                        analysis: AnalysisCache) throws -> (FrameDecision, ImportanceMap) {
-        let map = try analysis.importanceMap(of: image)
-        if map.isFlat { return (centre(frame, target: target, fallback: "flat image"), map) }
+                        analysis: AnalysisCache, models: SubjectModels) throws -> (FrameDecision, SubjectMap) {
+        let subject = try analysis.subjectMap(of: image, models: models)
+        let map = subject.map
+        if map.isFlat {
+            var decision = centre(frame, target: target, fallback: "flat image")
+            decision.subjectSource = subject.source
+            return (decision, subject)
+        }
         let window = SubjectLocator.bestWindow(in: map, aspect: Double(target.width) / Double(target.height),
-                                               imageAspect: Double(frame.width) / Double(frame.height))
+                                               imageAspect: Double(frame.width) / Double(frame.height), options: subject.searchOptions)
         let r = window.pixelRect(sourceWidth: frame.width, sourceHeight: frame.height,
                                  targetWidth: target.width, targetHeight: target.height)
         let focal = Point(x: window.focalX * Double(frame.width), y: window.focalY * Double(frame.height))
-        return (FrameDecision(rect: PixelRect(x: r.x, y: r.y, width: r.width, height: r.height), strategy: "subject", focalPoint: focal), map)
+        return (FrameDecision(rect: PixelRect(x: r.x, y: r.y, width: r.width, height: r.height), strategy: "subject", focalPoint: focal,
+                              subjectSource: subject.source), subject)
     }
 
     /// A picture of a subject decision: the importance map, with the crop drawn on it.
@@ -98,6 +105,31 @@ enum CropPlanner {
         let sx = Double(big.width) / Double(frame.width), sy = Double(big.height) / Double(frame.height)
         return try big.drawing([DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: big.width, big.height),
                                           colour: Colour(red: 255, green: 210, blue: 0), thickness: 3)])
+    }
+
+    /// A picture of a subject decision made on the model's mask: the photo (at most 1024 px) with
+    /// the mask laid over it as heat (transparent where it is 0, red through yellow as it rises)
+    /// and the crop in cyan.
+    static func heat(of image: Image, map: ImportanceMap, crop: PixelRect, frame: CropFrame) throws -> Image {
+        let scale = min(1, 1024 / Double(max(image.width, image.height)))
+        let w = max(1, Int((Double(image.width) * scale).rounded())), h = max(1, Int((Double(image.height) * scale).rounded()))
+        var rgb = try image.resized(toWidth: w, height: h).rgbBytes()
+        for y in 0..<h {
+            let my = min(map.height - 1, y * map.height / h)
+            for x in 0..<w {
+                let m = Double(map[min(map.width - 1, x * map.width / w), my])
+                let heat = [255.0, 255 * m, 0]
+                let alpha = 0.6 * m
+                for c in 0..<3 {
+                    let i = (y * w + x) * 3 + c
+                    rgb[i] = UInt8((Double(rgb[i]) * (1 - alpha) + heat[c] * alpha).rounded())
+                }
+            }
+        }
+        let sx = Double(w) / Double(frame.width), sy = Double(h) / Double(frame.height)
+        return try Image.fromPixels(rgb, width: w, height: h, bands: 3)
+            .drawing([DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: w, h),
+                                colour: Colour(red: 0, green: 220, blue: 255), thickness: max(2, w / 200))])
     }
 
     /// A picture of a decision where faces and the subject met: the photo (at most 1024 px),

@@ -49,6 +49,7 @@ struct PipelineState {
                                     focalPoint: focal.map(rounded), fallback: decision.fallback, faces: faces, detector: decision.detector)
         recorded.usedFaces = decision.usedFaces
         recorded.leftOutFaces = decision.leftOutFaces
+        recorded.subjectSource = decision.subjectSource
         self.decision = recorded
     }
 
@@ -105,6 +106,11 @@ final class PipelineContext: @unchecked Sendable {
     /// The face models for this request: the caller's, or the process default.
     func faceModels() throws -> FaceModels {
         try options.faceModels ?? FaceModels.environmentDefault()
+    }
+
+    /// The subject model for this request: the caller's, or the process default.
+    func subjectModels() throws -> SubjectModels {
+        try options.subjectModels ?? SubjectModels.environmentDefault()
     }
 
     init(source: OpenedSource, analysis: AnalysisCache, options: PipelineOptions) {

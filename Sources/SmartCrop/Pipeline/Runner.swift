@@ -13,6 +13,8 @@ public struct PipelineOptions: Sendable {
     public var stop: StopSignal
     /// The face detectors smart crops use; nil reads `SMARTCROP_FACE_MODEL` once per process.
     public var faceModels: FaceModels?
+    /// The subject model smart crops use; nil reads `SMARTCROP_SUBJECT_MODEL` once per process.
+    public var subjectModels: SubjectModels?
     /// Also make `PipelineOutput.explanation`, a picture of the decision.
     public var explain = false
     /// Let `variants` crop and encode the sizes after the first on several threads. Right for a

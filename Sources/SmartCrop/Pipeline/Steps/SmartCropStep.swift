@@ -10,21 +10,25 @@ struct SmartCropStep: PipelineStep {
         }
         let frame = state.frame(source: context.source.info)
         let image = state.image
-        var picture: ImportanceMap?
+        var picture: SubjectMap?
         let decision = try context.timed("analyse") {
             try decide(frame: frame, image: image, size: size, context: context, importance: &picture)
         }
         if context.options.explain, state.explanation == nil, let picture {
-            state.explanation = decision.faces.isEmpty
-                ? try CropPlanner.picture(of: picture, crop: decision.rect, frame: frame)
-                : try CropPlanner.composition(of: image, map: picture, decision: decision, frame: frame)
+            if !decision.faces.isEmpty {
+                state.explanation = try CropPlanner.composition(of: image, map: picture.map, decision: decision, frame: frame)
+            } else if picture.source == .model {
+                state.explanation = try CropPlanner.heat(of: image, map: picture.map, crop: decision.rect, frame: frame)
+            } else {
+                state.explanation = try CropPlanner.picture(of: picture.map, crop: decision.rect, frame: frame)
+            }
         }
         state.record(decision, frame: frame)
         try context.timed("crop") { try state.cut(decision.rect, frame: frame, to: size, context: context) }
     }
 
     private func decide(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
-                        importance: inout ImportanceMap?) throws -> FrameDecision {
+                        importance: inout SubjectMap?) throws -> FrameDecision {
         switch settings.mode {
         case .center:
             return CropPlanner.centre(frame, target: size)
@@ -58,7 +62,7 @@ struct SmartCropStep: PipelineStep {
     /// Frames the faces, or returns nil when there is none worth framing. `found` carries
     /// what the detector saw either way, for the record.
     private func faces(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
-                       found: inout FrameDecision, subject map: inout ImportanceMap?) throws -> FrameDecision? {
+                       found: inout FrameDecision, subject map: inout SubjectMap?) throws -> FrameDecision? {
         var search = FaceSearch(sensitivity: settings.sensitivity)
         search.detector = .auto
         // Part of "analyse"; timed on its own so its share of the whole can be reported.
@@ -81,9 +85,9 @@ struct SmartCropStep: PipelineStep {
             found.leftOutFaces = try untrusted(all, report: report, frame: frame, image: image, search: search, context: context)
             let left = Set(found.leftOutFaces.map(\.face))
             steering.removeAll { left.contains($0) }
-            subject = try context.analysis.importanceMap(of: image)
-            if subject?.isFlat == true { subject = nil }
-            map = subject
+            let subjectMap = try context.analysis.subjectMap(of: image, models: try context.subjectModels())
+            map = subjectMap
+            subject = subjectMap.map.isFlat ? nil : subjectMap.map
         }
         let request = FaceFraming.Request(
             frameWidth: frame.width, frameHeight: frame.height, targetWidth: size.width, targetHeight: size.height,
@@ -104,7 +108,7 @@ struct SmartCropStep: PipelineStep {
         }
         return FrameDecision(rect: framed.rect, strategy: "face", focalPoint: framed.focalPoint, fallback: framed.note,
                              faces: report.faces, detector: report.detector, usedFaces: framed.focus.map { steering[$0] },
-                             leftOutFaces: found.leftOutFaces)
+                             leftOutFaces: found.leftOutFaces, subjectSource: subject == nil ? nil : map?.source)
     }
 
     /// The faces `auto` does not let steer: those the detector was unsure of (scored below what
@@ -139,10 +143,11 @@ struct SmartCropStep: PipelineStep {
     static let facesWeighed = 6
 
     private func subject(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
-                         importance: inout ImportanceMap?) throws -> FrameDecision {
+                         importance: inout SubjectMap?) throws -> FrameDecision {
         switch settings.strategy ?? .subject {
         case .subject:
-            let (decision, map) = try CropPlanner.subject(image: image, frame: frame, target: size, analysis: context.analysis)
+            let (decision, map) = try CropPlanner.subject(image: image, frame: frame, target: size, analysis: context.analysis,
+                                                          models: try context.subjectModels())
             importance = map
             return decision
         case .entropy:
