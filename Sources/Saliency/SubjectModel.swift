@@ -54,7 +54,8 @@ public final class SubjectModel: Sendable {
             .invalidModel(model: error.model, reason: error.reason, remedy: error.remedy)
         }
         do {
-            network = try Network(model: model, source: source)
+            // d0 only: the six side outputs are for training.
+            network = try Network(model: model, source: source, outputs: .first(1))
         } catch {
             throw refuse(error)
         }
@@ -75,14 +76,15 @@ public final class SubjectModel: Sendable {
     }
 
     /// The subject mask of an interleaved 8-bit RGB image already stretched to
-    /// `inputSize × inputSize`, as `inputSize²` values in 0...1, row-major.
-    public func mask(squareRGB rgb: [UInt8]) throws(SubjectModelError) -> [Float] {
+    /// `inputSize × inputSize`, as `inputSize²` values in 0...1, row-major. `threads` above 1
+    /// splits the convolutions over that many threads (the mask is the same).
+    public func mask(squareRGB rgb: [UInt8], threads: Int = 1) throws(SubjectModelError) -> [Float] {
         let side = inputSize
         guard rgb.count == side * side * 3 else {
             throw .invalidImage(reason: "\(rgb.count) bytes for a \(side)x\(side) RGB input, expected \(side * side * 3)")
         }
         do {
-            return try network.run(inputShape: [1, 3, side, side], fill: { input in
+            return try network.run(inputShape: [1, 3, side, side], threads: threads, fill: { input in
                 Self.normalise(rgb, plane: side * side, into: input)
             }, read: { outputs in Array(outputs[0]) })
         } catch let error as ModelError {
@@ -95,9 +97,10 @@ public final class SubjectModel: Sendable {
     /// The mask of a photo of `imageWidth × imageHeight`, given stretched to the square input
     /// (`rgb`, by the caller's resampler), mapped back to the photo's aspect: an importance map
     /// whose longer side is the model's input side.
-    public func importanceMap(squareRGB rgb: [UInt8], imageWidth: Int, imageHeight: Int) throws(SubjectModelError) -> ImportanceMap {
+    public func importanceMap(squareRGB rgb: [UInt8], imageWidth: Int, imageHeight: Int,
+                              threads: Int = 1) throws(SubjectModelError) -> ImportanceMap {
         guard imageWidth > 0, imageHeight > 0 else { throw .invalidImage(reason: "size \(imageWidth)x\(imageHeight) is empty") }
-        let mask = try mask(squareRGB: rgb)
+        let mask = try mask(squareRGB: rgb, threads: threads)
         return Self.importanceMap(mask: mask, side: inputSize, imageWidth: imageWidth, imageHeight: imageHeight)
     }
 
@@ -148,8 +151,9 @@ public final class SubjectModel: Sendable {
 
 // Hooks for SaliencyBench: the raw network on a caller's input, kept out of the public API.
 extension SubjectModel {
-    @_spi(Benchmark) public func runNetwork(_ input: [Float]) throws {
-        _ = try network.run(input, shape: [1, 3, inputSize, inputSize])
+    @_spi(Benchmark) public func runNetwork(_ input: [Float], threads: Int = 1) throws {
+        let shape = [1, 3, inputSize, inputSize]
+        try network.run(inputShape: shape, threads: threads, fill: { buffer in _ = buffer.initialize(from: input) }, read: { _ in })
     }
 
     @_spi(Benchmark) public func profileNetwork(_ input: [Float], runs: Int) throws -> [(label: String, seconds: Double)] {

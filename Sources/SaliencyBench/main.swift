@@ -2,7 +2,7 @@
 // aspects, on a 256-px proxy. Proxy decoding is not included (libvips does that).
 //
 //   SaliencyBench [--iterations N] [--rgb FILE WIDTH HEIGHT]
-//   SaliencyBench --u2netp FILE [--size S] [--runs N] [--warmup N] [--profile]
+//   SaliencyBench --u2netp FILE [--size S] [--runs N] [--warmup N] [--threads N] [--profile]
 //
 // With --u2netp it times the U-2-Netp network alone at S×S (default 224) on the synthetic
 // input shared with bench/u2netp_ort_bench.py, and prints `RESULT u2netp-SxS <median ms>
@@ -54,6 +54,7 @@ var u2netp: String?
 var u2netpSize = SubjectModel.defaultInputSize
 var runs = 20, warmup = 3
 var profile = false
+var threads = 1
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -62,6 +63,7 @@ while let a = args.popFirst() {
     case "--runs": runs = max(1, Int(args.popFirst() ?? "") ?? runs)
     case "--warmup": warmup = max(0, Int(args.popFirst() ?? "") ?? warmup)
     case "--profile": profile = true
+    case "--threads": threads = max(1, Int(args.popFirst() ?? "") ?? 1)
     case "--network":
         // Any one-input model at a given shape, profiled per step (for kernel work).
         let path = args.popFirst() ?? ""
@@ -109,11 +111,12 @@ if let u2netp {
     var times: [Double] = []
     for i in 0..<(runs + warmup) {
         let t0 = now()
-        try model.runNetwork(input)
+        try model.runNetwork(input, threads: threads)
         if i >= warmup { times.append(now() - t0) }
     }
     let sorted = times.sorted()
-    print("RESULT u2netp-\(u2netpSize)x\(u2netpSize) \(sorted[sorted.count / 2]) min=\(sorted[0])")
+    let suffix = threads > 1 ? "-threads\(threads)" : ""
+    print("RESULT u2netp-\(u2netpSize)x\(u2netpSize)\(suffix) \(sorted[sorted.count / 2]) min=\(sorted[0])")
     exit(0)
 }
 

@@ -233,7 +233,7 @@ struct CropCommand: ParsableCommand {
         var options = try choice.pipelineOptions(explain: draw != nil)
         // A one-shot command owns the machine.
         options.concurrentVariants = true
-        options.detectionThreads = ProcessInfo.processInfo.activeProcessorCount
+        options.analysisThreads = ProcessInfo.processInfo.activeProcessorCount
         let results = try PipelineRunner.variants(pipelines, on: source, options: options)
         for (spec, (_, result)) in zip(size, results) {
             if let path = path(for: spec) { try writeAtomically(result.data, to: path) }

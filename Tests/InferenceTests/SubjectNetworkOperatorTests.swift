@@ -164,6 +164,38 @@ import OnnxTestSupport
         }
     }
 
+    @Test func threadsSplitConvolutionRowsWithTheSameResult() throws {
+        let (channels, height, width) = (16, 24, 24)
+        let x = (0..<(channels * height * width)).map { Float(($0 * 7) % 13) - 6 }
+        let w = (0..<(16 * channels * 9)).map { Float(($0 * 5) % 11) / 10 - 0.5 }
+        let bytes = makeModel(inputDims: [1, channels, height, width], outputs: ["y"], nodes: [
+            TestNode("Conv", ["x", "w"], ["c"], [.ints("pads", [2, 2, 2, 2]), .ints("dilations", [2, 2])]),
+            TestNode("Relu", ["c"], ["y"]),
+        ], initializers: [.floats("w", [16, channels, 3, 3], w)])
+        let network = try loadNetwork(bytes)
+        func run(_ threads: Int) throws -> [Float] {
+            try network.run(inputShape: [1, channels, height, width], threads: threads,
+                            fill: { _ = $0.initialize(from: x) }, read: { Array($0[0]) })
+        }
+        let one = try run(1)
+        #expect(try run(2) == one)
+        #expect(try run(3) == one)
+    }
+
+    @Test func onlyTheOutputsReadAreComputed() throws {
+        let bytes = makeModel(inputDims: [1, 4], outputs: ["a", "b"], nodes: [
+            TestNode("Relu", ["x"], ["a"]),
+            TestNode("Sigmoid", ["x"], ["s"]),
+            TestNode("Relu", ["s"], ["b"]),
+        ])
+        let all = try Network(model: bytes, source: ModelSource(name: "two.onnx", remedy: ""))
+        #expect(all.graph?.steps.count == 3)
+        let first = try Network(model: bytes, source: ModelSource(name: "two.onnx", remedy: ""), outputs: .first(1))
+        #expect(first.outputNames == ["a"])
+        #expect(first.graph?.steps.count == 1, "the Sigmoid and Relu behind b are dropped")
+        expectClose(try first.run([-1, 2, -3, 4], shape: [1, 4])[0].values, [0, 2, 0, 4])
+    }
+
     // MARK: Importer
 
     /// U-2-Netp's `_upsample_like(c, x)` as PyTorch writes it: Resize's sizes built from

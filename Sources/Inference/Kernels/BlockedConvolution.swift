@@ -211,6 +211,23 @@ package func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry,
                           outputBlockStride: outPlane, outputImageStride: w.outBlocks * outPlane, outputRowBase: 0)
 }
 
+/// Whether `directConvolutionRows` can compute this layer's output rows apart (for threads):
+/// every layer except 1×1 ones run as one long row and single-channel ones.
+package func directConvolutionSplitsRows(_ w: DirectConvWeights, geometry g: ConvGeometry) -> Bool {
+    let flattened = w.inputLanes == channelBlock && w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1
+        && g.padTop == 0 && g.padLeft == 0
+    return !flattened && w.singleChannelTaps == nil && g.outHeight > 1
+}
+
+/// Output rows `rows` of every image of a layer that `directConvolutionSplitsRows`.
+package func directConvolutionRows(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
+                                   output: MutableFloatPointer, rows: Range<Int>) {
+    let outPlane = g.outHeight * g.outWidth * channelBlock
+    directConvolutionBody(w, g, inputStrides(w, g, channelsLast: channelsLast), input, output,
+                          lanes: w.inputLanes, images: 0..<g.batch, rows: rows,
+                          outputBlockStride: outPlane, outputImageStride: w.outBlocks * outPlane, outputRowBase: 0)
+}
+
 /// A convolution with one output channel (a network's side or final mask layer) over a blocked
 /// input: each output pixel is a dot product over input blocks and taps, eight input channels
 /// per FMA, then a horizontal sum. The output's seven padding lanes are zero.

@@ -266,8 +266,9 @@ package struct CompiledGraph: Sendable {
 
     /// Compiles `model`. A graph that computes shapes from its input needs `inputShape`, and is
     /// then only valid for inputs of that shape; without it such a graph throws an error with
-    /// `needsInputSize` set.
-    package init(_ model: OnnxModel, inputShape: [Int]? = nil) throws(ModelLoadError) {
+    /// `needsInputSize` set. `keeping` names the graph outputs to compute (all when nil); the
+    /// steps only the others need are dropped.
+    package init(_ model: OnnxModel, inputShape: [Int]? = nil, keeping kept: [String]? = nil) throws(ModelLoadError) {
         let graph = model.graph
         var constants: [String: OnnxTensor] = [:]
         for tensor in graph.initializers { constants[tensor.name] = tensor }
@@ -358,18 +359,29 @@ package struct CompiledGraph: Sendable {
             }
             steps.append(step)
         }
+        let outputNames = kept ?? graph.outputs.map(\.name)
         var outputs: [ValueID] = []
-        for output in graph.outputs {
-            guard let id = ids[output.name] else {
-                throw ModelLoadError(reason: "graph output \(output.name) is not computed by any node")
+        for name in outputNames {
+            guard graph.outputs.contains(where: { $0.name == name }) else {
+                throw ModelLoadError(reason: "the graph has no output named \(name)")
+            }
+            guard let id = ids[name] else {
+                throw ModelLoadError(reason: "graph output \(name) is not computed by any node")
             }
             outputs.append(id)
         }
         guard !outputs.isEmpty else { throw ModelLoadError(reason: "the graph has no outputs") }
-        self.steps = steps
+        // Only the steps the kept outputs depend on.
+        var live = Set(outputs)
+        var needed = [Bool](repeating: false, count: steps.count)
+        for index in steps.indices.reversed() where live.contains(steps[index].output) {
+            needed[index] = true
+            live.formUnion(steps[index].inputs)
+        }
+        self.steps = steps.indices.filter { needed[$0] }.map { steps[$0] }
         self.valueNames = names
         self.outputValues = outputs
-        self.outputNames = graph.outputs.map(\.name)
+        self.outputNames = outputNames
         fuseActivations()
         if let unfused = self.steps.first(where: { if case .batchNorm = $0.operation { true } else { false } }) {
             throw ModelLoadError(reason: "\(unfused.nodeName) does not follow a convolution whose output only it reads; such a BatchNormalization is not supported")

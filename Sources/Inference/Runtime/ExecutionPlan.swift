@@ -1,3 +1,5 @@
+import Dispatch
+
 // One compiled graph bound to one input shape: every tensor's shape, where it lives in a single
 // float arena, and the exact kernel call for each step. Planning costs microseconds; running
 // allocates nothing.
@@ -240,9 +242,11 @@ package struct ExecutionPlan: Sendable {
         arenaCount = arenaEnd + aligned(builder.scratch)
     }
 
-    /// Runs every step; the input must already be at `inputOffset`.
-    package func run(arena: MutableFloatPointer) {
-        for step in steps { run(step, arena: arena) }
+    /// Runs every step; the input must already be at `inputOffset`. With `threads` above 1 the
+    /// direct convolutions (nearly all of a large network's time) split their output rows over
+    /// that many threads; everything else runs on the caller's. The result is the same.
+    package func run(arena: MutableFloatPointer, threads: Int = 1) {
+        for step in steps { run(step, arena: arena, threads: threads) }
     }
 
     /// Runs every step, reporting each one's label and duration (for profiles).
@@ -256,11 +260,22 @@ package struct ExecutionPlan: Sendable {
     }
 
     @inline(__always)
-    private func run(_ step: PlannedStep, arena: MutableFloatPointer) {
+    private func run(_ step: PlannedStep, arena: MutableFloatPointer, threads: Int = 1) {
         let scratch = arena + scratchOffset
         let input = FloatPointer(arena + (step.inputOffsets.first ?? 0))
         let output = arena + step.outputOffset
         switch step.kernel {
+        case let .convDirect(weights, geometry, channelsLast)
+                where threads > 1 && geometry.outHeight >= 2 * threads && directConvolutionSplitsRows(weights, geometry: geometry):
+            // Contiguous bands of rows, one per thread: each reads its own input rows (and the
+            // kernel's reach around them) and writes only its own output rows.
+            let (inputAddress, outputAddress) = (UInt(bitPattern: input), UInt(bitPattern: output))
+            DispatchQueue.concurrentPerform(iterations: threads) { band in
+                let rows = (geometry.outHeight * band / threads)..<(geometry.outHeight * (band + 1) / threads)
+                directConvolutionRows(weights, geometry: geometry, channelsLast: channelsLast,
+                                      input: FloatPointer(bitPattern: inputAddress)!, output: MutableFloatPointer(bitPattern: outputAddress)!,
+                                      rows: rows)
+            }
         case let .convDirect(weights, geometry, channelsLast):
             directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
         case let .convDepthwise(weights, geometry, pool):

@@ -75,6 +75,7 @@ package final class Network: @unchecked Sendable {
     package let graph: CompiledGraph?
     /// Kept for graphs compiled per input size.
     private let model: OnnxModel?
+    private let keptOutputs: [String]?
     package let outputNames: [String]
     package let inputName: String
     /// The input's declared dimensions (numbers or symbolic names).
@@ -86,7 +87,14 @@ package final class Network: @unchecked Sendable {
     private var idleWorkspaces: [Workspace] = []
     private let lock = Lock()
 
-    package init(model bytes: [UInt8], source: ModelSource) throws(ModelError) {
+    /// Which of a graph's outputs a caller reads; the steps only the others need are not run.
+    package enum OutputSelection: Sendable {
+        case all
+        /// The first `count` outputs, in the graph's order.
+        case first(Int)
+    }
+
+    package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all) throws(ModelError) {
         self.source = source
         let model: OnnxModel
         do {
@@ -94,8 +102,13 @@ package final class Network: @unchecked Sendable {
         } catch {
             throw source.error(bytes.isEmpty ? "the file is empty" : "not a readable ONNX model (\(error.reason))")
         }
+        let outputs: [String]?
+        switch selection {
+        case .all: outputs = nil
+        case let .first(count): outputs = model.graph.outputs.prefix(count).map(\.name)
+        }
         do {
-            graph = try CompiledGraph(model)
+            graph = try CompiledGraph(model, keeping: outputs)
             self.model = nil
         } catch where error.needsInputSize {
             graph = nil
@@ -103,7 +116,8 @@ package final class Network: @unchecked Sendable {
         } catch {
             throw source.error(error.reason)
         }
-        outputNames = model.graph.outputs.map(\.name)
+        keptOutputs = outputs
+        outputNames = outputs ?? model.graph.outputs.map(\.name)
         let constants = Set(model.graph.initializers.map(\.name))
         let input = model.graph.inputs.first { !constants.contains($0.name) }
         inputName = input?.name ?? ""
@@ -120,7 +134,7 @@ package final class Network: @unchecked Sendable {
         let plan: ExecutionPlan
         do {
             let compiled: CompiledGraph
-            if let graph { compiled = graph } else { compiled = try CompiledGraph(model!, inputShape: inputShape) }
+            if let graph { compiled = graph } else { compiled = try CompiledGraph(model!, inputShape: inputShape, keeping: keptOutputs) }
             plan = try ExecutionPlan(graph: compiled, inputShape: inputShape)
         } catch {
             throw source.error(error.reason)
@@ -133,15 +147,16 @@ package final class Network: @unchecked Sendable {
     }
 
     /// Runs the network on an input of `inputShape`: `fill` writes the input (every element),
-    /// `read` sees the outputs. Safe to call concurrently.
-    package func run<Result>(inputShape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void,
+    /// `read` sees the outputs. Safe to call concurrently. `threads` above 1 splits the
+    /// convolutions' rows over that many threads (see `ExecutionPlan.run`).
+    package func run<Result>(inputShape: [Int], threads: Int = 1, fill: (UnsafeMutableBufferPointer<Float>) -> Void,
                      read: (NetworkOutputs) throws -> Result) throws -> Result {
         let plan = try plan(for: inputShape)
         let workspace = checkOutWorkspace(capacity: plan.arenaCount)
         defer { checkIn(workspace) }
         let arena = workspace.base
         fill(UnsafeMutableBufferPointer(start: arena + plan.inputOffset, count: inputShape.reduce(1, *)))
-        plan.run(arena: arena)
+        plan.run(arena: arena, threads: threads)
         return try read(NetworkOutputs(arena: arena, plan: plan))
     }
 

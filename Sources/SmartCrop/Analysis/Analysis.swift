@@ -94,7 +94,7 @@ final class AnalysisCache: @unchecked Sendable {
 
     /// The subject map of `image`, made once per request: U-2-Netp's mask when there is a model
     /// and it marks something, else the heuristic importance map.
-    func subjectMap(of image: Image, models: SubjectModels) throws -> SubjectMap {
+    func subjectMap(of image: Image, models: SubjectModels, threads: Int = 1) throws -> SubjectMap {
         let key = ObjectIdentifier(image)
         if let cached = state.withLock({ $0.importance[key] }) { return cached }
         var subject: SubjectMap?
@@ -103,7 +103,8 @@ final class AnalysisCache: @unchecked Sendable {
             // measured better than letterboxing.
             let square = try stretched(image, side: model.inputSize)
             do {
-                let map = try model.importanceMap(squareRGB: try square.rgbBytes(), imageWidth: image.width, imageHeight: image.height)
+                let map = try model.importanceMap(squareRGB: try square.rgbBytes(), imageWidth: image.width, imageHeight: image.height,
+                                                  threads: threads)
                 if !map.isFlat { subject = SubjectMap(map: map, source: .model) }
             } catch let error as SubjectModelError {
                 throw SmartCropError.invalidArgument(field: "subject_model", message: error.description)

@@ -80,8 +80,8 @@ enum CropPlanner {
     /// Our subject strategy: the window of the output's aspect that holds the most importance
     /// (edges of objects against their surroundings, border contrast, skin), found exhaustively.
     static func subject(image: Image, frame: CropFrame, target: (width: Int, height: Int),
-                        analysis: AnalysisCache, models: SubjectModels) throws -> (FrameDecision, SubjectMap) {
-        let subject = try analysis.subjectMap(of: image, models: models)
+                        analysis: AnalysisCache, models: SubjectModels, threads: Int = 1) throws -> (FrameDecision, SubjectMap) {
+        let subject = try analysis.subjectMap(of: image, models: models, threads: threads)
         let map = subject.map
         if map.isFlat {
             var decision = centre(frame, target: target, fallback: "flat image")

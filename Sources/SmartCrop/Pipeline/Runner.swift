@@ -21,9 +21,10 @@ public struct PipelineOptions: Sendable {
     /// one-shot call that owns the machine (the CLI); a server that already runs one request per
     /// core leaves it off.
     public var concurrentVariants = false
-    /// Threads one face detection may use (see `DetectionOptions.threads`); the same rule as
+    /// Threads one analysis network may use: face detection (see `DetectionOptions.threads`) and
+    /// the subject model (its convolutions split their rows). The same rule as
     /// `concurrentVariants` applies.
-    public var detectionThreads = 1
+    public var analysisThreads = 1
 
     public init(limits: DecodeLimits = DecodeLimits(), deadline: ContinuousClock.Instant? = nil, faceModels: FaceModels? = nil) {
         self.init(limits: limits, stop: StopSignal(deadline: deadline), faceModels: faceModels)

@@ -68,7 +68,7 @@ struct SmartCropStep: PipelineStep {
         // Part of "analyse"; timed on its own so its share of the whole can be reported.
         let report = try context.timed("detect") {
             try FaceAnalysis.find(in: image, frame: frame, models: try context.faceModels(), search: search,
-                                  analysis: context.analysis, threads: context.options.detectionThreads)
+                                  analysis: context.analysis, threads: context.options.analysisThreads)
         }
         found.faces = report.faces
         found.detector = report.detector
@@ -85,7 +85,8 @@ struct SmartCropStep: PipelineStep {
             found.leftOutFaces = try untrusted(all, report: report, frame: frame, image: image, search: search, context: context)
             let left = Set(found.leftOutFaces.map(\.face))
             steering.removeAll { left.contains($0) }
-            let subjectMap = try context.analysis.subjectMap(of: image, models: try context.subjectModels())
+            let subjectMap = try context.analysis.subjectMap(of: image, models: try context.subjectModels(),
+                                                             threads: context.options.analysisThreads)
             map = subjectMap
             subject = subjectMap.map.isFlat ? nil : subjectMap.map
         }
@@ -147,7 +148,7 @@ struct SmartCropStep: PipelineStep {
         switch settings.strategy ?? .subject {
         case .subject:
             let (decision, map) = try CropPlanner.subject(image: image, frame: frame, target: size, analysis: context.analysis,
-                                                          models: try context.subjectModels())
+                                                          models: try context.subjectModels(), threads: context.options.analysisThreads)
             importance = map
             return decision
         case .entropy:
