@@ -54,11 +54,12 @@ final class Workspace {
 
     /// A minimal valid RGB PNG (stored, uncompressed deflate blocks), so the CLI tests need
     /// nothing but the binary under test.
-    static func png(width: Int, height: Int) -> Data {
+    static func png(width: Int, height: Int,
+                    pixel: (Int, Int) -> [UInt8] = { x, y in [UInt8(x * 2 % 256), UInt8(y * 3 % 256), 128] }) -> Data {
         var raw = Data()
         for y in 0..<height {
             raw.append(0)
-            for x in 0..<width { raw.append(contentsOf: [UInt8(x * 2 % 256), UInt8(y * 3 % 256), 128]) }
+            for x in 0..<width { raw.append(contentsOf: pixel(x, y)) }
         }
         var zlib = Data([0x78, 0x01])
         var offset = 0
