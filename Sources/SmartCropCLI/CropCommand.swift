@@ -109,7 +109,9 @@ struct CropChoiceOptions: ParsableArguments {
 
     func pipelineOptions(explain: Bool) throws -> PipelineOptions {
         var options = PipelineOptions(limits: limits, faceModels: try FaceModels(yunetModel: faceModel))
-        options.subjectModels = try SubjectModels(modelPath: subjectModel, inputSize: subjectSize)
+        // Loaded while the photo decodes (the runner's warm-up); a bad file still fails the
+        // command before anything is written.
+        options.subjectModels = try SubjectModels(modelPath: subjectModel, inputSize: subjectSize, loadNow: false)
         options.explain = explain
         return options
     }

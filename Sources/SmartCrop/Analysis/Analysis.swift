@@ -98,7 +98,7 @@ final class AnalysisCache: @unchecked Sendable {
         let key = ObjectIdentifier(image)
         if let cached = state.withLock({ $0.importance[key] }) { return cached }
         var subject: SubjectMap?
-        if let model = models.model {
+        if let model = try models.model() {
             // Stretched to the square input: the network was trained on squares, and stretching
             // measured better than letterboxing.
             let square = try stretched(image, side: model.inputSize)

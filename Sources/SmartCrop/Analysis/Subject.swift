@@ -4,13 +4,16 @@ import FoundationEssentials
 import Foundation
 #endif
 import Saliency
+import Synchronization
 
 /// The subject model of a process: U-2-Netp from a file when one is configured, loaded and
 /// checked once and shared by every request. Without it, subject maps come from the heuristic
 /// importance map, as they always did.
 public final class SubjectModels: Sendable {
     public let modelPath: String?
-    let model: SubjectModel?
+    /// The model's square input side (when there is a model).
+    public let inputSize: Int?
+    private let loaded = Mutex<Result<SubjectModel, SmartCropError>?>(nil)
 
     /// The environment variables naming the model file and its input size.
     public static let modelEnvironmentKey = "SMARTCROP_SUBJECT_MODEL"
@@ -21,12 +24,14 @@ public final class SubjectModels: Sendable {
     ///     heuristic map when that is unset too).
     ///   - inputSize: the square input side (a multiple of 32), or nil for `SMARTCROP_SUBJECT_SIZE`,
     ///     else `SubjectModel.defaultInputSize`.
-    public init(modelPath: String? = nil, inputSize: Int? = nil) throws {
+    ///   - loadNow: read and check the model now (a server, before it takes requests); false
+    ///     defers that to `load()` or first use (a one-shot command overlaps it with decoding).
+    public init(modelPath: String? = nil, inputSize: Int? = nil, loadNow: Bool = true) throws {
         let environment = ProcessInfo.processInfo.environment
         let path = modelPath ?? environment[Self.modelEnvironmentKey].flatMap { $0.isEmpty ? nil : $0 }
         self.modelPath = path
-        guard let path else {
-            model = nil
+        guard path != nil else {
+            self.inputSize = nil
             return
         }
         var size = SubjectModel.defaultInputSize
@@ -38,21 +43,37 @@ public final class SubjectModels: Sendable {
             }
             size = value
         }
-        model = try Self.load(path, inputSize: size)
+        guard size % 32 == 0, (64...1024).contains(size) else {
+            throw SmartCropError.invalidArgument(field: "subject_size", message: SubjectModelError.invalidInputSize(size).description)
+        }
+        self.inputSize = size
+        if loadNow { try load() }
+    }
+
+    /// Reads and checks the model file, once; later calls return at once (or throw the same error).
+    public func load() throws {
+        _ = try model()
+    }
+
+    /// The loaded model, or nil when there is none.
+    func model() throws(SmartCropError) -> SubjectModel? {
+        guard let path = modelPath, let inputSize else { return nil }
+        let result = loaded.withLock { cached in
+            if let cached { return cached }
+            let result = Result { () throws(SmartCropError) in try Self.load(path, inputSize: inputSize) }
+            cached = result
+            return result
+        }
+        return try result.get()
     }
 
     private static func load(_ path: String, inputSize: Int) throws(SmartCropError) -> SubjectModel {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .io("cannot read the subject model \(path). \(SubjectModel.remedy)")
         }
-        let result: Result<SubjectModel, SubjectModelError>
-        do { result = .success(try SubjectModel(model: [UInt8](data), name: path, inputSize: inputSize)) } catch { result = .failure(error) }
-        switch result {
-        case let .success(model):
-            return model
-        case let .failure(.invalidInputSize(size)):
-            throw .invalidArgument(field: "subject_size", message: SubjectModelError.invalidInputSize(size).description)
-        case let .failure(error):
+        do {
+            return try SubjectModel(model: [UInt8](data), name: path, inputSize: inputSize)
+        } catch {
             throw .invalidArgument(field: "subject_model", message: error.description)
         }
     }
@@ -62,14 +83,11 @@ public final class SubjectModels: Sendable {
 
     private init(heuristicOnly: Void) {
         modelPath = nil
-        model = nil
+        inputSize = nil
     }
 
     /// "model" when U-2-Netp makes the subject maps, "heuristic" otherwise.
-    public var source: String { model == nil ? SubjectSource.heuristic.rawValue : SubjectSource.model.rawValue }
-
-    /// The model's square input side, when there is a model.
-    public var inputSize: Int? { model?.inputSize }
+    public var source: String { modelPath == nil ? SubjectSource.heuristic.rawValue : SubjectSource.model.rawValue }
 
     private static let fromEnvironment: Result<SubjectModels, SmartCropError> = {
         do { return .success(try SubjectModels()) } catch let error as SmartCropError { return .failure(error) } catch {

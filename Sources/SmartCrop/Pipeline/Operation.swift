@@ -232,6 +232,15 @@ extension Pipeline {
         }
     }
 
+    /// Whether a smart crop may look at the subject map: `auto` (as the fallback or beside faces)
+    /// and `subject` with our strategy.
+    var looksAtSubject: Bool {
+        operations.contains { operation in
+            guard case .smartCrop(let settings) = operation else { return false }
+            return settings.mode == .auto || (settings.mode == .subject && (settings.strategy ?? .subject) == .subject)
+        }
+    }
+
     /// Roughly how many pixels the output has, for ordering work: the size its last sized
     /// operation asks for (the longest side squared where only one side is given).
     var outputPixels: Int {

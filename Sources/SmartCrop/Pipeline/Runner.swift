@@ -80,6 +80,10 @@ public enum PipelineRunner {
         if pipelines.contains(where: { $0.1.looksForFaces }) {
             DispatchQueue.global().async(group: warmUp) { _ = try? shared.faceModels().detector(.auto) }
         }
+        // Likewise the subject model, when the caller deferred its loading (a one-shot command).
+        if pipelines.contains(where: { $0.1.looksAtSubject }) {
+            DispatchQueue.global().async(group: warmUp) { try? shared.subjectModels().load() }
+        }
         let decoded: Image
         do {
             defer { warmUp.wait() }
