@@ -244,17 +244,22 @@ package func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer,
 }
 
 /// ONNX Resize's mapping from an output index to the nearest input index along one axis.
+/// ONNX Resize's coordinate transformation: where output index `o` falls in the input, in
+/// input pixels (not yet clamped or rounded).
+package func sourceCoordinate(_ o: Int, inSize: Int, outSize: Int, scale: Float, coordinateMode: String) -> Float {
+    let of = Float(o)
+    switch coordinateMode {
+    case "half_pixel": return (of + 0.5) / scale - 0.5
+    case "pytorch_half_pixel": return outSize > 1 ? (of + 0.5) / scale - 0.5 : 0
+    case "align_corners": return outSize > 1 ? of * Float(inSize - 1) / Float(outSize - 1) : 0
+    case "tf_half_pixel_for_nearest": return (of + 0.5) / scale
+    default: return of / scale // asymmetric
+    }
+}
+
 package func nearestSourceIndices(inSize: Int, outSize: Int, scale: Float, coordinateMode: String, nearestMode: String) -> [Int] {
     (0..<outSize).map { o -> Int in
-        let of = Float(o)
-        let x: Float
-        switch coordinateMode {
-        case "half_pixel": x = (of + 0.5) / scale - 0.5
-        case "pytorch_half_pixel": x = outSize > 1 ? (of + 0.5) / scale - 0.5 : 0
-        case "align_corners": x = outSize > 1 ? of * Float(inSize - 1) / Float(outSize - 1) : 0
-        case "tf_half_pixel_for_nearest": x = (of + 0.5) / scale
-        default: x = of / scale // asymmetric
-        }
+        let x = sourceCoordinate(o, inSize: inSize, outSize: outSize, scale: scale, coordinateMode: coordinateMode)
         let index: Float
         switch nearestMode {
         case "floor": index = x.rounded(.down)

@@ -20,15 +20,8 @@ package struct LinearTap: Sendable, Equatable {
 /// clamped to [0, inSize - 1].
 package func linearSourceTaps(inSize: Int, outSize: Int, scale: Float, coordinateMode: String) -> [LinearTap] {
     (0..<outSize).map { o -> LinearTap in
-        let of = Float(o)
-        var x: Float
-        switch coordinateMode {
-        case "half_pixel": x = (of + 0.5) / scale - 0.5
-        case "pytorch_half_pixel": x = outSize > 1 ? (of + 0.5) / scale - 0.5 : 0
-        case "align_corners": x = outSize > 1 ? of * Float(inSize - 1) / Float(outSize - 1) : 0
-        default: x = of / scale // asymmetric
-        }
-        x = min(max(x, 0), Float(inSize - 1))
+        let x = min(max(sourceCoordinate(o, inSize: inSize, outSize: outSize, scale: scale, coordinateMode: coordinateMode), 0),
+                    Float(inSize - 1))
         let low = min(Int(x), inSize - 1)
         let high = min(low + 1, inSize - 1)
         return LinearTap(low: low, high: high, weight: x - Float(low))

@@ -111,43 +111,40 @@ enum CropPlanner {
     /// the mask laid over it as heat (transparent where it is 0, red through yellow as it rises)
     /// and the crop in cyan.
     static func heat(of image: Image, map: ImportanceMap, crop: PixelRect, frame: CropFrame) throws -> Image {
+        let shaded = try shade(image, by: map) { pixel, m in
+            let alpha = 0.6 * m
+            return pixel * (1 - alpha) + SIMD3(255, 255 * m, 0) * alpha
+        }
+        let sx = Double(shaded.width) / Double(frame.width), sy = Double(shaded.height) / Double(frame.height)
+        return try shaded.drawing([DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: shaded.width, shaded.height),
+                                             colour: Colour(red: 0, green: 220, blue: 255), thickness: max(2, shaded.width / 200))])
+    }
+
+    /// The photo at most 1024 px on its longer side, each pixel's RGB (0-255) replaced by what
+    /// `blend` makes of it and the map's value under it.
+    private static func shade(_ image: Image, by map: ImportanceMap,
+                              _ blend: (SIMD3<Double>, Double) -> SIMD3<Double>) throws -> Image {
         let scale = min(1, 1024 / Double(max(image.width, image.height)))
         let w = max(1, Int((Double(image.width) * scale).rounded())), h = max(1, Int((Double(image.height) * scale).rounded()))
         var rgb = try image.resized(toWidth: w, height: h).rgbBytes()
         for y in 0..<h {
             let my = min(map.height - 1, y * map.height / h)
             for x in 0..<w {
-                let m = Double(map[min(map.width - 1, x * map.width / w), my])
-                let heat = [255.0, 255 * m, 0]
-                let alpha = 0.6 * m
-                for c in 0..<3 {
-                    let i = (y * w + x) * 3 + c
-                    rgb[i] = UInt8((Double(rgb[i]) * (1 - alpha) + heat[c] * alpha).rounded())
-                }
+                let i = (y * w + x) * 3
+                let pixel = blend(SIMD3(Double(rgb[i]), Double(rgb[i + 1]), Double(rgb[i + 2])),
+                                  Double(map[min(map.width - 1, x * map.width / w), my]))
+                for c in 0..<3 { rgb[i + c] = UInt8(min(max(pixel[c].rounded(.down), 0), 255)) }
             }
         }
-        let sx = Double(w) / Double(frame.width), sy = Double(h) / Double(frame.height)
         return try Image.fromPixels(rgb, width: w, height: h, bands: 3)
-            .drawing([DrawnRect(rect: crop.asRect.scaled(x: sx, y: sy).pixelRect(within: w, h),
-                                colour: Colour(red: 0, green: 220, blue: 255), thickness: max(2, w / 200))])
     }
 
     /// A picture of a decision where faces and the subject met: the photo (at most 1024 px),
     /// dimmed where the subject map is low, with the faces that steered (green), those left out
     /// (grey) and the crop (yellow).
     static func composition(of image: Image, map: ImportanceMap, decision: FrameDecision, frame: CropFrame) throws -> Image {
-        let scale = min(1, 1024 / Double(max(image.width, image.height)))
-        let w = max(1, Int((Double(image.width) * scale).rounded())), h = max(1, Int((Double(image.height) * scale).rounded()))
-        var rgb = try image.resized(toWidth: w, height: h).rgbBytes()
-        for y in 0..<h {
-            let my = min(map.height - 1, y * map.height / h)
-            for x in 0..<w {
-                // The map is cubed for the search; its square root shows the shape better.
-                let light = 0.25 + 0.75 * Double(map[min(map.width - 1, x * map.width / w), my]).squareRoot()
-                for c in 0..<3 { rgb[(y * w + x) * 3 + c] = UInt8(Double(rgb[(y * w + x) * 3 + c]) * light) }
-            }
-        }
-        return try Image.fromPixels(rgb, width: w, height: h, bands: 3)
+        // The map is cubed for the search; its square root shows the shape better.
+        try shade(image, by: map) { pixel, m in pixel * (0.25 + 0.75 * m.squareRoot()) }
             .annotated(faces: decision.faces, crop: decision.rect, sourceWidth: frame.width, sourceHeight: frame.height,
                        leftOut: Set(decision.leftOutFaces.map(\.face)))
     }
