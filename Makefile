@@ -60,11 +60,15 @@ test: deps models samples $(TEST_DEPS)
 	SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)
 
 # Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose.
+# The U-2-Netp subject model is used when it is at SUBJECT_MODEL (it is optional: without it the
+# heuristic subject map is used, and the motorcycle's 1200x630 card loses the bottom of its wheels).
 demo: build samples
 	@mkdir -p out/demo
-	@for photo in astronaut coffee chelsea motorcycle_left; do \
+	@subject=""; if [ -f "$(SUBJECT_MODEL)" ]; then subject="--subject-model $(SUBJECT_MODEL)"; \
+	  echo "subject model: $(SUBJECT_MODEL)"; else echo "subject model: none (heuristic map; see README, Subjects)"; fi; \
+	for photo in astronaut coffee chelsea motorcycle_left; do \
 	  for size in 48x48 256x256 1200x630; do \
-	    $(RELEASE_BIN) crop $(SAMPLES)/$$photo.png --size $$size -o out/demo/$$photo-$$size.webp || exit 1; \
+	    $(RELEASE_BIN) crop $(SAMPLES)/$$photo.png --size $$size $$subject -o out/demo/$$photo-$$size.webp || exit 1; \
 	  done; \
 	done
 	@echo "results in out/demo/"
