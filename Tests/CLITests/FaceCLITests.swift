@@ -131,4 +131,25 @@ struct FaceCLITests {
         #expect((json["fallback"] as? String)?.contains("no face") == true)
         #expect(try magic(ws.path("why.png")) == "png")
     }
+
+    @Test func detectAndCropReportTheSameFacesOfALargePhoto() throws {
+        // Above the detector's 640-px proxy, both commands must look at the same proxy.
+        let ws = try Workspace()
+        let big = ws.path("big.png")
+        let enlarge = try CLI.run(["crop", CLISamples.path("astronaut.png"), "--size", "1500x1500", "--mode", "center", "-o", big])
+        #expect(enlarge.status == 0, "\(enlarge.stderr)")
+        var models: [[String]] = [[]]
+        if let yunet = ProcessInfo.processInfo.environment["SMARTCROP_YUNET_MODEL"], FileManager.default.fileExists(atPath: yunet) {
+            models.append(["--face-model", yunet])
+        }
+        for model in models {
+            let detected = try object(try CLI.run(["detect", big, "--json"] + model).stdout)
+            let cropped = try object(try CLI.run(["crop", big, "--size", "128x128", "--json"] + model).stdout)
+            func boxes(_ json: [String: Any]) -> [[Double]] {
+                ((json["faces"] as? [[String: Any]]) ?? []).map { [num($0["x"]), num($0["y"]), num($0["width"]), num($0["height"]), num($0["score"])] }
+            }
+            #expect(!boxes(detected).isEmpty)
+            #expect(boxes(detected) == boxes(cropped), "\(model): detect \(boxes(detected)) vs crop \(boxes(cropped))")
+        }
+    }
 }
