@@ -7,7 +7,11 @@
 //   SubjectLocator.bestWindow(...)   -> SubjectWindow    where a crop of a given aspect should go
 //   SubjectWindow.pixelRect(...)     -> SubjectPixelRect that window in source pixels
 //
-// The map combines three cheap, explainable cues measured at about 128 px:
+// With a U-2-Netp model file, SubjectModel (on the Inference runtime) makes the map instead:
+// the network's salient-object mask for the photo stretched to a square, mapped back to the
+// photo's aspect (SubjectModel.swift). The heuristic below is the fallback without one.
+//
+// The heuristic map combines three cheap, explainable cues measured at about 128 px:
 //
 //   surroundedness  minimum-barrier distance of each cell to the image border: how high a
 //                   colour "wall" any path to the border has to climb. Objects are enclosed by
