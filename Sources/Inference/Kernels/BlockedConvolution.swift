@@ -197,29 +197,31 @@ package func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry,
         return
     }
     var geometry = g
-    if w.inputLanes == channelBlock && w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1
-        && g.padTop == 0 && g.padLeft == 0 {
+    if runsAsOneRow(w, g) {
         // 1×1: the plane is one long row, and the taps are the input channels.
         geometry.inWidth = g.inHeight * g.inWidth
         geometry.inHeight = 1
         geometry.outWidth = geometry.inWidth
         geometry.outHeight = 1
     }
-    let outPlane = g.outHeight * g.outWidth * channelBlock
-    directConvolutionBody(w, geometry, inputStrides(w, geometry, channelsLast: channelsLast), input, output,
-                          lanes: w.inputLanes, images: 0..<g.batch, rows: 0..<geometry.outHeight,
-                          outputBlockStride: outPlane, outputImageStride: w.outBlocks * outPlane, outputRowBase: 0)
+    directConvolutionRows(w, geometry: geometry, channelsLast: channelsLast, input: input, output: output,
+                          rows: 0..<geometry.outHeight)
+}
+
+/// A blocked 1×1 stride-1 layer without padding runs over each plane as one long row.
+private func runsAsOneRow(_ w: DirectConvWeights, _ g: ConvGeometry) -> Bool {
+    w.inputLanes == channelBlock && w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1
+        && g.padTop == 0 && g.padLeft == 0
 }
 
 /// Whether `directConvolutionRows` can compute this layer's output rows apart (for threads):
-/// every layer except 1×1 ones run as one long row and single-channel ones.
+/// every layer except those run as one long row and single-channel ones.
 package func directConvolutionSplitsRows(_ w: DirectConvWeights, geometry g: ConvGeometry) -> Bool {
-    let flattened = w.inputLanes == channelBlock && w.kernelHeight == 1 && w.kernelWidth == 1 && g.strideX == 1 && g.strideY == 1
-        && g.padTop == 0 && g.padLeft == 0
-    return !flattened && w.singleChannelTaps == nil && g.outHeight > 1
+    !runsAsOneRow(w, g) && w.singleChannelTaps == nil && g.outHeight > 1
 }
 
-/// Output rows `rows` of every image of a layer that `directConvolutionSplitsRows`.
+/// Output rows `rows` of every image (of a layer that `directConvolutionSplitsRows`, or of the
+/// one-row geometry `directConvolution` makes of a 1×1 layer).
 package func directConvolutionRows(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
                                    output: MutableFloatPointer, rows: Range<Int>) {
     let outPlane = g.outHeight * g.outWidth * channelBlock

@@ -217,7 +217,6 @@ package enum Operation: Sendable {
     /// into slices of one buffer (see ExecutionPlan).
     case concat(axis: Int)
     case batchNorm(BatchNormLayer)
-    case identity
     /// Channels `start..<start + count` of an NCHW tensor (made by `mergeSiblingHeads`).
     case channelSlice(start: Int, count: Int)
 
@@ -238,7 +237,6 @@ package enum Operation: Sendable {
         case .resizeNearest, .resizeLinear: return "Resize"
         case .concat: return "Concat"
         case .batchNorm: return "BatchNormalization"
-        case .identity: return "Identity"
         case .channelSlice: return "Slice"
         }
     }
@@ -318,8 +316,11 @@ package struct CompiledGraph: Sendable {
                 constants[node.outputs[0]] = named
                 continue
             }
-            if node.opType == "Identity", node.inputs.count == 1 {
+            if node.opType == "Identity" {
                 // Dropped: its output is another name for its input.
+                guard node.inputs.count == 1 else {
+                    throw ModelLoadError(reason: "\(label) has \(node.inputs.count) inputs, expected 1...1")
+                }
                 if let constant = constants[node.inputs[0]] {
                     constants[node.outputs[0]] = constant
                 } else if let id = ids[node.inputs[0]] {
@@ -752,10 +753,9 @@ extension CompiledGraph {
             let shift = (0..<channels).map { parameters[1][$0] - parameters[2][$0] * scale[$0] }
             return Lowered(operation: .batchNorm(BatchNormLayer(scale: scale, shift: shift)), runtimeInputs: [node.inputs[0]])
 
-        case "Relu", "Sigmoid", "Identity":
+        case "Relu", "Sigmoid":
             try requireInputs(1...1)
-            let operation: Operation = node.opType == "Relu" ? .relu : node.opType == "Sigmoid" ? .sigmoid : .identity
-            return Lowered(operation: operation, runtimeInputs: [node.inputs[0]])
+            return Lowered(operation: node.opType == "Relu" ? .relu : .sigmoid, runtimeInputs: [node.inputs[0]])
 
         case "Add", "PRelu":
             try requireInputs(2...2)

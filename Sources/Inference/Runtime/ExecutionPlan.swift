@@ -50,7 +50,8 @@ package struct PlannedStep: Sendable {
         case copyChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int, layout: ChannelCopyLayout)
         /// Channels of a plain NCHW tensor.
         case sliceChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int)
-        /// Reshape, Flatten, Identity and layout-preserving transposes share their input's memory.
+        /// Reshape, Flatten, layout-preserving transposes and in-place concatenations share their
+        /// inputs' memory.
         case alias
     }
 
@@ -469,11 +470,6 @@ package struct ExecutionPlan: Sendable {
             }
             return output
 
-        case .identity:
-            let output = b.aliasValue(of: inputs[0], shape: x)
-            b.add(step.nodeName, .alias, inputs, output)
-            return output
-
         case let .binary(op, nil) where inputs.count == 2 && b.values[inputs[1]].shape == x
                                         && b.values[inputs[1]].layout == layout:
             let output = b.newValue(x, layout)
@@ -654,7 +650,7 @@ package struct ExecutionPlan: Sendable {
             guard x.count == 4 else { throw fail("input shape \(x) is not NCHW") }
             let geometry = try poolGeometry(layer, x, fail)
             return [x[0], x[1], geometry.outHeight, geometry.outWidth]
-        case .batchNorm, .channelSlice, .pointwiseDepthwise:
+        case .batchNorm:
             return x
         default:
             return try planPlain(step, inShapes).1
@@ -692,8 +688,6 @@ package struct ExecutionPlan: Sendable {
             return (.relu(count: count), x, 0)
         case .sigmoid:
             return (.sigmoid(count: count), x, 0)
-        case .identity:
-            return (.alias, x, 0)
 
         case let .binary(op, constant):
             let y = constant?.shape ?? inShapes[1]

@@ -46,7 +46,7 @@ extension CompiledGraph {
 
         case "Gather":
             let data = try input(0)
-            let values = try data.values(label)
+            let values = data.values
             let indices = try input(1)
             let axis = try a.int("axis", default: 0)
             guard data.dims.count == 1, axis == 0 || axis == -1 else {
@@ -79,7 +79,7 @@ extension CompiledGraph {
 
         case "Cast":
             let data = try input(0)
-            let values = try data.values(label)
+            let values = data.values
             switch OnnxDataType(rawValue: Int32(try a.int("to", default: 0))) {
             case .int64?, .int32?: result = .integers(values.map { Int($0.rounded(.towardZero)) }, dims: data.dims)
             case .float?, .double?: result = .floats(values.map { Float($0) }, dims: data.dims)
@@ -92,13 +92,13 @@ extension CompiledGraph {
                 throw ModelLoadError(reason: "\(label): only 1-D constants can be concatenated at load time")
             }
             var values: [Double] = []
-            for part in parts { values += try part.values(label) }
+            for part in parts { values += part.values }
             result = .like(parts[0], values, dims: [values.count])
             if parts.contains(where: \.isFloat) { result = .floats(values.map { Float($0) }, dims: [values.count]) }
 
         case "Slice":
             let data = try input(0)
-            let values = try data.values(label)
+            let values = data.values
             guard data.dims.count == 1 else {
                 throw ModelLoadError(reason: "\(label): only slicing a 1-D constant is supported, got shape \(data.dims)")
             }
@@ -126,7 +126,7 @@ extension CompiledGraph {
 
         case "Add", "Sub", "Mul", "Div":
             let x = try input(0), y = try input(1)
-            let xs = try x.values(label), ys = try y.values(label)
+            let xs = x.values, ys = y.values
             guard xs.count == ys.count || xs.count == 1 || ys.count == 1 else {
                 throw ModelLoadError(reason: "\(label): constants of shapes \(x.dims) and \(y.dims) are not supported")
             }
@@ -146,7 +146,7 @@ extension CompiledGraph {
 
         case "Floor", "Ceil":
             let x = try input(0)
-            let values = try x.values(label).map { node.opType == "Floor" ? $0.rounded(.down) : $0.rounded(.up) }
+            let values = x.values.map { node.opType == "Floor" ? $0.rounded(.down) : $0.rounded(.up) }
             result = .like(x, values, dims: x.dims)
 
         default:
@@ -178,9 +178,7 @@ extension OnnxTensor {
     }
 
     /// The values as doubles, whatever the element type.
-    func values(_ label: String) throws(ModelLoadError) -> [Double] {
-        isFloat ? floats.map { Double($0) } : integers.map { Double($0) }
-    }
+    var values: [Double] { isFloat ? floats.map { Double($0) } : integers.map { Double($0) } }
 
     func integerValues(_ label: String) throws(ModelLoadError) -> [Int] {
         guard !isFloat else { throw ModelLoadError(reason: "\(label): expected an integer tensor, \(name) holds floats") }

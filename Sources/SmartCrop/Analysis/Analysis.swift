@@ -125,11 +125,16 @@ final class AnalysisCache: @unchecked Sendable {
     /// `image` resized to `side × side` whatever its aspect, from the smallest cached proxy
     /// that is at least that large on both sides (else from the image).
     private func stretched(_ image: Image, side: Int) throws -> Image {
-        let source = state.withLock { state in
-            state.proxies.filter { $0.key.image == ObjectIdentifier(image) && $0.value.width >= side && $0.value.height >= side }
+        try (smallestProxy(of: image, atLeast: side, side) ?? image).resized(toWidth: side, height: side).materialised()
+    }
+
+    /// The smallest cached proxy of `image` at least `width × height`, if there is one: a cheaper
+    /// start for a smaller view than the decoded image, which may be many times its size.
+    private func smallestProxy(of image: Image, atLeast width: Int, _ height: Int) -> Image? {
+        state.withLock { state in
+            state.proxies.filter { $0.key.image == ObjectIdentifier(image) && $0.value.width >= width && $0.value.height >= height }
                 .min { $0.value.width < $1.value.width }?.value
         }
-        return try (source ?? image).resized(toWidth: side, height: side).materialised()
     }
 
     /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.
@@ -139,13 +144,8 @@ final class AnalysisCache: @unchecked Sendable {
         let scale = min(1, Double(longestSide) / Double(max(image.width, image.height)))
         let w = max(1, Int((Double(image.width) * scale).rounded()))
         let h = max(1, Int((Double(image.height) * scale).rounded()))
-        // A larger proxy of the same image (the face detector's) is a cheaper start than the
-        // decoded image, which may be many times its size.
-        let larger = state.withLock { state in
-            state.proxies.filter { $0.key.image == key.image && $0.value.width >= w && $0.value.height >= h }
-                .min { $0.value.width < $1.value.width }?.value
-        }
-        let proxy = try (larger ?? image).resized(toWidth: w, height: h).materialised()
+        // A larger proxy of the same image (the face detector's) is the cheaper start.
+        let proxy = try (smallestProxy(of: image, atLeast: w, h) ?? image).resized(toWidth: w, height: h).materialised()
         state.withLock {
             $0.proxies[key] = proxy
             $0.keepAlive.append(image)  // the key's identity must not be reused while cached
