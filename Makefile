@@ -56,8 +56,21 @@ TEST_DEPS  :=
 BENCH_DEPS :=
 -include mk/*.mk
 
+# After the whole suite (on the widest kernels this CPU runs, and the parity tests on each), the
+# runtime's and detectors' tests run again with every kernel set this CPU runs forced in turn.
+KERNEL_TEST_SUITES := InferenceTests|FaceDetectionTests|SaliencyTests
 test: deps models samples $(TEST_DEPS)
 	SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)
+	@swift build $(SWIFT_FLAGS) --product SaliencyBench >/dev/null
+	@bin=$$(swift build $(SWIFT_FLAGS) --show-bin-path); \
+	for isa in $$($$bin/SaliencyBench --kernel-sets); do \
+	  echo "== runtime tests on the $$isa kernels (SMARTCROP_ISA=$$isa)"; \
+	  SMARTCROP_ISA=$$isa SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test --skip-build $(SWIFT_FLAGS) \
+	    --filter '$(KERNEL_TEST_SUITES)' 2>&1 | grep -E '^(✘|✔ Test run|✘ Test run)|error:' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+	@if [ "$$(uname -m)" = x86_64 ]; then scripts/apt-ensure.sh qemu-user:command\ -v\ qemu-x86_64; fi
+	@scripts/portability-check.sh $$(swift build $(SWIFT_FLAGS) --show-bin-path)/smartcrop $(SAMPLES)/astronaut.png
 
 # Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose.
 # The U-2-Netp subject model is used when it is at SUBJECT_MODEL (it is optional: without it the

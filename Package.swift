@@ -7,20 +7,38 @@ let optimisedSwift: [SwiftSetting] = [
     .unsafeFlags(["-O", "-enforce-exclusivity=unchecked"]),
 ]
 
-// Inference's SIMD8 kernels need AVX2 and FMA to be fast: without FMA, `addingProduct`
-// becomes a libm call per lane, and without AVX2 every SIMD8 op is split in two. `-target-cpu`
-// is what changes Swift's own code generation (`-Xcc -mavx2` only reaches C headers). "haswell"
-// is the x86-64-v3 feature set (AVX2, FMA, BMI1/2, F16C), present on every AVX2 server CPU
-// including the AMD EPYC machines this runs on; a CPU without AVX2 would fault with SIGILL.
-// INFERENCE_FMA tells the kernels that fused multiply-add is a single instruction.
+// The inference kernels (Sources/InferenceKernels) are compiled three times, once per
+// instruction set, and the runtime picks a copy at run time from what the CPU reports
+// (Inference/Runtime/KernelSelection.swift). Swift has no per-function target attribute, and
+// `-target-cpu` is what changes Swift's own code generation (`-Xcc -mavx2` only reaches C
+// headers), so each copy is its own target over the same files: InferenceKernels<ISA>/Kernels
+// is a symlink to Sources/InferenceKernels. Keeping the kernels in Swift (rather than a C target
+// with `target` attributes) keeps one source for every path; the defines select the few
+// kernels written per vector width. Everything else (the runtime, detectors, the product) is
+// compiled for the default target, so the binary starts on any x86-64 and arm64 CPU.
+// INFERENCE_FMA tells the kernels that fused multiply-add is one instruction: without it,
+// `addingProduct` becomes a libm call per lane.
 #if arch(x86_64)
-let vectorISA: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", "haswell"]),
-    .define("INFERENCE_FMA"),
+let kernelISAs: [(name: String, settings: [SwiftSetting])] = [
+    // AVX-512 F/BW/DQ/VL (Intel since Skylake-SP, AMD since Zen 4).
+    ("AVX512", [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("INFERENCE_FMA"), .define("INFERENCE_AVX512")]),
+    // x86-64-v3: AVX2, FMA, BMI1/2, F16C (every AVX2 server CPU).
+    ("AVX2", [.unsafeFlags(["-target-cpu", "haswell"]), .define("INFERENCE_FMA"), .define("INFERENCE_AVX2")]),
+    // x86-64-v2: SSE4.2, SSSE3, POPCNT; "nehalem" is that level (this LLVM has no x86-64-v2 name).
+    ("Baseline", [.unsafeFlags(["-target-cpu", "nehalem"])]),
 ]
 #else
-let vectorISA: [SwiftSetting] = []
+// arm64: NEON is part of the baseline and has fused multiply-add.
+let kernelISAs: [(name: String, settings: [SwiftSetting])] = [
+    ("AVX512", [.define("INFERENCE_AVX512")]),
+    ("AVX2", [.define("INFERENCE_AVX2")]),
+    ("Baseline", [.define("INFERENCE_FMA")]),
+]
 #endif
+let kernelTargets: [Target] = kernelISAs.map { isa in
+    .target(name: "InferenceKernels\(isa.name)", dependencies: ["KernelInterface"], swiftSettings: optimisedSwift + isa.settings)
+}
+let kernelDependencies: [Target.Dependency] = kernelISAs.map { .target(name: "InferenceKernels\($0.name)") }
 
 let package = Package(
     name: "smartcrop",
@@ -49,12 +67,17 @@ let package = Package(
         .target(name: "CVipsShim", dependencies: ["CVips"], linkerSettings: [.linkedLibrary("gmodule-2.0")]),
         // The ONNX runtime every network runs on (face detectors, the subject model): tensors,
         // model reading, graph compilation and kernels, with no I/O.
-        .target(name: "Inference", swiftSettings: optimisedSwift + vectorISA),
-        .target(name: "FaceDetection", dependencies: ["Inference"], swiftSettings: optimisedSwift + vectorISA),
+        // What the runtime and the kernels share: layouts, packed weights, geometry, plan steps.
+        .target(name: "KernelInterface", swiftSettings: optimisedSwift),
+        // cpuid and xgetbv, which Swift cannot execute.
+        .target(name: "CCPUFeatures"),
+        .target(name: "Inference", dependencies: ["KernelInterface", "CCPUFeatures"] + kernelDependencies,
+                swiftSettings: optimisedSwift),
+        .target(name: "FaceDetection", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         .target(name: "Saliency", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         // MTCNN weights embedded at build time (#embed) from the files `make models` unpacks.
         .target(name: "CEmbeddedModels", cSettings: [.unsafeFlags(["-std=c23"])]),
-        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "FaceDetection", "Saliency"]),
+        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "Inference", "FaceDetection", "Saliency"]),
         .executableTarget(
             name: "SmartCropCLI",
             dependencies: [
@@ -66,7 +89,7 @@ let package = Package(
         // Foundation) into `smartcrop` itself made every one-shot crop start slower and bigger.
         .executableTarget(
             name: "SmartCropServerMain",
-            dependencies: ["SmartCropServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SmartCrop", "SmartCropServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The HTTP service behind `smartcrop serve`; its page and OpenAPI document are compiled in by CServerAssets.
         .target(
@@ -87,7 +110,7 @@ let package = Package(
         // `make loadtest`: the load test's pipeline run in-process, the reference the server is measured against.
         .executableTarget(name: "LoadBench", dependencies: ["SmartCrop"]),
         .executableTarget(name: "SaliencyBench", dependencies: ["Saliency"], swiftSettings: optimisedSwift),
-        .executableTarget(name: "FaceBench", dependencies: ["FaceDetection", "Saliency"], swiftSettings: optimisedSwift + vectorISA),
+        .executableTarget(name: "FaceBench", dependencies: ["Inference", "FaceDetection", "Saliency"], swiftSettings: optimisedSwift),
         // Hand-built ONNX models and the parity criterion, shared by the runtime's test targets.
         .target(name: "OnnxTestSupport", dependencies: ["Inference"], path: "Tests/OnnxTestSupport"),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
@@ -106,6 +129,6 @@ let package = Package(
             ],
             exclude: ["browser"]
         ),
-    ],
+    ] + kernelTargets,
     swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,8 @@
 # $SMARTCROP_YUNET_MODEL (default ../shared/models/face_detection_yunet_2023mar.onnx) and a
 # Python with onnxruntime, onnx, numpy and pillow ($BENCH_PYTHON, default .venv-bench/bin/python).
 # Environment: RUNS (30), WARMUP (5), ROUNDS (3), SWIFT_SCRATCH (.build), PHOTO (astronaut.png),
-# FACEBENCH (a FaceBench binary to use instead of building one).
+# FACEBENCH (a FaceBench binary to use instead of building one), ISAS (the kernel sets to bench,
+# default every set this CPU runs: avx512, avx2, baseline; each is forced with SMARTCROP_ISA).
 #
 # The machine is shared, so the two sides alternate for ROUNDS rounds (each round runs ours,
 # then onnxruntime) and both face the same load. The table gives the median of the per-round
@@ -37,15 +38,21 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 read -r width height < <("$python" bench/make_rgb.py "$photo" 640 "$work/photo.rgb")
 
+isas=${ISAS:-$("$facebench" --kernel-sets)}
 for round in $(seq "$rounds"); do
   echo "face-bench: round $round of $rounds" >&2
-  "$facebench" --yunet "$yunet" --mtcnn "$mtcnn" --rgb "$work/photo.rgb" --width "$width" --height "$height" \
-    --runs "$runs" --warmup "$warmup" --calls-out "$work/calls.json" | tee -a "$work/ours.txt" >&2
+  for isa in $isas; do
+    echo "face-bench: our kernels: $isa" >&2
+    SMARTCROP_ISA=$isa "$facebench" --yunet "$yunet" --mtcnn "$mtcnn" --rgb "$work/photo.rgb" --width "$width" --height "$height" \
+      --runs "$runs" --warmup "$warmup" --calls-out "$work/calls.json" > "$work/run.txt"
+    cat "$work/run.txt" >&2
+    sed "s/^RESULT /RESULT $isa:/" "$work/run.txt" >> "$work/ours.txt"
+  done
   "$python" bench/ort_bench.py --yunet "$yunet" --mtcnn "$mtcnn" --calls "$work/calls.json" \
     --runs "$runs" --warmup "$warmup" | tee -a "$work/ort.txt" >&2
 done
 
-"$python" - "$work/ours.txt" "$work/ort.txt" "${width}x${height}" <<'PY'
+"$python" - "$work/ours.txt" "$work/ort.txt" "${width}x${height}" "$isas" <<'PY'
 import statistics
 import sys
 def results(path):
@@ -59,20 +66,25 @@ def results(path):
                 if extra.startswith("min="):
                     fastest[parts[1]] = min(fastest.get(parts[1], float("inf")), float(extra[4:]))
     return {k: (statistics.median(v), fastest.get(k, float("nan"))) for k, v in medians.items()}
-ours, ort, size = results(sys.argv[1]), results(sys.argv[2]), sys.argv[3]
+ours, ort, size, isas = results(sys.argv[1]), results(sys.argv[2]), sys.argv[3], sys.argv[4].split()
 rows = [
-    ("YuNet 640x640, network", ours.get("yunet_net_640x640"), ort.get("yunet_net_640x640")),
-    ("YuNet 640x640, detect (input+net+decode)", ours.get("yunet_detect_640x640"), ort.get("yunet_net_640x640")),
-    ("YuNet 640x480, network", ours.get("yunet_net_640x480"), ort.get("yunet_net_640x480")),
-    ("YuNet 640x480, detect (input+net+decode)", ours.get("yunet_detect_640x480"), ort.get("yunet_net_640x480")),
-    (f"MTCNN {size}, networks of the cascade", ours.get(f"mtcnn_nets_{size}"), ort.get("mtcnn_nets")),
-    (f"MTCNN {size}, full cascade", ours.get(f"mtcnn_detect_{size}"), ort.get("mtcnn_nets")),
+    ("YuNet 640x640, network", "yunet_net_640x640", "yunet_net_640x640"),
+    ("YuNet 640x640, detect (input+net+decode)", "yunet_detect_640x640", "yunet_net_640x640"),
+    ("YuNet 640x480, network", "yunet_net_640x480", "yunet_net_640x480"),
+    ("YuNet 640x480, detect (input+net+decode)", "yunet_detect_640x480", "yunet_net_640x480"),
+    (f"MTCNN {size}, networks of the cascade", f"mtcnn_nets_{size}", "mtcnn_nets"),
+    (f"MTCNN {size}, full cascade", f"mtcnn_detect_{size}", "mtcnn_nets"),
 ]
-print(f"{'single thread, ms':44} {'ours':>8} {'ort':>8} {'ratio':>6}   {'ours min':>8} {'ort min':>8} {'ratio':>6}")
-for name, a, b in rows:
-    if a is None or b is None:
-        continue
-    print(f"{name:44} {a[0]:8.2f} {b[0]:8.2f} {a[0] / b[0]:6.2f}   {a[1]:8.2f} {b[1]:8.2f} {a[1] / b[1]:6.2f}")
+flags = set(open("/proc/cpuinfo").read().split()) if sys.platform.startswith("linux") else set()
+vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl") if f in flags)
+print(f"CPU vector flags: {vector or 'none of avx2/fma/avx512'}")
+print(f"{'single thread, ms':44} {'kernels':>8} {'ours':>8} {'ort':>8} {'ratio':>6}   {'ours min':>8} {'ort min':>8} {'ratio':>6}")
+for name, ours_key, ort_key in rows:
+    for isa in isas:
+        a, b = ours.get(f"{isa}:{ours_key}"), ort.get(ort_key)
+        if a is None or b is None:
+            continue
+        print(f"{name:44} {isa:>8} {a[0]:8.2f} {b[0]:8.2f} {a[0] / b[0]:6.2f}   {a[1]:8.2f} {b[1]:8.2f} {a[1] / b[1]:6.2f}")
 print("(medians of the rounds' medians, then fastest runs; detect and full-cascade rows include our")
-print(" pre/post-processing, the onnxruntime column is network time only)")
+print(" pre/post-processing, the onnxruntime column is network time only, with its own choice of kernels)")
 PY

@@ -5,7 +5,8 @@
 #
 # Needs: U-2-Netp at $SMARTCROP_SUBJECT_MODEL (default ../shared/models/u2netp.onnx) and a Python
 # with onnxruntime and numpy ($BENCH_PYTHON, default .venv-bench/bin/python).
-# Environment: SIZE (224, the product's default), RUNS (10), WARMUP (2), ROUNDS (3).
+# Environment: SIZE (224, the product's default), RUNS (10), WARMUP (2), ROUNDS (3), ISAS (the
+# kernel sets to bench, default every set this CPU runs; each is forced with SMARTCROP_ISA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${BENCH_PYTHON:-.venv-bench/bin/python}
@@ -21,27 +22,37 @@ fi
 swift build -c release --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -no-pie --product SaliencyBench >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+isas=${ISAS:-$(.build/release/SaliencyBench --kernel-sets)}
 for round in $(seq "$rounds"); do
-  .build/release/SaliencyBench --u2netp "$model" --size "$size" --runs "$runs" --warmup "$warmup" >> "$work/ours.txt"
+  for isa in $isas; do
+    SMARTCROP_ISA=$isa .build/release/SaliencyBench --u2netp "$model" --size "$size" --runs "$runs" --warmup "$warmup" \
+      | sed "s/^RESULT /RESULT $isa /" >> "$work/ours.txt"
+  done
   "$python" bench/u2netp_ort_bench.py --model "$model" --size "$size" --runs "$runs" --warmup "$warmup" >> "$work/ort.txt"
 done
-"$python" - "$work/ours.txt" "$work/ort.txt" <<'PY'
+"$python" - "$work/ours.txt" "$work/ort.txt" "$isas" <<'PY'
 import statistics, sys
-def read(path):
-    medians, fastest = [], float("inf")
+def read(path, isa=None):
+    """(key, median of the rounds' medians, fastest run) of one side's RESULT lines."""
+    medians, fastest, key = [], float("inf"), ""
     for line in open(path):
         parts = line.split()
+        if isa is not None:
+            if len(parts) < 2 or parts[0] != "RESULT" or parts[1] != isa:
+                continue
+            parts = parts[:1] + parts[2:]
         if parts and parts[0] == "RESULT":
+            key = parts[1]
             medians.append(float(parts[2]))
             fastest = min(fastest, float(parts[3][4:]))
-        key = parts[1]
     return key, statistics.median(medians), fastest
-key, ours, ours_min = read(sys.argv[1])
-_, ort, ort_min = read(sys.argv[2])
+key, ort, ort_min = read(sys.argv[2])
 flags = set(open("/proc/cpuinfo").read().split()) if sys.platform.startswith("linux") else set()
-vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags)
-print(f"{key} network, one thread (CPU: {vector or 'unknown'}):")
-print(f"  ours        {ours:8.1f} ms median  {ours_min:8.1f} ms fastest")
-print(f"  onnxruntime {ort:8.1f} ms median  {ort_min:8.1f} ms fastest")
-print(f"  ratio       {ours / ort:8.2f}x median  {ours_min / ort_min:8.2f}x fastest  (target <= 1.0x)")
+vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl") if f in flags)
+print(f"{key} network, one thread (CPU vector flags: {vector or 'none of avx2/fma/avx512'}):")
+print(f"  onnxruntime        {ort:8.1f} ms median  {ort_min:8.1f} ms fastest")
+for isa in sys.argv[3].split():
+    _, ours, ours_min = read(sys.argv[1], isa)
+    print(f"  ours, {isa:<9}   {ours:8.1f} ms median  {ours_min:8.1f} ms fastest   "
+          f"{ours / ort:5.2f}x median  {ours_min / ort_min:5.2f}x fastest")
 PY

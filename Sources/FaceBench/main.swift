@@ -18,6 +18,7 @@
 // Full Foundation (FileHandle, String(format:), JSONSerialization): this is a benchmark tool, not
 // part of the product, so the FoundationEssentials-only rule does not apply.
 import Foundation
+import Inference
 
 struct Arguments {
     var yunet = ProcessInfo.processInfo.environment["SMARTCROP_YUNET_MODEL"] ?? "../shared/models/face_detection_yunet_2023mar.onnx"
@@ -58,6 +59,10 @@ struct Arguments {
                 }
             case "--network-only": networkOnly = true
             case "--profile": profile = true
+            case "--kernel-sets":
+                // The kernel sets this CPU runs, for scripts that bench each (SMARTCROP_ISA picks one).
+                print(KernelSelection.supported.map(\.rawValue).joined(separator: " "))
+                exit(0)
             default: fail("unknown argument \(arg)")
             }
         }

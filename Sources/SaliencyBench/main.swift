@@ -63,6 +63,10 @@ while let a = args.popFirst() {
     case "--runs": runs = max(1, Int(args.popFirst() ?? "") ?? runs)
     case "--warmup": warmup = max(0, Int(args.popFirst() ?? "") ?? warmup)
     case "--profile": profile = true
+    case "--kernel-sets":
+        // The kernel sets this CPU runs, for scripts that bench each (SMARTCROP_ISA picks one).
+        print(KernelSelection.supported.map(\.rawValue).joined(separator: " "))
+        exit(0)
     case "--threads": threads = max(1, Int(args.popFirst() ?? "") ?? 1)
     case "--network":
         // Any one-input model at a given shape, profiled per step (for kernel work).
@@ -76,6 +80,8 @@ while let a = args.popFirst() {
         let network = try Network(model: bytes, source: ModelSource(name: path, remedy: ""))
         let input = (0..<shape.reduce(1, *)).map { i in Float((i * 37) % 251) / 250 - 0.5 }
         for (label, seconds) in try network.profile(input, shape: shape, runs: 10) { print("\(Int((seconds * 1e6).rounded())) us  \(label)") }
+        let arenaMB = Double(try network.plan(for: shape).arenaCount * MemoryLayout<Float>.size) / 1e6
+        print("arena \((arenaMB * 10).rounded() / 10) MB (activations and scratch of one run)")
         exit(0)
     case "--iterations": iterations = Int(args.popFirst() ?? "") ?? iterations
     case "--rgb":

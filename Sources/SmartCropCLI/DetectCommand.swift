@@ -50,6 +50,8 @@ struct DetectCommand: ParsableCommand {
         let detector: String
         let threshold: Double
         let faces: [FaceJSON]
+        /// The compiled inference kernels that ran (see `smartcrop --version`).
+        let kernels: String
     }
 
     func run() throws {
@@ -68,7 +70,8 @@ struct DetectCommand: ParsableCommand {
         let faces = report.faces.map(FaceJSON.init)
         if json {
             try printJSON(Answer(source: .init(width: source.info.width, height: source.info.height), detector: report.detector,
-                                 threshold: (report.threshold * 1000).rounded() / 1000, faces: faces))
+                                 threshold: (report.threshold * 1000).rounded() / 1000, faces: faces,
+                                 kernels: KernelReport.current.selected ?? ""))
         } else {
             print("\(report.faces.count) face\(report.faces.count == 1 ? "" : "s") (\(report.detector))")
             for f in faces { print("  \(Int(f.width))x\(Int(f.height))+\(Int(f.x))+\(Int(f.y)) score \(f.score)") }

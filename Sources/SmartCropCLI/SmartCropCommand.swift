@@ -13,6 +13,7 @@ struct SmartCropCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smartcrop",
         abstract: "Face- and subject-aware cropping, resizing and encoding of images.",
+        version: "smartcrop \(smartcropVersion)\n\(KernelReport.current.summary)",
         subcommands: [CropCommand.self, BatchCommand.self, DetectCommand.self, RunCommand.self, JobCommand.self, ServeCommand.self]
     )
 
@@ -21,6 +22,11 @@ struct SmartCropCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            // A wrong SMARTCROP_ISA is a usage error of every command, before it reads anything.
+            if let error = KernelReport.current.error {
+                writeStandardError("smartcrop: \(error)\n")
+                Glibc.exit(2)
+            }
             if let asyncCommand = command as? any AsyncParsableCommand {
                 try runBlocking(asyncCommand)
             } else {

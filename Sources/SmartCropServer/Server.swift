@@ -21,6 +21,9 @@ public enum SmartCropServer {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         var configuration = configuration
+        let kernels = KernelReport.current
+        if let error = kernels.error { throw ConfigurationError(error) }
+        logger.info("smartcrop \(smartcropVersion), \(kernels.summary)")
         if configuration.apiKeys.isEmpty {
             if !configuration.bindsLoopbackOnly {
                 logger.warning("no API key configured (SMARTCROP_API_KEYS or api_keys): listening on 127.0.0.1 only, not \(configuration.host)")

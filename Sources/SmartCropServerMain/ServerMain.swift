@@ -1,4 +1,5 @@
 import ArgumentParser
+import SmartCrop
 import SmartCropServer
 
 /// `smartcrop-server`: what `smartcrop serve` runs (it execs this binary with its options).
@@ -6,7 +7,8 @@ import SmartCropServer
 struct ServerMain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smartcrop-server",
-        abstract: "The smartcrop HTTP service; normally started as `smartcrop serve`."
+        abstract: "The smartcrop HTTP service; normally started as `smartcrop serve`.",
+        version: "smartcrop-server \(smartcropVersion)\n\(KernelReport.current.summary)"
     )
 
     @OptionGroup var options: ServeOptions

@@ -20,12 +20,14 @@ struct CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil, without unset: [String] = []) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL? = nil, without unset: [String] = [],
+                    setting extra: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        if !unset.isEmpty {
+        if !unset.isEmpty || !extra.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.filter { !unset.contains($0.key) }
+                .merging(extra) { _, new in new }
         }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()

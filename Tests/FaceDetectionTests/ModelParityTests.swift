@@ -19,9 +19,10 @@ import OnnxTestSupport
         var outputs: [Output]
     }
 
-    static func check(modelBytes: [UInt8], fixtureName: String) throws -> Float {
+    static func check(modelBytes: [UInt8], fixtureName: String, on instructionSet: InstructionSet) throws -> Float {
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: TestAssets.fixture(fixtureName)))
-        let network = try loadNetwork(modelBytes, name: fixture.model)
+        let network = try loadNetwork(modelBytes, name: fixture.model, instructionSet: instructionSet)
+        #expect(network.kernels.instructionSet == instructionSet)
         let input = syntheticInput(count: fixture.inputShape.reduce(1, *), normalised: fixture.normalised)
         let outputs = try network.run(input, shape: fixture.inputShape)
         var report = ParityReport()
@@ -31,30 +32,30 @@ import OnnxTestSupport
                 continue
             }
             #expect(outputs[index].shape == expected.shape, "\(expected.name) shape")
-            report.compare(outputs[index].values, expected.values, label: "\(fixture.model).\(expected.name)")
+            report.compare(outputs[index].values, expected.values, label: "\(fixture.model).\(expected.name) (\(instructionSet))")
         }
         #expect(report.failures.isEmpty, "\(report.failures.joined(separator: "\n"))")
-        print("parity \(fixture.model): worst relative error \(report.worstRelativeError)")
+        print("parity \(fixture.model) on \(instructionSet): worst relative error \(report.worstRelativeError)")
         return report.worstRelativeError
     }
 
-    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/pnet.onnx (run `make models`)"))
-    func pnetMatchesOnnxRuntime() throws {
-        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.mtcnnFile("pnet.onnx")), fixtureName: "pnet-parity.json")
+    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/pnet.onnx (run `make models`)"), arguments: supportedInstructionSets)
+    func pnetMatchesOnnxRuntime(instructionSet: InstructionSet) throws {
+        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.mtcnnFile("pnet.onnx")), fixtureName: "pnet-parity.json", on: instructionSet)
     }
 
-    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/rnet.onnx (run `make models`)"))
-    func rnetMatchesOnnxRuntime() throws {
-        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.mtcnnFile("rnet.onnx")), fixtureName: "rnet-parity.json")
+    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/rnet.onnx (run `make models`)"), arguments: supportedInstructionSets)
+    func rnetMatchesOnnxRuntime(instructionSet: InstructionSet) throws {
+        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.mtcnnFile("rnet.onnx")), fixtureName: "rnet-parity.json", on: instructionSet)
     }
 
-    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/onet.onnx (run `make models`)"))
-    func onetMatchesOnnxRuntime() throws {
-        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.mtcnnFile("onet.onnx")), fixtureName: "onet-parity.json")
+    @Test(.enabled(if: TestAssets.hasMTCNN, "needs .assets/models/mtcnn/onet.onnx (run `make models`)"), arguments: supportedInstructionSets)
+    func onetMatchesOnnxRuntime(instructionSet: InstructionSet) throws {
+        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.mtcnnFile("onet.onnx")), fixtureName: "onet-parity.json", on: instructionSet)
     }
 
-    @Test(.enabled(if: TestAssets.hasYuNet, "needs face_detection_yunet_2023mar.onnx (SMARTCROP_YUNET_MODEL or ../shared/models/)"))
-    func yunetMatchesOnnxRuntime() throws {
-        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.yunetFile), fixtureName: "yunet-parity.json")
+    @Test(.enabled(if: TestAssets.hasYuNet, "needs face_detection_yunet_2023mar.onnx (SMARTCROP_YUNET_MODEL or ../shared/models/)"), arguments: supportedInstructionSets)
+    func yunetMatchesOnnxRuntime(instructionSet: InstructionSet) throws {
+        _ = try Self.check(modelBytes: TestAssets.bytes(TestAssets.yunetFile), fixtureName: "yunet-parity.json", on: instructionSet)
     }
 }

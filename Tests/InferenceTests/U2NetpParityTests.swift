@@ -45,10 +45,11 @@ import OnnxTestSupport
     }
 
     @Test(.enabled(if: hasModel, "needs u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/)"),
-          arguments: ["u2netp-64x64-parity.json", "u2netp-96x64-parity.json"])
-    func d0MatchesOnnxRuntime(fixtureName: String) throws {
+          arguments: ["u2netp-64x64-parity.json", "u2netp-96x64-parity.json"], supportedInstructionSets)
+    func d0MatchesOnnxRuntime(fixtureName: String, instructionSet: InstructionSet) throws {
         let fixture = try Self.fixture(fixtureName)
-        let network = try loadNetwork([UInt8](Data(contentsOf: Self.modelFile)), name: "u2netp.onnx")
+        let network = try loadNetwork([UInt8](Data(contentsOf: Self.modelFile)), name: "u2netp.onnx", instructionSet: instructionSet)
+        #expect(network.kernels.instructionSet == instructionSet)
         #expect(network.graph == nil, "U-2-Netp computes its Resize sizes from shapes, so it compiles per input size")
         let input = syntheticSceneInput(shape: fixture.inputShape)
         let outputs = try network.run(input, shape: fixture.inputShape)
@@ -66,7 +67,7 @@ import OnnxTestSupport
         // No further from the exact values than onnxruntime is, by more than the tolerance.
         #expect(exact.worstRelativeError <= onnxruntimeError.worstRelativeError + ParityReport.relativeTolerance,
                 "\(exact.failures.joined(separator: "\n"))")
-        print("parity \(fixture.model): worst relative error \(exact.worstRelativeError) against float64 (onnxruntime: "
+        print("parity \(fixture.model) on \(instructionSet): worst relative error \(exact.worstRelativeError) against float64 (onnxruntime: "
               + "\(onnxruntimeError.worstRelativeError)), \(report.worstRelativeError) against onnxruntime")
     }
 

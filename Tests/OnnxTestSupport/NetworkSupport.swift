@@ -56,8 +56,12 @@ package struct ParityReport {
     }
 }
 
-/// Loads one network the way the detectors do, for tests that look at raw outputs.
-package func loadNetwork(_ bytes: [UInt8], name: String = "test.onnx") throws -> Network {
-    try Network(model: bytes, source: ModelSource(name: name, remedy: "(test)"))
+/// Loads one network the way the detectors do, for tests that look at raw outputs; on the
+/// process's kernel set (SMARTCROP_ISA's, or the widest) unless `instructionSet` names one.
+package func loadNetwork(_ bytes: [UInt8], name: String = "test.onnx", instructionSet: InstructionSet? = nil) throws -> Network {
+    try Network(model: bytes, source: ModelSource(name: name, remedy: "(test)"), instructionSet: instructionSet)
 }
+
+/// Every kernel set this CPU runs, for parity tests that check each one in the same process.
+package let supportedInstructionSets: [InstructionSet] = KernelSelection.supported
 

@@ -162,6 +162,7 @@ extension ServerSuite {
             defer { if process.isRunning { process.terminate() } }
             let base = "http://127.0.0.1:\(port)"
             #expect(log.contains("no API key configured"))
+            #expect(log.contains("kernels: "), "the start-up log names the inference kernels: \(log)")
 
             let slowImage = try Images.make(width: 1600, height: 1600)
             let slow = Task {
@@ -177,6 +178,26 @@ extension ServerSuite {
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
             #expect(!canConnect(port: port), "nothing listens after shutdown")
+        }
+
+        @Test("a SMARTCROP_ISA the CPU cannot run stops the start, with the reason", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func wrongKernelSetStopsTheStart() throws {
+            let cli = try #require(Self.binary)
+            let server = URL(fileURLWithPath: cli).deletingLastPathComponent().appendingPathComponent("smartcrop-server").path
+            for (executable, arguments) in [(cli, ["serve"]), (server, [])] {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = arguments + ["--host", "127.0.0.1", "--port", "0"]
+                process.environment = ProcessInfo.processInfo.environment.merging(["SMARTCROP_ISA": "sse9"]) { $1 }
+                let stderr = Pipe()
+                process.standardError = stderr
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                #expect(process.terminationStatus != 0, "\(executable) started with SMARTCROP_ISA=sse9")
+                #expect(message.contains("SMARTCROP_ISA=sse9"), "\(message)")
+            }
         }
 
         @Test("SIGTERM with a stuck job exits within the drain timeout", .enabled(if: binary != nil, "needs the smartcrop binary"))

@@ -1,4 +1,4 @@
-import Dispatch
+import KernelInterface
 
 // One compiled graph bound to one input shape: every tensor's shape, where it lives in a single
 // float arena, and the exact kernel call for each step. Planning costs microseconds; running
@@ -18,42 +18,7 @@ package enum TensorLayout: Sendable, Equatable {
 }
 
 package struct PlannedStep: Sendable {
-    package enum Kernel: Sendable {
-        case convDirect(DirectConvWeights, ConvGeometry, channelsLast: Bool)
-        case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
-        /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
-        case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)
-        case convGeneral([PackedWeights], ConvGeometry)
-        case maxPool(PoolGeometry)
-        case maxPoolBlocked(PoolGeometry)
-        case relu(count: Int)
-        case sigmoid(count: Int)
-        case binarySameShape(BinaryOperator, count: Int, constant: [Float]?)
-        case binaryBroadcast(BinaryOperator, outShape: [Int], aStrides: [Int], bStrides: [Int], constant: [Float]?)
-        case softmax(outer: Int, axisLength: Int, inner: Int)
-        case transpose(inShape: [Int], perm: [Int])
-        case dense(PackedWeights, rows: Int)
-        case resizeNearest(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
-        case resizeNearestBlocked(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
-        /// Planes of `lanes` floats per pixel: 8 for blocked tensors, 1 for plain.
-        case resizeLinear(planes: Int, inHeight: Int, inWidth: Int, rows: [LinearTap], columns: [LinearTap], lanes: Int)
-        /// Plain tensors joined along an axis: `outer` runs of each input's `pieces[i]` floats.
-        case concatPlain(outer: Int, pieces: [Int])
-        /// A tensor copied into a slice of a concatenation's buffer, when its producer could not
-        /// write there itself.
-        case copy(count: Int)
-        case toBlocked(batch: Int, channels: Int, plane: Int)
-        case toPlain(batch: Int, channels: Int, plane: Int)
-        /// Transpose(0, 2, 3, 1) of a blocked tensor.
-        case blockedToNHWC(batch: Int, channels: Int, plane: Int)
-        /// Channels of a blocked tensor copied out as plain, blocked or NHWC.
-        case copyChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int, layout: ChannelCopyLayout)
-        /// Channels of a plain NCHW tensor.
-        case sliceChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int)
-        /// Reshape, Flatten, layout-preserving transposes and in-place concatenations share their
-        /// inputs' memory.
-        case alias
-    }
+    package typealias Kernel = StepKernel
 
     /// The graph node (or nodes, when fused) this step runs, for profiles.
     package var label: String
@@ -246,120 +211,24 @@ package struct ExecutionPlan: Sendable {
     /// Runs every step; the input must already be at `inputOffset`. With `threads` above 1 the
     /// direct convolutions (nearly all of a large network's time) split their output rows over
     /// that many threads; everything else runs on the caller's. The result is the same.
-    package func run(arena: MutableFloatPointer, threads: Int = 1) {
-        for step in steps { run(step, arena: arena, threads: threads) }
+    package func run(arena: MutableFloatPointer, kernels: any KernelSet.Type, threads: Int = 1) {
+        for step in steps { run(step, arena: arena, kernels: kernels, threads: threads) }
     }
 
     /// Runs every step, reporting each one's label and duration (for profiles).
-    package func runTimed(arena: MutableFloatPointer, report: (String, Duration) -> Void) {
+    package func runTimed(arena: MutableFloatPointer, kernels: any KernelSet.Type, report: (String, Duration) -> Void) {
         let clock = ContinuousClock()
         for step in steps {
             let start = clock.now
-            run(step, arena: arena)
+            run(step, arena: arena, kernels: kernels)
             report(step.label, clock.now - start)
         }
     }
 
     @inline(__always)
-    private func run(_ step: PlannedStep, arena: MutableFloatPointer, threads: Int = 1) {
-        let scratch = arena + scratchOffset
-        let input = FloatPointer(arena + (step.inputOffsets.first ?? 0))
-        let output = arena + step.outputOffset
-        switch step.kernel {
-        case let .convDirect(weights, geometry, channelsLast)
-                where threads > 1 && geometry.outHeight >= 2 * threads && directConvolutionSplitsRows(weights, geometry: geometry):
-            // Contiguous bands of rows, one per thread: each reads its own input rows (and the
-            // kernel's reach around them) and writes only its own output rows.
-            let (inputAddress, outputAddress) = (UInt(bitPattern: input), UInt(bitPattern: output))
-            DispatchQueue.concurrentPerform(iterations: threads) { band in
-                let rows = (geometry.outHeight * band / threads)..<(geometry.outHeight * (band + 1) / threads)
-                directConvolutionRows(weights, geometry: geometry, channelsLast: channelsLast,
-                                      input: FloatPointer(bitPattern: inputAddress)!, output: MutableFloatPointer(bitPattern: outputAddress)!,
-                                      rows: rows)
-            }
-        case let .convDirect(weights, geometry, channelsLast):
-            directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
-        case let .convDepthwise(weights, geometry, pool):
-            depthwiseBlocked3x3(weights, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
-        case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool, stem):
-            pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, stem: stem, input: input, output: output,
-                               scratch: scratch)
-        case let .convGeneral(weights, geometry):
-            generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
-        case let .maxPool(geometry):
-            maxPool(geometry, input: input, output: output)
-        case let .maxPoolBlocked(geometry):
-            maxPoolBlocked(geometry, input: input, output: output)
-        case let .relu(count):
-            relu(input, output, count: count)
-        case let .sigmoid(count):
-            sigmoid(input, output, count: count)
-        case let .binarySameShape(op, count, constant):
-            let shape = [count]
-            if let constant {
-                constant.withUnsafeBufferPointer {
-                    broadcastBinary(op, a: input, aStrides: [1], b: $0.baseAddress!, bStrides: [1], output: output, outShape: shape)
-                }
-            } else {
-                broadcastBinary(op, a: input, aStrides: [1], b: arena + step.inputOffsets[1], bStrides: [1], output: output, outShape: shape)
-            }
-        case let .binaryBroadcast(op, outShape, aStrides, bStrides, constant):
-            if let constant {
-                constant.withUnsafeBufferPointer {
-                    broadcastBinary(op, a: input, aStrides: aStrides, b: $0.baseAddress!, bStrides: bStrides, output: output, outShape: outShape)
-                }
-            } else {
-                broadcastBinary(op, a: input, aStrides: aStrides, b: arena + step.inputOffsets[1], bStrides: bStrides, output: output, outShape: outShape)
-            }
-        case let .softmax(outer, axisLength, inner):
-            softmax(input, output, outerCount: outer, axisLength: axisLength, innerCount: inner)
-        case let .transpose(inShape, perm):
-            transpose(input, inShape: inShape, perm: perm, output)
-        case let .dense(weights, rows):
-            runDense(weights, rows: rows, input: input, output: output, scratch: scratch)
-        case let .resizeNearest(planes, inHeight, inWidth, rows, columns):
-            resizeNearest(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
-        case let .resizeLinear(planes, inHeight, inWidth, rows, columns, lanes):
-            resizeLinear(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, rows: rows, columns: columns, lanes: lanes)
-        case let .concatPlain(outer, pieces):
-            let total = pieces.reduce(0, +)
-            var start = 0
-            for (index, piece) in pieces.enumerated() {
-                let source = arena + step.inputOffsets[index]
-                for o in 0..<outer { (output + o * total + start).update(from: source + o * piece, count: piece) }
-                start += piece
-            }
-        case let .copy(count):
-            output.update(from: input, count: count)
-        case let .resizeNearestBlocked(planes, inHeight, inWidth, rows, columns):
-            resizeNearestBlocked(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
-        case let .toBlocked(batch, channels, plane):
-            reorderToBlocked(input, output, batch: batch, channels: channels, plane: plane)
-        case let .toPlain(batch, channels, plane):
-            reorderToPlain(input, output, batch: batch, channels: channels, plane: plane)
-        case let .blockedToNHWC(batch, channels, plane):
-            reorderBlockedToNHWC(input, output, batch: batch, channels: channels, plane: plane)
-        case let .copyChannels(batch, channels, start, count, plane, layout):
-            copyBlockedChannels(input, output, batch: batch, channels: channels, start: start, count: count, plane: plane, layout: layout)
-        case let .sliceChannels(batch, channels, start, count, plane):
-            for n in 0..<batch {
-                (output + n * count * plane).update(from: input + (n * channels + start) * plane, count: count * plane)
-            }
-        case .alias:
-            break
-        }
-    }
-
-    /// [rows × K] · W[K × N]: transpose the activations so features run along GEMM rows, multiply
-    /// by the packed Wᵀ, transpose back.
-    private func runDense(_ weights: PackedWeights, rows: Int, input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
-        let depth = weights.depth, features = weights.rows
-        let inputT = scratch
-        let outputT = scratch + depth * rows
-        let gemmScratch = outputT + features * rows
-        for r in 0..<rows { for k in 0..<depth { inputT[k * rows + r] = input[r * depth + k] } }
-        gemm(weights, b: inputT, ldb: rows, columns: rows, c: outputT, ldc: rows, scratch: gemmScratch)
-        for r in 0..<rows { for n in 0..<features { output[r * features + n] = outputT[n * rows + r] } }
+    private func run(_ step: PlannedStep, arena: MutableFloatPointer, kernels: any KernelSet.Type, threads: Int = 1) {
+        kernels.run(step.kernel, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset, arena: arena,
+                    scratch: arena + scratchOffset, threads: threads)
     }
 
     // MARK: Shape inference and kernel choice

@@ -1,6 +1,9 @@
 // A loaded model ready to run from many threads: the compiled graph is immutable, execution
 // plans are cached per input shape, and each call borrows a private arena from a pool.
 
+// Plans, weights and kernel-set choice are part of the runtime's interface to its callers.
+@_exported import KernelInterface
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -78,6 +81,8 @@ package final class Network: @unchecked Sendable {
     private let keptOutputs: [String]?
     package let outputNames: [String]
     package let inputName: String
+    /// The compiled kernels this network runs on (see KernelSelection.swift).
+    package let kernels: any KernelSet.Type
     /// The input's declared dimensions (numbers or symbolic names).
     package let declaredInputShape: [OnnxDimension]
     /// Plans are cheap but not free; MTCNN asks for a dozen shapes per image size, so keep a
@@ -94,8 +99,16 @@ package final class Network: @unchecked Sendable {
         case first(Int)
     }
 
-    package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all) throws(ModelError) {
+    /// `instructionSet` picks the kernels (tests run every set the CPU has); by default the
+    /// process's choice, `KernelSelection.current`.
+    package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all,
+                 instructionSet: InstructionSet? = nil) throws(ModelError) {
         self.source = source
+        switch instructionSet.map({ .success($0) }) ?? KernelSelection.current {
+        case let .success(set) where KernelSelection.supported.contains(set): kernels = KernelSelection.kernels(set)
+        case let .success(set): throw source.error("this CPU cannot run the \(set) kernels")
+        case let .failure(error): throw source.error(error.description)
+        }
         let model: OnnxModel
         do {
             model = try OnnxModel(serialized: bytes)
@@ -156,7 +169,7 @@ package final class Network: @unchecked Sendable {
         defer { checkIn(workspace) }
         let arena = workspace.base
         fill(UnsafeMutableBufferPointer(start: arena + plan.inputOffset, count: inputShape.reduce(1, *)))
-        plan.run(arena: arena, threads: threads)
+        plan.run(arena: arena, kernels: kernels, threads: threads)
         return try read(NetworkOutputs(arena: arena, plan: plan))
     }
 
@@ -171,7 +184,7 @@ package final class Network: @unchecked Sendable {
         for run in 0..<max(runs, 1) {
             input.withUnsafeBufferPointer { (workspace.base + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
             var index = 0
-            plan.runTimed(arena: workspace.base) { label, duration in
+            plan.runTimed(arena: workspace.base, kernels: kernels) { label, duration in
                 let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
                 best[index] = min(best[index], seconds)
                 if run == 0 { labels.append(label) }

@@ -2,6 +2,8 @@
 // resizing. None of them is hot in the supported models, so they favour generality over speed
 // except where a contiguous fast path is free.
 
+import KernelInterface
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -10,7 +12,7 @@ import Musl
 import Darwin
 #endif
 
-package func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
+func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
     var i = 0
     while i + 8 <= count {
         let v = load8(input + i)
@@ -23,7 +25,7 @@ package func relu(_ input: FloatPointer, _ output: MutableFloatPointer, count: I
     }
 }
 
-package func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
+func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count: Int) {
     var i = 0
     while i + 8 <= count {
         store8(1 / (1 + exp8(-load8(input + i))), output + i)
@@ -35,41 +37,9 @@ package func sigmoid(_ input: FloatPointer, _ output: MutableFloatPointer, count
     }
 }
 
-/// Strides of `shape` right-aligned against an output of rank `rank`, zero along broadcast axes
-/// (numpy rules: a missing or size-1 axis repeats).
-package func broadcastStrides(_ shape: [Int], toRank rank: Int) -> [Int] {
-    var strides = [Int](repeating: 0, count: rank)
-    var step = 1
-    for axis in stride(from: shape.count - 1, through: 0, by: -1) {
-        let outAxis = rank - shape.count + axis
-        strides[outAxis] = shape[axis] == 1 ? 0 : step
-        step *= shape[axis]
-    }
-    return strides
-}
-
-/// Output shape of numpy-style broadcasting, or nil when the shapes are incompatible.
-package func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
-    let rank = max(a.count, b.count)
-    var result = [Int](repeating: 1, count: rank)
-    for i in 0..<rank {
-        let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
-        let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
-        guard da == db || da == 1 || db == 1 else { return nil }
-        result[i] = da == 1 ? db : da
-    }
-    return result
-}
-
-package enum BinaryOperator: Sendable, Equatable {
-    case add
-    /// PRelu: a where a >= 0, else a · b.
-    case prelu
-}
-
 /// out = op(a, b) over the broadcast `outShape`; `aStrides`/`bStrides` come from
 /// `broadcastStrides`.
-package func broadcastBinary(_ op: BinaryOperator, a: FloatPointer, aStrides: [Int], b: FloatPointer, bStrides: [Int],
+func broadcastBinary(_ op: BinaryOperator, a: FloatPointer, aStrides: [Int], b: FloatPointer, bStrides: [Int],
                      output: MutableFloatPointer, outShape: [Int]) {
     let count = outShape.reduce(1, *)
     guard count > 0 else { return }
@@ -134,7 +104,7 @@ private func apply(_ op: BinaryOperator, _ x: Float, _ y: Float) -> Float {
 /// Softmax over `axisLength` values spaced `innerCount` apart, for each of `outerCount` blocks:
 /// the maxima are subtracted first, then every exponential is taken eight at a time over the
 /// whole output, then each group is scaled by its sum.
-package func softmax(_ input: FloatPointer, _ output: MutableFloatPointer, outerCount: Int, axisLength: Int, innerCount: Int) {
+func softmax(_ input: FloatPointer, _ output: MutableFloatPointer, outerCount: Int, axisLength: Int, innerCount: Int) {
     if axisLength == 2 && innerCount == 1 {
         softmaxPairs(input, output, count: outerCount)
         return
@@ -198,7 +168,7 @@ private func softmaxPairs(_ input: FloatPointer, _ output: MutableFloatPointer, 
 }
 
 /// out[i0, i1, ...] = in[j...] with out axis k = in axis perm[k].
-package func transpose(_ input: FloatPointer, inShape: [Int], perm: [Int], _ output: MutableFloatPointer) {
+func transpose(_ input: FloatPointer, inShape: [Int], perm: [Int], _ output: MutableFloatPointer) {
     let rank = inShape.count
     var inStrides = [Int](repeating: 1, count: rank)
     for axis in stride(from: rank - 2, through: 0, by: -1) { inStrides[axis] = inStrides[axis + 1] * inShape[axis + 1] }
@@ -227,7 +197,7 @@ package func transpose(_ input: FloatPointer, inShape: [Int], perm: [Int], _ out
 
 /// Nearest-neighbour resize of the last two axes, with per-axis source index tables computed at
 /// plan time (so the coordinate mode only matters there).
-package func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
+func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
                    sourceRows: [Int], sourceColumns: [Int]) {
     let outHeight = sourceRows.count, outWidth = sourceColumns.count
     sourceColumns.withUnsafeBufferPointer { columns in
@@ -243,31 +213,3 @@ package func resizeNearest(_ input: FloatPointer, _ output: MutableFloatPointer,
     }
 }
 
-/// ONNX Resize's mapping from an output index to the nearest input index along one axis.
-/// ONNX Resize's coordinate transformation: where output index `o` falls in the input, in
-/// input pixels (not yet clamped or rounded).
-package func sourceCoordinate(_ o: Int, inSize: Int, outSize: Int, scale: Float, coordinateMode: String) -> Float {
-    let of = Float(o)
-    switch coordinateMode {
-    case "half_pixel": return (of + 0.5) / scale - 0.5
-    case "pytorch_half_pixel": return outSize > 1 ? (of + 0.5) / scale - 0.5 : 0
-    case "align_corners": return outSize > 1 ? of * Float(inSize - 1) / Float(outSize - 1) : 0
-    case "tf_half_pixel_for_nearest": return (of + 0.5) / scale
-    default: return of / scale // asymmetric
-    }
-}
-
-package func nearestSourceIndices(inSize: Int, outSize: Int, scale: Float, coordinateMode: String, nearestMode: String) -> [Int] {
-    (0..<outSize).map { o -> Int in
-        let x = sourceCoordinate(o, inSize: inSize, outSize: outSize, scale: scale, coordinateMode: coordinateMode)
-        let index: Float
-        switch nearestMode {
-        case "floor": index = x.rounded(.down)
-        case "ceil": index = x.rounded(.up)
-        case "round_prefer_ceil": index = x.rounded(.toNearestOrAwayFromZero)
-        default: // round_prefer_floor
-            index = x - x.rounded(.down) == 0.5 ? x.rounded(.down) : x.rounded(.toNearestOrAwayFromZero)
-        }
-        return min(max(Int(index), 0), inSize - 1)
-    }
-}

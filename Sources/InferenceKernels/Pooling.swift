@@ -1,21 +1,8 @@
 // Max pooling over NCHW planes. Padding never wins a max (it acts as -infinity), as in ONNX.
 
-package struct PoolGeometry: Sendable, Equatable {
-    /// batch × channels: pooling treats every plane alike.
-    package var planes: Int
-    package var inHeight: Int
-    package var inWidth: Int
-    package var outHeight: Int
-    package var outWidth: Int
-    package var kernelHeight: Int
-    package var kernelWidth: Int
-    package var strideY: Int
-    package var strideX: Int
-    package var padTop: Int
-    package var padLeft: Int
-}
+import KernelInterface
 
-package func maxPool(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
+func maxPool(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
     if g.kernelHeight == 2, g.kernelWidth == 2, g.strideY == 2, g.strideX == 2, g.padTop == 0, g.padLeft == 0,
        2 * g.outHeight <= g.inHeight, 2 * g.outWidth <= g.inWidth {
         maxPool2x2(g, input: input, output: output)

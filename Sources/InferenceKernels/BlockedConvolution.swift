@@ -1,8 +1,9 @@
-// Convolutions producing NCHWc8 tensors (see BlockedLayout.swift).
+// Convolutions producing NCHWc8 tensors (see KernelInterface/Layout.swift).
 //
 // Direct convolution (any kernel size, stride, dilation and padding, group 1; 1×1 is the same
 // code on a flattened plane): an output tile is 4 pixels of a row × 16 output channels (two
-// blocks), eight ymm accumulators. Each step of the reduction loads the 16 weights of one input
+// blocks), eight ymm accumulators; the AVX-512 build uses 16 pixels × 16 channels, one zmm
+// accumulator per pixel. Each step of the reduction loads the 16 weights of one input
 // channel and tap as two vectors and broadcasts that channel's value at each of the pixels. The
 // input is either blocked (a step per channel of each block, eight lanes apart) or plain NCHW
 // (the network input: few channels, one plane each).
@@ -12,152 +13,40 @@
 // stay in registers along the row. A following 2×2 max pool is fused: output rows go to two
 // scratch rows and only the pooled row is stored.
 
-/// Weights of a group-1 convolution packed for `directConvolution`: for each pair of output
-/// blocks, for each reduction step (input block, ky, kx, lane; no steps for the padding lanes
-/// of a last partial block), 16 output channels (8 for the last of an odd number of blocks).
-/// Then bias and PRelu slopes, padded to whole blocks.
-package struct DirectConvWeights: Sendable {
-    package let outChannels: Int
-    package let inChannels: Int
-    package let kernelHeight: Int
-    package let kernelWidth: Int
-    /// 8 when the input is blocked, 1 when it is plain NCHW.
-    package let inputLanes: Int
-    /// Input channel blocks (blocked input) or input channels (plain input).
-    package let inputBlocks: Int
-    /// Blocks whose eight lanes are all channels, and the channels in a last partial block
-    /// (blocked input; a plain input has `inputBlocks` whole "blocks" of one channel).
-    package let fullInputBlocks: Int
-    package let partialLanes: Int
-    /// Reduction steps per output: input channels × kernel area (padding lanes are skipped).
-    package let steps: Int
-    package let outBlocks: Int
-    package let activation: ActivationKind
-    package let buffer: ConstantBuffer
-    /// For a single output channel over a blocked input: its weights per (input block, ky, kx)
-    /// as eight lanes, for `singleChannelConvolution`, which vectorises over input channels
-    /// instead of wasting fifteen of sixteen output lanes.
-    package let singleChannelTaps: ConstantBuffer?
-
-    package var pairCount: Int { (outBlocks + 1) / 2 }
-    package var pairStride: Int { steps * 16 }
-    package var biasOffset: Int { pairCount * pairStride }
-    package var slopeOffset: Int { biasOffset + outBlocks * channelBlock }
-
-    /// `weights` is OIHW with I = `inChannels` (group 1).
-    package init(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, blockedInput: Bool,
-         weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
-        self.outChannels = outChannels
-        self.inChannels = inChannels
-        self.kernelHeight = kernelHeight
-        self.kernelWidth = kernelWidth
-        inputLanes = blockedInput ? channelBlock : 1
-        inputBlocks = blockedInput ? channelBlocks(inChannels) : inChannels
-        fullInputBlocks = blockedInput ? inChannels / channelBlock : inChannels
-        partialLanes = blockedInput ? inChannels % channelBlock : 0
-        let area = kernelHeight * kernelWidth
-        steps = inChannels * area
-        outBlocks = channelBlocks(outChannels)
-        self.activation = activation
-        let pairs = (outBlocks + 1) / 2
-        buffer = ConstantBuffer(count: pairs * steps * 16 + 2 * outBlocks * channelBlock)
-        let base = buffer.base
-        for pair in 0..<pairs {
-            let width = min(2, outBlocks - 2 * pair) * channelBlock
-            var destination = base + pair * steps * 16
-            for block in 0..<inputBlocks {
-                for ky in 0..<kernelHeight {
-                    for kx in 0..<kernelWidth {
-                        for lane in 0..<min(inputLanes, inChannels - block * inputLanes) {
-                            let ic = block * inputLanes + lane
-                            for j in 0..<width {
-                                let oc = pair * 16 + j
-                                if oc < outChannels {
-                                    destination[j] = weights[((oc * inChannels + ic) * kernelHeight + ky) * kernelWidth + kx]
-                                }
-                            }
-                            destination += width
-                        }
-                    }
-                }
-            }
-        }
-        let biasBase = base + pairs * steps * 16
-        for oc in 0..<outChannels {
-            biasBase[oc] = bias[oc]
-            if activation == .prelu { biasBase[outBlocks * channelBlock + oc] = slopes[oc] }
-        }
-        if outChannels == 1 && blockedInput {
-            let taps = ConstantBuffer(count: inputBlocks * kernelHeight * kernelWidth * channelBlock)
-            for block in 0..<inputBlocks {
-                for ky in 0..<kernelHeight {
-                    for kx in 0..<kernelWidth {
-                        for lane in 0..<channelBlock {
-                            let ic = block * channelBlock + lane
-                            taps.base[((block * kernelHeight + ky) * kernelWidth + kx) * channelBlock + lane] =
-                                ic < inChannels ? weights[(ic * kernelHeight + ky) * kernelWidth + kx] : 0
-                        }
-                    }
-                }
-            }
-            singleChannelTaps = taps
-        } else {
-            singleChannelTaps = nil
-        }
-    }
-}
-
-/// Weights of a depthwise 3×3 convolution: per channel block, nine taps of eight lanes, then
-/// bias and slopes per block.
-package struct DepthwiseConvWeights: Sendable {
-    package let channels: Int
-    package let blocks: Int
-    package let activation: ActivationKind
-    package let buffer: ConstantBuffer
-
-    package var biasOffset: Int { blocks * 9 * channelBlock }
-    package var slopeOffset: Int { biasOffset + blocks * channelBlock }
-
-    /// `weights` is [channel][1][3][3].
-    package init(channels: Int, weights: [Float], bias: [Float], activation: ActivationKind, slopes: [Float]) {
-        self.channels = channels
-        blocks = channelBlocks(channels)
-        self.activation = activation
-        buffer = ConstantBuffer(count: blocks * 11 * channelBlock)
-        let base = buffer.base
-        for c in 0..<channels {
-            let block = c / channelBlock, lane = c % channelBlock
-            for tap in 0..<9 { base[(block * 9 + tap) * channelBlock + lane] = weights[c * 9 + tap] }
-            base[blocks * 9 * channelBlock + c] = bias[c]
-            if activation == .prelu { base[blocks * 10 * channelBlock + c] = slopes[c] }
-        }
-    }
-}
+import KernelInterface
 
 /// An activation as a type, so each kernel is compiled once per activation with no branch in
 /// its loops (a switch per store splits the tile's code into blocks the scheduler cannot mix).
-package protocol VectorActivation {
+protocol VectorActivation {
     static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float>
+    static func apply(_ v: SIMD16<Float>, slopes: SIMD16<Float>) -> SIMD16<Float>
 }
 
-package enum NoActivation: VectorActivation {
-    @inline(__always) static package func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> { v }
+enum NoActivation: VectorActivation {
+    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> { v }
+    @inline(__always) static func apply(_ v: SIMD16<Float>, slopes: SIMD16<Float>) -> SIMD16<Float> { v }
 }
 
-package enum ReluActivation: VectorActivation {
-    @inline(__always) static package func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+enum ReluActivation: VectorActivation {
+    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+        v.replacing(with: 0, where: v .< 0)
+    }
+    @inline(__always) static func apply(_ v: SIMD16<Float>, slopes: SIMD16<Float>) -> SIMD16<Float> {
         v.replacing(with: 0, where: v .< 0)
     }
 }
 
-package enum PReluActivation: VectorActivation {
-    @inline(__always) static package func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+enum PReluActivation: VectorActivation {
+    @inline(__always) static func apply(_ v: SIMD8<Float>, slopes: SIMD8<Float>) -> SIMD8<Float> {
+        v.replacing(with: v * slopes, where: v .< 0)
+    }
+    @inline(__always) static func apply(_ v: SIMD16<Float>, slopes: SIMD16<Float>) -> SIMD16<Float> {
         v.replacing(with: v * slopes, where: v .< 0)
     }
 }
 
 @inline(__always)
-package func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -> SIMD8<Float> {
+func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<Float>) -> SIMD8<Float> {
     switch kind {
     case .none: return v
     case .relu: return ReluActivation.apply(v, slopes: slopes)
@@ -170,7 +59,7 @@ package func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slopes: SIMD8<F
 /// Where the reduction steps of one output pixel read: `blocks` input blocks (or channels)
 /// `blockStride` apart, each a kernel window of rows `rowStride` and columns `columnStride`
 /// apart, each position holding `lanes` adjacent channels.
-package struct ConvTaps {
+struct ConvTaps {
     /// Whole blocks of `lanes` channels.
     package var blocks: Int
     package var blockStride: Int
@@ -185,12 +74,12 @@ package struct ConvTaps {
 
 /// Output pixels per row chunk: the chunk's input stays in L1 while every pair of output blocks
 /// passes over it.
-package let directChunkPixels = 48
+let directChunkPixels = 48
 
 /// `channelsLast`: a plain-input layer's input is stored NHWC rather than NCHW (the MTCNN
 /// networks transpose their NHWC input just before the first convolution; reading it in place
 /// saves that pass).
-package func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool = false,
+func directConvolution(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool = false,
                        input: FloatPointer, output: MutableFloatPointer) {
     if let taps = w.singleChannelTaps, !channelsLast {
         singleChannelConvolution(w, taps: FloatPointer(taps.base), geometry: g, input: input, output: output)
@@ -216,13 +105,13 @@ private func runsAsOneRow(_ w: DirectConvWeights, _ g: ConvGeometry) -> Bool {
 
 /// Whether `directConvolutionRows` can compute this layer's output rows apart (for threads):
 /// every layer except those run as one long row and single-channel ones.
-package func directConvolutionSplitsRows(_ w: DirectConvWeights, geometry g: ConvGeometry) -> Bool {
+func directConvolutionSplitsRows(_ w: DirectConvWeights, geometry g: ConvGeometry) -> Bool {
     !runsAsOneRow(w, g) && w.singleChannelTaps == nil && g.outHeight > 1
 }
 
 /// Output rows `rows` of every image (of a layer that `directConvolutionSplitsRows`, or of the
 /// one-row geometry `directConvolution` makes of a 1×1 layer).
-package func directConvolutionRows(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
+func directConvolutionRows(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
                                    output: MutableFloatPointer, rows: Range<Int>) {
     let outPlane = g.outHeight * g.outWidth * channelBlock
     directConvolutionBody(w, g, inputStrides(w, g, channelsLast: channelsLast), input, output,
@@ -311,7 +200,7 @@ private func singleChannelConvolution(_ w: DirectConvWeights, taps: FloatPointer
 
 /// Output row `row` of image `image` only, written to `output` with `outputBlockStride` floats
 /// between its channel blocks (for kernels that consume a layer row by row).
-package func directConvolutionRow(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
+func directConvolutionRow(_ w: DirectConvWeights, geometry g: ConvGeometry, channelsLast: Bool, input: FloatPointer,
                           image: Int, row: Int, output: MutableFloatPointer, outputBlockStride: Int) {
     directConvolutionBody(w, g, inputStrides(w, g, channelsLast: channelsLast), input, output, lanes: w.inputLanes,
                           images: image..<(image + 1), rows: row..<(row + 1), outputBlockStride: outputBlockStride,
@@ -333,7 +222,7 @@ private func inputStrides(_ w: DirectConvWeights, _ g: ConvGeometry, channelsLas
 
 /// Floats between an input's channel blocks (or channels, for plain input), rows, pixels and
 /// images.
-package struct InputStrides {
+struct InputStrides {
     package var block: Int
     package var row: Int
     package var pixel: Int
@@ -341,7 +230,7 @@ package struct InputStrides {
 }
 
 /// What one call of a row-segment kernel needs besides the input and output addresses.
-package struct DirectSegment {
+struct DirectSegment {
     /// Floats between the inputs of neighbouring output pixels (stride × lanes).
     package var pixelStride: Int
     package var taps: ConvTaps
@@ -409,7 +298,7 @@ private func directConvolutionBody(_ w: DirectConvWeights, _ g: ConvGeometry, _ 
 
 /// A 1×1 convolution of `count` pixels of a blocked input (`inputBlockStride` floats between its
 /// channel blocks) into a blocked output with `outputBlockStride` floats between blocks.
-package func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, inputBlockStride: Int,
+func pointwiseSegment(_ w: DirectConvWeights, count: Int, input: FloatPointer, inputBlockStride: Int,
                       output: MutableFloatPointer, outputBlockStride: Int) {
     let weights = FloatPointer(w.buffer.base)
     let taps = ConvTaps(blocks: w.fullInputBlocks, blockStride: inputBlockStride, kernelHeight: 1, kernelWidth: 1,
@@ -548,6 +437,131 @@ extension DirectSegment {
     }
 }
 
+/// Calls `step` with the input address of each reduction step of the output pixel whose window
+/// starts at `xi`, in the order the packed weights follow: each whole block's window positions
+/// and lanes, then the last partial block's (its padding lanes have no steps).
+@_transparent
+private func forEachReductionStep(_ xi: FloatPointer, _ t: ConvTaps, lanes: Int, _ step: (FloatPointer) -> Void) {
+    for block in 0..<t.blocks {
+        for ky in 0..<t.kernelHeight {
+            for kx in 0..<t.kernelWidth {
+                let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
+                for lane in 0..<lanes { step(p + lane) }
+            }
+        }
+    }
+    if t.partialLanes > 0 {
+        let last = xi + t.blocks &* t.blockStride
+        for ky in 0..<t.kernelHeight {
+            for kx in 0..<t.kernelWidth {
+                let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
+                for lane in 0..<t.partialLanes { step(p + lane) }
+            }
+        }
+    }
+}
+
+#if INFERENCE_AVX512
+/// `count` output pixels × 16 channels from input pixel `x` on, with 16-float vectors: the pair's
+/// 16 weights of a reduction step are one vector, and each pixel's accumulator holds both output
+/// blocks. Tiles are 16 pixels (16 accumulators and one weight vector of the 32 zmm registers; the
+/// pixel values are broadcast from memory inside the FMAs; 12-pixel tiles were 3 % slower on
+/// U-2-Netp, and 64-pixel row chunks no faster than 48). A row's last partial tile is computed
+/// as the full tile ending at its last pixel, overlapping the one before: the overlap is written
+/// twice with the same values, which costs less than a narrower tile.
+@_transparent
+private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: FloatPointer, _ s: DirectSegment, lanes: Int,
+                                                  _ out0: MutableFloatPointer, _ out1: MutableFloatPointer) {
+    let t = s.taps
+    let ps = s.pixelStride
+    let bias = load16(s.bias)
+    let slopes = load16(s.slopes)
+    let tile = 16
+    var i = 0
+    while i < count {
+        if count &- i < tile {
+            guard count >= tile else { break }
+            i = count &- tile
+        }
+        var c0 = bias, c1 = bias, c2 = bias, c3 = bias, c4 = bias, c5 = bias
+        var c6 = bias, c7 = bias, c8 = bias, c9 = bias, c10 = bias, c11 = bias
+        var c12 = bias, c13 = bias, c14 = bias, c15 = bias
+        var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+            let w = load16(wp)
+            wp += 16
+            c0 = multiplyAdd(c0, SIMD16(repeating: q[0]), w)
+            c1 = multiplyAdd(c1, SIMD16(repeating: q[ps]), w)
+            c2 = multiplyAdd(c2, SIMD16(repeating: q[2 &* ps]), w)
+            c3 = multiplyAdd(c3, SIMD16(repeating: q[3 &* ps]), w)
+            c4 = multiplyAdd(c4, SIMD16(repeating: q[4 &* ps]), w)
+            c5 = multiplyAdd(c5, SIMD16(repeating: q[5 &* ps]), w)
+            c6 = multiplyAdd(c6, SIMD16(repeating: q[6 &* ps]), w)
+            c7 = multiplyAdd(c7, SIMD16(repeating: q[7 &* ps]), w)
+            c8 = multiplyAdd(c8, SIMD16(repeating: q[8 &* ps]), w)
+            c9 = multiplyAdd(c9, SIMD16(repeating: q[9 &* ps]), w)
+            c10 = multiplyAdd(c10, SIMD16(repeating: q[10 &* ps]), w)
+            c11 = multiplyAdd(c11, SIMD16(repeating: q[11 &* ps]), w)
+            c12 = multiplyAdd(c12, SIMD16(repeating: q[12 &* ps]), w)
+            c13 = multiplyAdd(c13, SIMD16(repeating: q[13 &* ps]), w)
+            c14 = multiplyAdd(c14, SIMD16(repeating: q[14 &* ps]), w)
+            c15 = multiplyAdd(c15, SIMD16(repeating: q[15 &* ps]), w)
+        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
+        let o0 = out0 + i &* channelBlock, o1 = out1 + i &* channelBlock
+        store16(A.apply(c0, slopes: slopes), o0, o1)
+        store16(A.apply(c1, slopes: slopes), o0 + 8, o1 + 8)
+        store16(A.apply(c2, slopes: slopes), o0 + 16, o1 + 16)
+        store16(A.apply(c3, slopes: slopes), o0 + 24, o1 + 24)
+        store16(A.apply(c4, slopes: slopes), o0 + 32, o1 + 32)
+        store16(A.apply(c5, slopes: slopes), o0 + 40, o1 + 40)
+        store16(A.apply(c6, slopes: slopes), o0 + 48, o1 + 48)
+        store16(A.apply(c7, slopes: slopes), o0 + 56, o1 + 56)
+        store16(A.apply(c8, slopes: slopes), o0 + 64, o1 + 64)
+        store16(A.apply(c9, slopes: slopes), o0 + 72, o1 + 72)
+        store16(A.apply(c10, slopes: slopes), o0 + 80, o1 + 80)
+        store16(A.apply(c11, slopes: slopes), o0 + 88, o1 + 88)
+        store16(A.apply(c12, slopes: slopes), o0 + 96, o1 + 96)
+        store16(A.apply(c13, slopes: slopes), o0 + 104, o1 + 104)
+        store16(A.apply(c14, slopes: slopes), o0 + 112, o1 + 112)
+        store16(A.apply(c15, slopes: slopes), o0 + 120, o1 + 120)
+        i &+= tile
+    }
+    // Segments shorter than a tile (small networks' rows): 4-pixel tiles, the last one again
+    // overlapping, then single pixels when fewer than four remain.
+    while i < count && count >= 4 {
+        if count &- i < 4 { i = count &- 4 }
+        var c0 = bias, c1 = bias, c2 = bias, c3 = bias
+        var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+            let w = load16(wp)
+            wp += 16
+            c0 = multiplyAdd(c0, SIMD16(repeating: q[0]), w)
+            c1 = multiplyAdd(c1, SIMD16(repeating: q[ps]), w)
+            c2 = multiplyAdd(c2, SIMD16(repeating: q[2 &* ps]), w)
+            c3 = multiplyAdd(c3, SIMD16(repeating: q[3 &* ps]), w)
+        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
+        let o0 = out0 + i &* channelBlock, o1 = out1 + i &* channelBlock
+        store16(A.apply(c0, slopes: slopes), o0, o1)
+        store16(A.apply(c1, slopes: slopes), o0 + 8, o1 + 8)
+        store16(A.apply(c2, slopes: slopes), o0 + 16, o1 + 16)
+        store16(A.apply(c3, slopes: slopes), o0 + 24, o1 + 24)
+        i &+= 4
+    }
+    while i < count {
+        var c = bias
+        var wp = s.weights
+        @inline(__always) func step(_ q: FloatPointer) {
+            c = multiplyAdd(c, SIMD16(repeating: q[0]), load16(wp))
+            wp += 16
+        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
+        store16(A.apply(c, slopes: slopes), out0 + i &* channelBlock, out1 + i &* channelBlock)
+        i &+= 1
+    }
+}
+#else
 /// `count` output pixels × 16 channels from input pixel `x` on.
 // `@_transparent` rather than `@inline(__always)`: these bodies are large and appear three
 // times per caller (one per window size), and the optimiser's inliner stops honouring
@@ -575,24 +589,7 @@ private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: 
                 v = SIMD8<Float>(repeating: q[3 &* ps])
                 c30 = multiplyAdd(c30, v, w0); c31 = multiplyAdd(c31, v, w1)
         }
-        let xi = x + i &* ps
-        for block in 0..<t.blocks {
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes { step(p + lane) }
-                }
-            }
-        }
-        if t.partialLanes > 0 {
-            let last = xi + t.blocks &* t.blockStride
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<t.partialLanes { step(p + lane) }
-                }
-            }
-        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
         let o0 = out0 + i &* channelBlock, o1 = out1 + i &* channelBlock
         store8(A.apply(c00, slopes: s0), o0); store8(A.apply(c01, slopes: s1), o1)
         store8(A.apply(c10, slopes: s0), o0 + 8); store8(A.apply(c11, slopes: s1), o1 + 8)
@@ -608,29 +605,14 @@ private func directSegment16<A: VectorActivation>(_: A.Type, _ count: Int, _ x: 
                 c0 = multiplyAdd(c0, v, load8(wp)); c1 = multiplyAdd(c1, v, load8(wp + 8))
                 wp += 16
         }
-        let xi = x + i &* ps
-        for block in 0..<t.blocks {
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes { step(p + lane) }
-                }
-            }
-        }
-        if t.partialLanes > 0 {
-            let last = xi + t.blocks &* t.blockStride
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<t.partialLanes { step(p + lane) }
-                }
-            }
-        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
         store8(A.apply(c0, slopes: s0), out0 + i &* channelBlock)
         store8(A.apply(c1, slopes: s1), out1 + i &* channelBlock)
         i &+= 1
     }
 }
+
+#endif
 
 /// `count` output pixels × 8 channels (the last block of an odd number) from input pixel `x` on.
 @_transparent
@@ -656,24 +638,7 @@ private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: F
                 c6 = multiplyAdd(c6, SIMD8<Float>(repeating: q[6 &* ps]), w0)
                 c7 = multiplyAdd(c7, SIMD8<Float>(repeating: q[7 &* ps]), w0)
         }
-        let xi = x + i &* ps
-        for block in 0..<t.blocks {
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes { step(p + lane) }
-                }
-            }
-        }
-        if t.partialLanes > 0 {
-            let last = xi + t.blocks &* t.blockStride
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<t.partialLanes { step(p + lane) }
-                }
-            }
-        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
         let o = out + i &* channelBlock
         store8(A.apply(c0, slopes: sl), o); store8(A.apply(c1, slopes: sl), o + 8)
         store8(A.apply(c2, slopes: sl), o + 16); store8(A.apply(c3, slopes: sl), o + 24)
@@ -688,24 +653,7 @@ private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: F
                 c = multiplyAdd(c, SIMD8<Float>(repeating: q[0]), load8(wp))
                 wp += 8
         }
-        let xi = x + i &* ps
-        for block in 0..<t.blocks {
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = xi + (block &* t.blockStride &+ ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<lanes { step(p + lane) }
-                }
-            }
-        }
-        if t.partialLanes > 0 {
-            let last = xi + t.blocks &* t.blockStride
-            for ky in 0..<t.kernelHeight {
-                for kx in 0..<t.kernelWidth {
-                    let p = last + (ky &* t.rowStride &+ kx &* t.columnStride)
-                    for lane in 0..<t.partialLanes { step(p + lane) }
-                }
-            }
-        }
+        forEachReductionStep(x + i &* ps, t, lanes: lanes, step)
         store8(A.apply(c, slopes: sl), out + i &* channelBlock)
         i &+= 1
     }
@@ -713,16 +661,10 @@ private func directSegment8<A: VectorActivation>(_: A.Type, _ count: Int, _ x: F
 
 // MARK: - Depthwise 3×3
 
-/// Scratch floats `depthwiseBlocked3x3` needs: a zero row for the rows above and below the
-/// image, and two output rows when pooling is fused.
-package func depthwiseBlockedScratchCount(_ g: ConvGeometry) -> Int {
-    (g.inWidth + 2) * channelBlock + 2 * g.outWidth * channelBlock
-}
-
 /// Depthwise 3×3 stride 1 (any padding up to the kernel size) with bias and activation, then,
 /// when `pool` is given, a 2×2 stride-2 max pool without padding (`pool` has the pooled sizes;
 /// a last odd row or column forms a window of its own in ceil mode).
-package func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
                          input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
     let zeroRow = FloatPointer(scratch)
     scratch.update(repeating: 0, count: (g.inWidth + 2) * channelBlock)
@@ -769,27 +711,11 @@ package func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeom
     }
 }
 
-/// Rows of the 1×1 layer kept by `pointwiseDepthwise`: enough for the four input rows a pooled
-/// pair of depthwise rows reads.
-package let pointwiseDepthwiseRingRows = 4
-
-package func pointwiseDepthwiseScratchCount(_ g: ConvGeometry, blocks: Int, stemBlocks: Int = 0) -> Int {
-    pointwiseDepthwiseRingRows * blocks * g.inWidth * channelBlock + (g.inWidth + 2) * channelBlock
-        + 2 * blocks * g.outWidth * channelBlock + stemBlocks * g.inWidth * channelBlock
-}
-
-/// A convolution computed a row at a time in front of `pointwiseDepthwise`'s 1×1 layer.
-package struct StemConvolution: Sendable {
-    package var weights: DirectConvWeights
-    package var geometry: ConvGeometry
-    package var channelsLast: Bool
-}
-
 /// A 1×1 convolution (`pw`) feeding a depthwise 3×3 one (`dw`, geometry `g`, optionally pooled)
 /// without storing the 1×1 layer's output: its rows are computed into a ring of four as the
 /// depthwise rows need them, so the intermediate tensor stays in L1/L2. With a `stem`, the 1×1
 /// layer's input rows are themselves computed one at a time from `input` by that convolution.
-package func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
                         stem: StemConvolution? = nil, input: FloatPointer, output: MutableFloatPointer,
                         scratch: MutableFloatPointer) {
     let width = g.inWidth, height = g.inHeight
@@ -866,7 +792,7 @@ package func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeig
 /// One row of a 2×2 stride-2 max pool from two rows of `outWidth` blocked pixels (a last odd
 /// column forms a window of its own).
 @inline(__always)
-package func maxPoolRowPair(_ top: FloatPointer, _ bottom: FloatPointer, outWidth: Int, pooledWidth: Int, out: MutableFloatPointer) {
+func maxPoolRowPair(_ top: FloatPointer, _ bottom: FloatPointer, outWidth: Int, pooledWidth: Int, out: MutableFloatPointer) {
     for px in 0..<pooledWidth {
         let x0 = 2 * px * channelBlock
         let x1 = 2 * px + 1 < outWidth ? x0 + channelBlock : x0
@@ -885,6 +811,49 @@ private func depthwiseRow<A: VectorActivation>(_ a: A.Type, _ taps: FloatPointer
     let w3 = load8(taps + 24), w4 = load8(taps + 32), w5 = load8(taps + 40)
     let w6 = load8(taps + 48), w7 = load8(taps + 56), w8 = load8(taps + 64)
     var ox = interiorStart
+    #if INFERENCE_AVX512
+    // Two neighbouring pixels of a block are 16 adjacent floats: eight pixels are four zmm
+    // accumulators, with each weight vector repeated in both halves. Half the FMA instructions
+    // of the 8-lane tile below, which finishes the row.
+    @inline(__always) func twice(_ v: SIMD8<Float>) -> SIMD16<Float> { SIMD16(lowHalf: v, highHalf: v) }
+    let bias16 = twice(bias), slopes16 = twice(slopes)
+    let v0 = twice(w0), v1 = twice(w1), v2 = twice(w2), v3 = twice(w3), v4 = twice(w4)
+    let v5 = twice(w5), v6 = twice(w6), v7 = twice(w7), v8 = twice(w8)
+    while ox &+ 8 <= interiorEnd {
+        let x = (ox &- g.padLeft) &* channelBlock
+        var a0 = bias16, a1 = bias16, a2 = bias16, a3 = bias16
+        @inline(__always) func kernelRow(_ row: FloatPointer, _ wa: SIMD16<Float>, _ wb: SIMD16<Float>, _ wc: SIMD16<Float>) {
+            let p = row + x
+            var v = load16(p)
+            a0 = multiplyAdd(a0, v, wa)
+            v = load16(p + 8)
+            a0 = multiplyAdd(a0, v, wb)
+            v = load16(p + 16)
+            a0 = multiplyAdd(a0, v, wc); a1 = multiplyAdd(a1, v, wa)
+            v = load16(p + 24)
+            a1 = multiplyAdd(a1, v, wb)
+            v = load16(p + 32)
+            a1 = multiplyAdd(a1, v, wc); a2 = multiplyAdd(a2, v, wa)
+            v = load16(p + 40)
+            a2 = multiplyAdd(a2, v, wb)
+            v = load16(p + 48)
+            a2 = multiplyAdd(a2, v, wc); a3 = multiplyAdd(a3, v, wa)
+            v = load16(p + 56)
+            a3 = multiplyAdd(a3, v, wb)
+            v = load16(p + 64)
+            a3 = multiplyAdd(a3, v, wc)
+        }
+        kernelRow(r0, v0, v1, v2)
+        kernelRow(r1, v3, v4, v5)
+        kernelRow(r2, v6, v7, v8)
+        let o = out + ox &* channelBlock
+        store16(A.apply(a0, slopes: slopes16), o, o + 8)
+        store16(A.apply(a1, slopes: slopes16), o + 16, o + 24)
+        store16(A.apply(a2, slopes: slopes16), o + 32, o + 40)
+        store16(A.apply(a3, slopes: slopes16), o + 48, o + 56)
+        ox &+= 8
+    }
+    #endif
     while ox &+ 4 <= interiorEnd {
         let x = (ox &- g.padLeft) &* channelBlock
         var a0 = bias, a1 = bias, a2 = bias, a3 = bias

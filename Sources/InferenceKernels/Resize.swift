@@ -3,34 +3,11 @@
 // clamped into the image, and interpolates the two source samples around it. The taps are
 // computed once per plan; the kernels only blend.
 
-/// The two source samples an output row or column reads, and the weight of the second.
-package struct LinearTap: Sendable, Equatable {
-    package var low: Int
-    package var high: Int
-    package var weight: Float
-
-    package init(low: Int, high: Int, weight: Float) {
-        self.low = low
-        self.high = high
-        self.weight = weight
-    }
-}
-
-/// Taps of one axis, with ONNX's (and onnxruntime's) arithmetic: the source coordinate in float,
-/// clamped to [0, inSize - 1].
-package func linearSourceTaps(inSize: Int, outSize: Int, scale: Float, coordinateMode: String) -> [LinearTap] {
-    (0..<outSize).map { o -> LinearTap in
-        let x = min(max(sourceCoordinate(o, inSize: inSize, outSize: outSize, scale: scale, coordinateMode: coordinateMode), 0),
-                    Float(inSize - 1))
-        let low = min(Int(x), inSize - 1)
-        let high = min(low + 1, inSize - 1)
-        return LinearTap(low: low, high: high, weight: x - Float(low))
-    }
-}
+import KernelInterface
 
 /// Resizes `planes` planes of `inHeight × inWidth` pixels of `lanes` floats each (8 for an
 /// NCHWc8 tensor's channel blocks, 1 for plain NCHW).
-package func resizeLinear(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
+func resizeLinear(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
                           rows: [LinearTap], columns: [LinearTap], lanes: Int) {
     let outHeight = rows.count, outWidth = columns.count
     columns.withUnsafeBufferPointer { columns in

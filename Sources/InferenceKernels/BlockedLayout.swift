@@ -1,43 +1,13 @@
-// The channel-blocked layout the convolution kernels work in, NCHWc8: channels are grouped in
-// blocks of eight, and within a block the eight channels of one pixel are adjacent, so a pixel's
-// block is one SIMD8 vector. A tensor of logical shape [N, C, H, W] is stored as
-// [N][ceil(C/8)][H][W][8]; the lanes of the last block past C are zero (every producer keeps
-// them so: zero weights and zero bias give zero, and max, add and copies preserve zero).
-//
-// This file has the layout changes (plain ↔ blocked) and the cheap blocked operators: max
-// pooling and nearest resizing.
+// Changes between plain tensors and the channel-blocked NCHWc8 layout (described in
+// KernelInterface/Layout.swift), and the cheap blocked operators: max pooling and nearest
+// resizing.
 
-package let channelBlock = 8
-
-@inline(__always)
-package func channelBlocks(_ channels: Int) -> Int { (channels + channelBlock - 1) / channelBlock }
-
-/// Floats a blocked tensor of logical NCHW `shape` occupies.
-package func blockedCount(_ shape: [Int]) -> Int {
-    shape[0] * channelBlocks(shape[1]) * shape[2] * shape[3] * channelBlock
-}
-
-/// Constants packed for a kernel: 64-byte aligned, written once when a model is compiled and
-/// only read afterwards (hence `@unchecked Sendable`). Kernels take its raw pointer, so running
-/// a layer touches no reference counts.
-package final class ConstantBuffer: @unchecked Sendable {
-    package let base: UnsafeMutablePointer<Float>
-    package let count: Int
-
-    package init(count: Int) {
-        self.count = max(count, 1)
-        base = UnsafeMutableRawPointer.allocate(byteCount: self.count * MemoryLayout<Float>.stride, alignment: 64)
-            .bindMemory(to: Float.self, capacity: self.count)
-        base.initialize(repeating: 0, count: self.count)
-    }
-
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
-}
+import KernelInterface
 
 // MARK: - Layout changes
 
 /// NCHW → NCHWc8 for `batch` images of `channels` × `plane` floats.
-package func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
     let blocks = channelBlocks(channels)
     for n in 0..<batch {
         for b in 0..<blocks {
@@ -53,7 +23,7 @@ package func reorderToBlocked(_ input: FloatPointer, _ output: MutableFloatPoint
 }
 
 /// NCHWc8 → NCHW.
-package func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
     let blocks = channelBlocks(channels)
     for n in 0..<batch {
         for b in 0..<blocks {
@@ -68,7 +38,7 @@ package func reorderToPlain(_ input: FloatPointer, _ output: MutableFloatPointer
 }
 
 /// NCHWc8 → NHWC: Transpose(perm 0,2,3,1) of a blocked tensor in one pass.
-package func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
+func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, plane: Int) {
     let blocks = channelBlocks(channels)
     for n in 0..<batch {
         let image = output + n * plane * channels
@@ -83,16 +53,9 @@ package func reorderBlockedToNHWC(_ input: FloatPointer, _ output: MutableFloatP
     }
 }
 
-/// Where `copyBlockedChannels` writes.
-package enum ChannelCopyLayout: Sendable {
-    case plain
-    case blocked
-    case nhwc
-}
-
 /// Channels `start..<start + count` of a blocked tensor of `channels` channels, written as a
 /// tensor of `count` channels in `layout` (padding lanes zero when blocked).
-package func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, start: Int, count: Int,
+func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPointer, batch: Int, channels: Int, start: Int, count: Int,
                          plane: Int, layout: ChannelCopyLayout) {
     let inBlocks = channelBlocks(channels), outBlocks = channelBlocks(count)
     if layout == .blocked && count % channelBlock != 0 {
@@ -139,7 +102,7 @@ package func copyBlockedChannels(_ input: FloatPointer, _ output: MutableFloatPo
 /// Max pooling of a blocked tensor; `g.planes` counts channel blocks (batch × blocks). Windows
 /// inside the input run with the window size as a constant when it is 2×2 or 3×3; windows that
 /// cross the border skip the outside positions (padding never wins a max).
-package func maxPoolBlocked(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
+func maxPoolBlocked(_ g: PoolGeometry, input: FloatPointer, output: MutableFloatPointer) {
     switch (g.kernelHeight, g.kernelWidth) {
     case (2, 2): maxPoolBlocked2x2(g, input, output)
     case (3, 3): maxPoolBlocked3x3(g, input, output)
@@ -210,7 +173,7 @@ private func maxPoolBlockedBody(_ g: PoolGeometry, _ input: FloatPointer, _ outp
 // MARK: - Nearest resize
 
 /// Nearest-neighbour resize of a blocked tensor's spatial axes; `planes` counts channel blocks.
-package func resizeNearestBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
+func resizeNearestBlocked(_ input: FloatPointer, _ output: MutableFloatPointer, planes: Int, inHeight: Int, inWidth: Int,
                           sourceRows: [Int], sourceColumns: [Int]) {
     let outHeight = sourceRows.count, outWidth = sourceColumns.count
     sourceColumns.withUnsafeBufferPointer { columns in

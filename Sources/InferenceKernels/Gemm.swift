@@ -9,57 +9,12 @@
 // but LLVM then spills accumulators to the stack inside the loop (seen in the disassembly), which
 // costs far more than it gains.
 
-package let gemmPanelRows = 4
-
-/// Weights of one matrix, packed as panels of four rows: panel p holds, for each k, the four
-/// values A[4p...4p+3][k] side by side. Rows past the end are zero so the kernel needs no row
-/// tail. Bias and PRelu slopes are padded the same way.
-package struct PackedWeights: Sendable {
-    package let rows: Int
-    package let depth: Int
-    package let panels: [Float]
-    package let bias: [Float]
-    package let slopes: [Float]
-    package let activation: ActivationKind
-
-    /// `weight(row, k)` reads the original matrix.
-    package init(rows: Int, depth: Int, bias: [Float]?, activation: ActivationKind, slopes: [Float]?, weight: (Int, Int) -> Float) {
-        self.rows = rows
-        self.depth = depth
-        let panelCount = (rows + gemmPanelRows - 1) / gemmPanelRows
-        var panels = [Float](repeating: 0, count: panelCount * depth * gemmPanelRows)
-        for row in 0..<rows {
-            let panel = row / gemmPanelRows
-            let lane = row % gemmPanelRows
-            for k in 0..<depth {
-                panels[(panel * depth + k) * gemmPanelRows + lane] = weight(row, k)
-            }
-        }
-        self.panels = panels
-        let padded = panelCount * gemmPanelRows
-        self.bias = (bias ?? []) + [Float](repeating: 0, count: padded - (bias?.count ?? 0))
-        self.slopes = (slopes ?? []) + [Float](repeating: 0, count: padded - (slopes?.count ?? 0))
-        self.activation = activation
-    }
-
-    package var panelCount: Int { (rows + gemmPanelRows - 1) / gemmPanelRows }
-}
-
-/// Floats of packed B per column block: about L1-sized, so a block packed once serves every
-/// panel of output rows from L1.
-package let gemmPackBudget = 8 * 1024
-
-/// Columns per packed block for a given depth: a multiple of 16, at least one tile.
-package func gemmBlockColumns(depth: Int) -> Int { max(16, (gemmPackBudget / max(depth, 1)) / 16 * 16) }
-
-/// Floats of scratch that `gemm` needs for a given depth (packed block, column tail, discarded
-/// rows).
-package func gemmScratchCount(depth: Int) -> Int { 64 + depth * 8 + depth * gemmBlockColumns(depth: depth) }
+import KernelInterface
 
 /// Computes C = A·B with the epilogue of `weights`. `b` has `depth` rows of `ldb` floats of which
 /// `columns` are used; `c` has `weights.rows` rows of `ldc` floats. `scratch` holds at least
 /// `gemmScratchCount(depth:)` floats.
-package func gemm(_ weights: PackedWeights, b: FloatPointer, ldb: Int, columns: Int, c: MutableFloatPointer, ldc: Int,
+func gemm(_ weights: PackedWeights, b: FloatPointer, ldb: Int, columns: Int, c: MutableFloatPointer, ldc: Int,
           scratch: MutableFloatPointer) {
     weights.panels.withUnsafeBufferPointer { panels in
         weights.bias.withUnsafeBufferPointer { bias in
@@ -72,7 +27,7 @@ package func gemm(_ weights: PackedWeights, b: FloatPointer, ldb: Int, columns: 
     }
 }
 
-package func gemm(panels: FloatPointer, bias: FloatPointer, slopes: FloatPointer, activation: ActivationKind,
+func gemm(panels: FloatPointer, bias: FloatPointer, slopes: FloatPointer, activation: ActivationKind,
           rows: Int, depth: Int, b: FloatPointer, ldb: Int, columns: Int, c: MutableFloatPointer, ldc: Int,
           scratch: MutableFloatPointer) {
     let panelCount = (rows + gemmPanelRows - 1) / gemmPanelRows
@@ -149,7 +104,7 @@ package func gemm(panels: FloatPointer, bias: FloatPointer, slopes: FloatPointer
 }
 
 @inline(__always)
-package func gemmKernel4x16(depth: Int, a: FloatPointer, b: FloatPointer, ldb: Int,
+func gemmKernel4x16(depth: Int, a: FloatPointer, b: FloatPointer, ldb: Int,
                     c0: MutableFloatPointer, c1: MutableFloatPointer, c2: MutableFloatPointer, c3: MutableFloatPointer,
                     bias: FloatPointer, slopes: FloatPointer, activation: ActivationKind) {
     var r00 = SIMD8<Float>(repeating: bias[0]), r01 = r00
@@ -179,7 +134,7 @@ package func gemmKernel4x16(depth: Int, a: FloatPointer, b: FloatPointer, ldb: I
 }
 
 @inline(__always)
-package func gemmKernel4x8(depth: Int, a: FloatPointer, b: FloatPointer, ldb: Int,
+func gemmKernel4x8(depth: Int, a: FloatPointer, b: FloatPointer, ldb: Int,
                    c0: MutableFloatPointer, c1: MutableFloatPointer, c2: MutableFloatPointer, c3: MutableFloatPointer,
                    bias: FloatPointer, slopes: FloatPointer, activation: ActivationKind) {
     var r0 = SIMD8<Float>(repeating: bias[0])

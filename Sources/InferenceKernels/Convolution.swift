@@ -2,47 +2,12 @@
 // the blocked kernels (BlockedConvolution.swift) do not cover: im2col of a band of output rows,
 // then the GEMM, per group.
 
-/// Everything about one convolution that depends on the input size, resolved at plan time.
-package struct ConvGeometry: Sendable, Equatable {
-    package var batch: Int
-    package var inChannels: Int
-    package var inHeight: Int
-    package var inWidth: Int
-    package var outChannels: Int
-    package var outHeight: Int
-    package var outWidth: Int
-    package var kernelHeight: Int
-    package var kernelWidth: Int
-    package var strideY: Int
-    package var strideX: Int
-    package var dilationY: Int
-    package var dilationX: Int
-    package var padTop: Int
-    package var padLeft: Int
-    package var group: Int
-
-    package var inPlane: Int { inHeight * inWidth }
-    package var outPlane: Int { outHeight * outWidth }
-}
+import KernelInterface
 
 // MARK: - General (im2col + GEMM)
 
-/// Floats of im2col buffer per band; sized so a band's columns stay in L2 while the GEMM walks
-/// over them once per panel of output channels.
-package let im2colBudget = 32 * 1024
-
-package func im2colBandRows(_ g: ConvGeometry) -> Int {
-    let depth = (g.inChannels / g.group) * g.kernelHeight * g.kernelWidth
-    return max(1, min(g.outHeight, im2colBudget / max(1, depth * g.outWidth)))
-}
-
-package func generalConvolutionScratchCount(_ g: ConvGeometry) -> Int {
-    let depth = (g.inChannels / g.group) * g.kernelHeight * g.kernelWidth
-    return depth * im2colBandRows(g) * g.outWidth + gemmScratchCount(depth: depth)
-}
-
 /// `weightsPerGroup[i]` maps group i's input channels to its output channels.
-package func generalConvolution(_ weightsPerGroup: [PackedWeights], geometry g: ConvGeometry,
+func generalConvolution(_ weightsPerGroup: [PackedWeights], geometry g: ConvGeometry,
                         input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
     let inPerGroup = g.inChannels / g.group
     let outPerGroup = g.outChannels / g.group
@@ -70,7 +35,7 @@ package func generalConvolution(_ weightsPerGroup: [PackedWeights], geometry g: 
 /// Writes the receptive fields of output rows `firstRow..<firstRow+rows` as a matrix with one row
 /// per (channel, ky, kx) and one column per output pixel, zero where the kernel hangs over the
 /// padding.
-package func im2col(_ g: ConvGeometry, input: FloatPointer, channels: Int, firstRow: Int, rows: Int, into columns: MutableFloatPointer) {
+func im2col(_ g: ConvGeometry, input: FloatPointer, channels: Int, firstRow: Int, rows: Int, into columns: MutableFloatPointer) {
     let ldb = rows * g.outWidth
     var k = 0
     for c in 0..<channels {

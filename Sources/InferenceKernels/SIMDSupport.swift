@@ -1,25 +1,24 @@
 // Small helpers shared by the kernels. Everything is `@inline(__always)` so the kernels compile
 // to plain vector instructions with no calls in their inner loops.
 
-package typealias FloatPointer = UnsafePointer<Float>
-package typealias MutableFloatPointer = UnsafeMutablePointer<Float>
+import KernelInterface
 
 // Vector loads and stores are spelled as eight scalar accesses, which LLVM merges into one
 // unaligned vmovups. `UnsafeRawPointer.loadUnaligned(as:)` says the same more directly, but it is
 // a generic whose specialisation the inliner leaves out of large kernels, turning every vector
 // load into a call (seen in perf as a fifth of YuNet's time).
 @inline(__always)
-package func load8(_ p: FloatPointer) -> SIMD8<Float> {
+func load8(_ p: FloatPointer) -> SIMD8<Float> {
     SIMD8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
 }
 
 @inline(__always)
-package func load16(_ p: FloatPointer) -> SIMD16<Float> {
+func load16(_ p: FloatPointer) -> SIMD16<Float> {
     SIMD16(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15])
 }
 
 @inline(__always)
-package func store8(_ v: SIMD8<Float>, _ p: MutableFloatPointer) {
+func store8(_ v: SIMD8<Float>, _ p: MutableFloatPointer) {
     p[0] = v[0]; p[1] = v[1]; p[2] = v[2]; p[3] = v[3]
     p[4] = v[4]; p[5] = v[5]; p[6] = v[6]; p[7] = v[7]
 }
@@ -27,8 +26,15 @@ package func store8(_ v: SIMD8<Float>, _ p: MutableFloatPointer) {
 /// acc + a * b. With FMA hardware enabled at compile time (see Package.swift) this is one
 /// vfmadd; without it `addingProduct` would become a libm `fmaf` call per lane, so fall back to
 /// a separate multiply and add.
+/// The two channel blocks of a 16-lane vector, to their own places.
 @inline(__always)
-package func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+func store16(_ v: SIMD16<Float>, _ low: MutableFloatPointer, _ high: MutableFloatPointer) {
+    store8(v.lowHalf, low)
+    store8(v.highHalf, high)
+}
+
+@inline(__always)
+func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
     #if INFERENCE_FMA
     return acc.addingProduct(a, b)
     #else
@@ -37,7 +43,16 @@ package func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Floa
 }
 
 @inline(__always)
-package func multiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
+func multiplyAdd(_ acc: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    #if INFERENCE_FMA
+    return acc.addingProduct(a, b)
+    #else
+    return acc + a * b
+    #endif
+}
+
+@inline(__always)
+func multiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
     #if INFERENCE_FMA
     return acc.addingProduct(a, b)
     #else
@@ -48,26 +63,17 @@ package func multiplyAdd(_ acc: Float, _ a: Float, _ b: Float) -> Float {
 /// Lane-wise maximum. The standard library's `pointwiseMax` is a generic that compiles to a
 /// scalar loop behind a call; this form becomes one vmaxps.
 @inline(__always)
-package func vectorMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+func vectorMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
     a.replacing(with: b, where: a .< b)
 }
 
 @inline(__always)
-package func vectorMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+func vectorMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
     a.replacing(with: b, where: a .< b)
 }
 
-/// What a producing kernel applies to each value before storing it, so an activation that
-/// follows a Conv or MatMul costs no extra pass over memory.
-package enum ActivationKind: Sendable, Equatable {
-    case none
-    case relu
-    /// Per-output-channel slopes for negative inputs (PRelu).
-    case prelu
-}
-
 @inline(__always)
-package func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slope: Float) -> SIMD8<Float> {
+func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slope: Float) -> SIMD8<Float> {
     switch kind {
     case .none: return v
     case .relu: return v.replacing(with: 0, where: v .< 0)
@@ -76,7 +82,7 @@ package func activate(_ v: SIMD8<Float>, _ kind: ActivationKind, slope: Float) -
 }
 
 @inline(__always)
-package func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float {
+func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float {
     switch kind {
     case .none: return v
     case .relu: return v < 0 ? 0 : v
@@ -89,7 +95,7 @@ package func activate(_ v: Float, _ kind: ActivationKind, slope: Float) -> Float
 /// 88.02 give e^88.02 rather than infinity, inputs below -87.34 give 2^-126 ≈ 1.2e-38 rather
 /// than a subnormal or zero; NaN stays NaN.
 @inline(__always)
-package func exp8(_ value: SIMD8<Float>) -> SIMD8<Float> {
+func exp8(_ value: SIMD8<Float>) -> SIMD8<Float> {
     var x = value.replacing(with: 88.02, where: value .> 88.02)
     x = x.replacing(with: -87.33654, where: x .< -87.33654)
     // Adding 1.5·2^23 rounds x·log2(e) to an integer n held in the low mantissa bits.

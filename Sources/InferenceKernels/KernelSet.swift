@@ -1,0 +1,117 @@
+// The one entry point of a compiled kernel set: runs a planned step. This file, like every file
+// in this folder, is compiled once per instruction set (see Package.swift); the runtime
+// (Inference) picks which copy runs.
+
+import Dispatch
+import KernelInterface
+
+package enum Kernels: KernelSet {
+    #if INFERENCE_AVX512
+    package static var instructionSet: InstructionSet { .avx512 }
+    #elseif INFERENCE_AVX2
+    package static var instructionSet: InstructionSet { .avx2 }
+    #else
+    package static var instructionSet: InstructionSet { .baseline }
+    #endif
+
+    package static func run(_ kernel: StepKernel, inputOffsets: [Int], outputOffset: Int, arena: MutableFloatPointer,
+                            scratch: MutableFloatPointer, threads: Int) {
+        let input = FloatPointer(arena + (inputOffsets.first ?? 0))
+        let output = arena + outputOffset
+        switch kernel {
+        case let .convDirect(weights, geometry, channelsLast)
+                where threads > 1 && geometry.outHeight >= 2 * threads && directConvolutionSplitsRows(weights, geometry: geometry):
+            // Contiguous bands of rows, one per thread: each reads its own input rows (and the
+            // kernel's reach around them) and writes only its own output rows.
+            let (inputAddress, outputAddress) = (UInt(bitPattern: input), UInt(bitPattern: output))
+            DispatchQueue.concurrentPerform(iterations: threads) { band in
+                let rows = (geometry.outHeight * band / threads)..<(geometry.outHeight * (band + 1) / threads)
+                directConvolutionRows(weights, geometry: geometry, channelsLast: channelsLast,
+                                      input: FloatPointer(bitPattern: inputAddress)!, output: MutableFloatPointer(bitPattern: outputAddress)!,
+                                      rows: rows)
+            }
+        case let .convDirect(weights, geometry, channelsLast):
+            directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
+        case let .convDepthwise(weights, geometry, pool):
+            depthwiseBlocked3x3(weights, geometry: geometry, pool: pool, input: input, output: output, scratch: scratch)
+        case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool, stem):
+            pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, stem: stem, input: input, output: output,
+                               scratch: scratch)
+        case let .convGeneral(weights, geometry):
+            generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
+        case let .maxPool(geometry):
+            maxPool(geometry, input: input, output: output)
+        case let .maxPoolBlocked(geometry):
+            maxPoolBlocked(geometry, input: input, output: output)
+        case let .relu(count):
+            relu(input, output, count: count)
+        case let .sigmoid(count):
+            sigmoid(input, output, count: count)
+        case let .binarySameShape(op, count, constant):
+            let shape = [count]
+            if let constant {
+                constant.withUnsafeBufferPointer {
+                    broadcastBinary(op, a: input, aStrides: [1], b: $0.baseAddress!, bStrides: [1], output: output, outShape: shape)
+                }
+            } else {
+                broadcastBinary(op, a: input, aStrides: [1], b: arena + inputOffsets[1], bStrides: [1], output: output, outShape: shape)
+            }
+        case let .binaryBroadcast(op, outShape, aStrides, bStrides, constant):
+            if let constant {
+                constant.withUnsafeBufferPointer {
+                    broadcastBinary(op, a: input, aStrides: aStrides, b: $0.baseAddress!, bStrides: bStrides, output: output, outShape: outShape)
+                }
+            } else {
+                broadcastBinary(op, a: input, aStrides: aStrides, b: arena + inputOffsets[1], bStrides: bStrides, output: output, outShape: outShape)
+            }
+        case let .softmax(outer, axisLength, inner):
+            softmax(input, output, outerCount: outer, axisLength: axisLength, innerCount: inner)
+        case let .transpose(inShape, perm):
+            transpose(input, inShape: inShape, perm: perm, output)
+        case let .dense(weights, rows):
+            runDense(weights, rows: rows, input: input, output: output, scratch: scratch)
+        case let .resizeNearest(planes, inHeight, inWidth, rows, columns):
+            resizeNearest(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
+        case let .resizeLinear(planes, inHeight, inWidth, rows, columns, lanes):
+            resizeLinear(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, rows: rows, columns: columns, lanes: lanes)
+        case let .concatPlain(outer, pieces):
+            let total = pieces.reduce(0, +)
+            var start = 0
+            for (index, piece) in pieces.enumerated() {
+                let source = arena + inputOffsets[index]
+                for o in 0..<outer { (output + o * total + start).update(from: source + o * piece, count: piece) }
+                start += piece
+            }
+        case let .copy(count):
+            output.update(from: input, count: count)
+        case let .resizeNearestBlocked(planes, inHeight, inWidth, rows, columns):
+            resizeNearestBlocked(input, output, planes: planes, inHeight: inHeight, inWidth: inWidth, sourceRows: rows, sourceColumns: columns)
+        case let .toBlocked(batch, channels, plane):
+            reorderToBlocked(input, output, batch: batch, channels: channels, plane: plane)
+        case let .toPlain(batch, channels, plane):
+            reorderToPlain(input, output, batch: batch, channels: channels, plane: plane)
+        case let .blockedToNHWC(batch, channels, plane):
+            reorderBlockedToNHWC(input, output, batch: batch, channels: channels, plane: plane)
+        case let .copyChannels(batch, channels, start, count, plane, layout):
+            copyBlockedChannels(input, output, batch: batch, channels: channels, start: start, count: count, plane: plane, layout: layout)
+        case let .sliceChannels(batch, channels, start, count, plane):
+            for n in 0..<batch {
+                (output + n * count * plane).update(from: input + (n * channels + start) * plane, count: count * plane)
+            }
+        case .alias:
+            break
+        }
+    }
+
+    /// [rows × K] · W[K × N]: transpose the activations so features run along GEMM rows, multiply
+    /// by the packed Wᵀ, transpose back.
+    private static func runDense(_ weights: PackedWeights, rows: Int, input: FloatPointer, output: MutableFloatPointer, scratch: MutableFloatPointer) {
+        let depth = weights.depth, features = weights.rows
+        let inputT = scratch
+        let outputT = scratch + depth * rows
+        let gemmScratch = outputT + features * rows
+        for r in 0..<rows { for k in 0..<depth { inputT[k * rows + r] = input[r * depth + k] } }
+        gemm(weights, b: inputT, ldb: rows, columns: rows, c: outputT, ldc: rows, scratch: gemmScratch)
+        for r in 0..<rows { for n in 0..<features { output[r * features + n] = outputT[n * rows + r] } }
+    }
+}

@@ -1,0 +1,64 @@
+// The seam between the runtime and the kernels: a plan is a list of `StepKernel`s, and a
+// `KernelSet` runs them. There is one kernel set per instruction set, the same source compiled
+// with different target CPUs (see Package.swift), and the runtime picks one at run time.
+
+/// The instruction sets the kernels are compiled for, by the names `SMARTCROP_ISA` takes.
+package enum InstructionSet: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// AVX-512 F/BW/DQ/VL with FMA: the hottest kernels use 16-float vectors.
+    case avx512
+    /// AVX2 with FMA (x86-64-v3): 8-float vectors.
+    case avx2
+    /// What any CPU of the architecture runs: SSE4.2 (x86-64-v2) on x86-64, NEON on arm64.
+    case baseline
+
+    package var description: String { rawValue }
+}
+
+/// One compiled copy of the kernels.
+package protocol KernelSet {
+    static var instructionSet: InstructionSet { get }
+
+    /// Runs one planned step on `arena`: its inputs at `inputOffsets`, its output at
+    /// `outputOffset`, kernel scratch at `scratch`. With `threads` above 1 the direct
+    /// convolutions split their output rows over that many threads; the result is the same.
+    static func run(_ kernel: StepKernel, inputOffsets: [Int], outputOffset: Int, arena: MutableFloatPointer,
+                    scratch: MutableFloatPointer, threads: Int)
+}
+
+/// What a plan step computes, with everything resolved for one input shape.
+package enum StepKernel: Sendable {
+    case convDirect(DirectConvWeights, ConvGeometry, channelsLast: Bool)
+    case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
+    /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
+    case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)
+    case convGeneral([PackedWeights], ConvGeometry)
+    case maxPool(PoolGeometry)
+    case maxPoolBlocked(PoolGeometry)
+    case relu(count: Int)
+    case sigmoid(count: Int)
+    case binarySameShape(BinaryOperator, count: Int, constant: [Float]?)
+    case binaryBroadcast(BinaryOperator, outShape: [Int], aStrides: [Int], bStrides: [Int], constant: [Float]?)
+    case softmax(outer: Int, axisLength: Int, inner: Int)
+    case transpose(inShape: [Int], perm: [Int])
+    case dense(PackedWeights, rows: Int)
+    case resizeNearest(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
+    case resizeNearestBlocked(planes: Int, inHeight: Int, inWidth: Int, rows: [Int], columns: [Int])
+    /// Planes of `lanes` floats per pixel: 8 for blocked tensors, 1 for plain.
+    case resizeLinear(planes: Int, inHeight: Int, inWidth: Int, rows: [LinearTap], columns: [LinearTap], lanes: Int)
+    /// Plain tensors joined along an axis: `outer` runs of each input's `pieces[i]` floats.
+    case concatPlain(outer: Int, pieces: [Int])
+    /// A tensor copied into a slice of a concatenation's buffer, when its producer could not
+    /// write there itself.
+    case copy(count: Int)
+    case toBlocked(batch: Int, channels: Int, plane: Int)
+    case toPlain(batch: Int, channels: Int, plane: Int)
+    /// Transpose(0, 2, 3, 1) of a blocked tensor.
+    case blockedToNHWC(batch: Int, channels: Int, plane: Int)
+    /// Channels of a blocked tensor copied out as plain, blocked or NHWC.
+    case copyChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int, layout: ChannelCopyLayout)
+    /// Channels of a plain NCHW tensor.
+    case sliceChannels(batch: Int, channels: Int, start: Int, count: Int, plane: Int)
+    /// Reshape, Flatten, layout-preserving transposes and in-place concatenations share their
+    /// inputs' memory.
+    case alias
+}

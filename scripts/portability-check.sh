@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The smartcrop binary on CPUs older than this one: runs `detect` under QEMU's user-mode
+# emulation of a Nehalem (x86-64-v2: no AVX, which QEMU faults like the real CPU would) and of a
+# Haswell (AVX2, no AVX-512), and checks that each run picks the widest kernels that CPU has and
+# finds the same faces as the native run. Only the kernel targets may use more than the
+# x86-64 baseline; anything else built for AVX would die here with SIGILL.
+#
+# Usage: scripts/portability-check.sh SMARTCROP_BINARY PHOTO
+set -euo pipefail
+binary=$1 photo=$2
+if [ "$(uname -m)" != x86_64 ]; then echo "portability-check: x86-64 only, skipped on $(uname -m)"; exit 0; fi
+native=$("$binary" detect "$photo" --json --detector mtcnn)
+faces() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps([[round(f[k]) for k in ("x","y","width","height")] for f in d["faces"]]))'; }
+kernels() { python3 -c 'import json,sys; print(json.load(sys.stdin)["kernels"])'; }
+expected_faces=$(faces <<<"$native")
+for pair in Nehalem:baseline Haswell:avx2; do
+  cpu=${pair%%:*} want=${pair#*:}
+  out=$(qemu-x86_64 -cpu "$cpu" "$binary" detect "$photo" --json --detector mtcnn 2>/dev/null) || {
+    echo "portability-check: smartcrop failed on an emulated $cpu (exit $?)" >&2; exit 1; }
+  got=$(kernels <<<"$out")
+  [ "$got" = "$want" ] || { echo "portability-check: $cpu ran the $got kernels, expected $want" >&2; exit 1; }
+  [ "$(faces <<<"$out")" = "$expected_faces" ] || {
+    echo "portability-check: $cpu found $(faces <<<"$out"), natively $expected_faces" >&2; exit 1; }
+  echo "portability-check: emulated $cpu runs the $got kernels and finds the same faces ($expected_faces)"
+done
