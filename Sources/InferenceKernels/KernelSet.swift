@@ -30,6 +30,23 @@ package enum Kernels: KernelSet {
                                       input: FloatPointer(bitPattern: inputAddress)!, output: MutableFloatPointer(bitPattern: outputAddress)!,
                                       rows: rows)
             }
+        case let .convWinograd(weights, geometry):
+            // Bands of tile rows, one per thread, each with its own scratch (the plan reserves
+            // one slot per thread).
+            let tileRows = (geometry.outHeight + 1) / 2
+            let bands = max(1, min(threads, tileRows))
+            let slot = winogradScratchCount(weights, geometry)
+            if bands == 1 {
+                winogradConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch, tileRows: 0..<tileRows)
+            } else {
+                let (inputAddress, outputAddress, scratchAddress) = (UInt(bitPattern: input), UInt(bitPattern: output), UInt(bitPattern: scratch))
+                DispatchQueue.concurrentPerform(iterations: bands) { band in
+                    winogradConvolution(weights, geometry: geometry, input: FloatPointer(bitPattern: inputAddress)!,
+                                        output: MutableFloatPointer(bitPattern: outputAddress)!,
+                                        scratch: MutableFloatPointer(bitPattern: scratchAddress)! + band * slot,
+                                        tileRows: (tileRows * band / bands)..<(tileRows * (band + 1) / bands))
+                }
+            }
         case let .convDirect(weights, geometry, channelsLast):
             directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
         case let .convDepthwise(weights, geometry, pool):

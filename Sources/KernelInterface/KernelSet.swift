@@ -19,8 +19,9 @@ package protocol KernelSet {
     static var instructionSet: InstructionSet { get }
 
     /// Runs one planned step on `arena`: its inputs at `inputOffsets`, its output at
-    /// `outputOffset`, kernel scratch at `scratch`. With `threads` above 1 the direct
-    /// convolutions split their output rows over that many threads; the result is the same.
+    /// `outputOffset`, kernel scratch at `scratch`. With `threads` above 1 the direct and
+    /// Winograd convolutions split their output rows over that many threads (a Winograd layer
+    /// then uses one scratch slot per thread); the result is the same.
     static func run(_ kernel: StepKernel, inputOffsets: [Int], outputOffset: Int, arena: MutableFloatPointer,
                     scratch: MutableFloatPointer, threads: Int)
 }
@@ -28,6 +29,8 @@ package protocol KernelSet {
 /// What a plan step computes, with everything resolved for one input shape.
 package enum StepKernel: Sendable {
     case convDirect(DirectConvWeights, ConvGeometry, channelsLast: Bool)
+    /// 3×3 stride 1 as Winograd F(2×2, 3×3); `winogradScratchCount` floats of scratch per thread.
+    case convWinograd(WinogradWeights, ConvGeometry)
     case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
     /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
     case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)

@@ -39,3 +39,13 @@ package func gemmBlockColumns(depth: Int) -> Int { max(16, (gemmPackBudget / max
 /// Floats of scratch that `gemm` needs for a given depth (packed block, column tail, discarded
 /// rows).
 package func gemmScratchCount(depth: Int) -> Int { 64 + depth * 8 + depth * gemmBlockColumns(depth: depth) }
+
+/// Tiles of a Winograd row band transformed and multiplied together: as many as the 1×1
+/// kernel's row chunk, so each position's product is one call of it.
+@inlinable package var winogradChunkTiles: Int { 48 }
+
+/// Floats of scratch one thread of `winogradConvolution` needs: a zero row (the padding above
+/// and below the image), then the chunk's transformed inputs and products at 16 positions.
+package func winogradScratchCount(_ w: WinogradWeights, _ g: ConvGeometry) -> Int {
+    g.inWidth * channelBlock + 16 * (w.inputBlocks + w.pairedOutBlocks) * winogradChunkTiles * channelBlock
+}

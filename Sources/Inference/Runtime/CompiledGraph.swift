@@ -55,6 +55,8 @@ package enum ConvKernel: Sendable {
     /// has at most `plainInputChannelLimit` input channels (a network's first layer), which it
     /// reads from plain NCHW.
     case direct(DirectConvWeights)
+    /// Group 1, 3×3 stride 1, blocked input and output: Winograd F(2×2, 3×3).
+    case winograd(WinogradWeights)
     /// Depthwise 3×3 stride 1, blocked in and out, optionally followed by a fused 2×2 max pool.
     case depthwise3x3(DepthwiseConvWeights)
     /// Any other grouping: plain NCHW in and out, im2col + GEMM per group.
@@ -96,6 +98,11 @@ package struct ConvLayer: Sendable {
             // Also a single-channel 3×3 layer (group 1): YuNet's heads end in those.
             kernel = .depthwise3x3(DepthwiseConvWeights(channels: outChannels, weights: weights, bias: bias,
                                                         activation: activation, slopes: slopes))
+        } else if WinogradWeights.applies(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                                          kernelWidth: kernelWidth, strides: strides, dilations: dilations, group: group,
+                                          blockedInput: inChannels > plainInputChannelLimit) {
+            kernel = .winograd(WinogradWeights(outChannels: outChannels, inChannels: inChannels, weights: weights, bias: bias,
+                                               activation: activation, slopes: slopes))
         } else if group == 1 {
             kernel = .direct(DirectConvWeights(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
                                                kernelWidth: kernelWidth, blockedInput: inChannels > plainInputChannelLimit,

@@ -33,9 +33,12 @@ package struct ExecutionPlan: Sendable {
     package let outputShapes: [[Int]]
     package let outputOffsets: [Int]
     package let steps: [PlannedStep]
-    /// Floats of arena the plan needs: activations followed by kernel scratch.
+    /// Floats of arena the plan needs on one thread: activations followed by kernel scratch.
     package let arenaCount: Int
     package let scratchOffset: Int
+    /// Scratch floats each thread of a layer split over threads needs of its own (Winograd
+    /// layers); `arenaCount(threads:)` reserves one such slot per thread.
+    package let threadScratchCount: Int
 
     /// A tensor while planning: its logical (ONNX) shape, layout and storage.
     private struct Value {
@@ -88,6 +91,9 @@ package struct ExecutionPlan: Sendable {
             values.append(Value(shape: shape, layout: values[source].layout, storage: values[source].storage))
             return values.count - 1
         }
+
+        /// The most scratch one thread of a threaded layer needs (see `threadScratchCount`).
+        var threadScratch = 0
 
         mutating func add(_ label: String, _ kernel: PlannedStep.Kernel, _ inputs: [Int], _ output: Int, scratch needed: Int = 0) {
             steps.append((label, kernel, inputs, output))
@@ -206,11 +212,18 @@ package struct ExecutionPlan: Sendable {
         }
         scratchOffset = arenaEnd
         arenaCount = arenaEnd + aligned(builder.scratch)
+        threadScratchCount = builder.threadScratch
     }
 
-    /// Runs every step; the input must already be at `inputOffset`. With `threads` above 1 the
-    /// direct convolutions (nearly all of a large network's time) split their output rows over
-    /// that many threads; everything else runs on the caller's. The result is the same.
+    /// Floats of arena the plan needs when run with `threads`.
+    package func arenaCount(threads: Int) -> Int {
+        max(arenaCount, scratchOffset + threads * threadScratchCount)
+    }
+
+    /// Runs every step; the input must already be at `inputOffset`, and the arena must hold
+    /// `arenaCount(threads:)` floats. With `threads` above 1 the direct and Winograd
+    /// convolutions (nearly all of a large network's time) split their output rows over that many
+    /// threads; everything else runs on the caller's. The result is the same.
     package func run(arena: MutableFloatPointer, kernels: any KernelSet.Type, threads: Int = 1) {
         for step in steps { run(step, arena: arena, kernels: kernels, threads: threads) }
     }
@@ -292,6 +305,13 @@ package struct ExecutionPlan: Sendable {
                 let output = b.newValue(outShape, .blocked)
                 b.add(step.nodeName, .convDirect(weights, geometry, channelsLast: b.values[source].layout == .channelsLast),
                       [source], output)
+                return output
+            case let .winograd(weights):
+                let source = b.blocked(inputs[0])
+                let output = b.newValue(outShape, .blocked)
+                let slot = winogradScratchCount(weights, geometry)
+                b.add(step.nodeName, .convWinograd(weights, geometry), [source], output, scratch: slot)
+                b.threadScratch = max(b.threadScratch, slot)
                 return output
             case let .depthwise3x3(weights):
                 let source = b.blocked(inputs[0])

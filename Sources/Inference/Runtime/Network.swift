@@ -165,7 +165,7 @@ package final class Network: @unchecked Sendable {
     package func run<Result>(inputShape: [Int], threads: Int = 1, fill: (UnsafeMutableBufferPointer<Float>) -> Void,
                      read: (NetworkOutputs) throws -> Result) throws -> Result {
         let plan = try plan(for: inputShape)
-        let workspace = checkOutWorkspace(capacity: plan.arenaCount)
+        let workspace = checkOutWorkspace(capacity: plan.arenaCount(threads: threads))
         defer { checkIn(workspace) }
         let arena = workspace.base
         fill(UnsafeMutableBufferPointer(start: arena + plan.inputOffset, count: inputShape.reduce(1, *)))
