@@ -16,6 +16,11 @@ struct BatchCommand: ParsableCommand {
         discussion: """
         Writes OUT_DIR/<name>-<w>x<h>.<ext> for each image and size, continues past files it
         cannot read, and ends with a summary: ok, failed, no face, images per second.
+
+        Several machines split one folder without talking to each other: each runs with
+        --shard I/N (I from 0 to N-1, e.g. a Kubernetes Indexed Job's JOB_COMPLETION_INDEX) and
+        takes the files whose name hashes to I. --resume skips images whose outputs are all
+        there already, so a run that was stopped picks up where it was.
         """
     )
 
@@ -42,24 +47,36 @@ struct BatchCommand: ParsableCommand {
     @Option(help: "Images processed at once (default: one per core).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Process only share I of N (I from 0 to N-1), chosen by a hash of each file's name.",
+            transform: BatchShard.parse)
+    var shard: BatchShard?
+
+    @Flag(help: "Skip images whose outputs all exist and are complete images of the right size.")
+    var resume = false
+
+    @Option(help: "Write one JSON line per image (outputs, crop decision, or error) to this file.")
+    var report: String?
+
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be between 1 and 100") }
         _ = try outputFormat(explicit: format, path: nil)
     }
 
-    private enum Outcome { case ok(face: Bool), failed(String) }
+    private enum Outcome { case ok(face: Bool), skipped, failed(String) }
 
     func run() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: inputDirectory)
+        let all = try FileManager.default.contentsOfDirectory(atPath: inputDirectory)
             .filter { !$0.hasPrefix(".") }.sorted()
-            .map { inputDirectory + "/" + $0 }
-            .filter { !FileSystemCheck.isDirectory($0) }
-        guard !files.isEmpty else { throw CLIError(message: "no files in \(inputDirectory)") }
+            .filter { !FileSystemCheck.isDirectory(inputDirectory + "/" + $0) }
+        guard !all.isEmpty else { throw CLIError(message: "no files in \(inputDirectory)") }
+        let files = shard.map { shard in all.filter { shard.contains($0) } } ?? all
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let format = try outputFormat(explicit: format, path: nil)
         let pipelines = try sizes.map { ($0.name, try $0.pipeline(choice, format: format, quality: quality, sharpen: sharpen)) }
         let options = try choice.pipelineOptions(explain: false)
+        let outputFormats = sizes.map { $0.format ?? format ?? .webp }
+        let reportFile = try report.map { try ReportFile(path: $0, appending: resume) }
         // Parallel images, each on one libvips thread, rather than parallel threads inside one image.
         try ImageEngine.setThreadsPerOperation(max(1, ProcessInfo.processInfo.activeProcessorCount / jobs))
 
@@ -71,22 +88,33 @@ struct BatchCommand: ParsableCommand {
             while true {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard index < files.count else { return }
-                let file = files[index]
+                let name = files[index]
+                let file = inputDirectory + "/" + name
+                let stem = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
+                let expected = zip(sizes, outputFormats).map { size, format in
+                    (path: "\(outputDirectory)/\(stem)-\(size.width)x\(size.height).\(format.fileExtension)", size: size, format: format)
+                }
+                if resume, expected.allSatisfy({ BatchOutputCheck.isComplete($0.path, width: $0.size.width, height: $0.size.height) }) {
+                    reportFile?.append(BatchReportLine(input: name, status: "skipped", outputs: expected.map(\.path)))
+                    progress.finished(file, outcome: .skipped)
+                    continue
+                }
                 let outcome: Outcome
                 do {
                     let source = try OpenedSource(.file(file), limits: options.limits)
-                    let results = try PipelineRunner.variants(pipelines, on: source, options: options)
-                    let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-                    for (_, result) in results {
-                        try writeAtomically(result.data, to: "\(outputDirectory)/\(stem)-\(result.width)x\(result.height).\(result.format.fileExtension)")
+                    let results = try PipelineRunner.variants(pipelines, on: source, options: options).map(\.1)
+                    var paths: [String] = []
+                    for result in results {
+                        let path = "\(outputDirectory)/\(stem)-\(result.width)x\(result.height).\(result.format.fileExtension)"
+                        try writeAtomically(result.data, to: path)
+                        paths.append(path)
                     }
-                    outcome = .ok(face: results.first?.1.decision?.strategy == "face")
-                } catch let error as SmartCropError {
-                    outcome = .failed(error.message)
-                } catch let error as CLIError {
-                    outcome = .failed(error.message)
+                    reportFile?.append(BatchReportLine(input: name, results: results, paths: paths))
+                    outcome = .ok(face: results.first?.decision?.strategy == "face")
                 } catch {
-                    outcome = .failed("\(error)")
+                    let message = (error as? SmartCropError)?.message ?? (error as? CLIError)?.message ?? "\(error)"
+                    reportFile?.append(BatchReportLine(input: name, error: message))
+                    outcome = .failed(message)
                 }
                 progress.finished(file, outcome: outcome)
             }
@@ -100,7 +128,7 @@ struct BatchCommand: ParsableCommand {
     private final class Progress: @unchecked Sendable {
         let total: Int
         let interactive: Bool
-        private let lock = Mutex<(done: Int, ok: Int, failed: Int, noFace: Int)>((0, 0, 0, 0))
+        private let lock = Mutex<(done: Int, ok: Int, failed: Int, noFace: Int, skipped: Int)>((0, 0, 0, 0, 0))
 
         init(total: Int, interactive: Bool) {
             self.total = total
@@ -115,6 +143,9 @@ struct BatchCommand: ParsableCommand {
                     counts.ok += 1
                     if !face { counts.noFace += 1 }
                     if !interactive { print("ok \(file)\(face ? "" : " (no face)")") }
+                case .skipped:
+                    counts.skipped += 1
+                    if !interactive { print("skipped \(file) (outputs complete)") }
                 case .failed(let message):
                     counts.failed += 1
                     if interactive { writeStandardError("\r\u{1B}[K") }
@@ -129,11 +160,13 @@ struct BatchCommand: ParsableCommand {
         }
 
         @discardableResult
-        func summary(seconds: Double) -> (done: Int, ok: Int, failed: Int, noFace: Int) {
+        func summary(seconds: Double) -> (done: Int, ok: Int, failed: Int, noFace: Int, skipped: Int) {
             let counts = lock.withLock { $0 }
             if interactive { print("") }
-            let rate = (Double(counts.done) / seconds * 10).rounded() / 10
-            print("\(counts.ok) ok, \(counts.failed) failed, \(counts.noFace) no face; \(counts.done) images in \((seconds * 10).rounded() / 10) s (\(rate) images/s)")
+            let processed = counts.done - counts.skipped
+            let rate = (Double(processed) / seconds * 10).rounded() / 10
+            let skipped = counts.skipped > 0 ? ", \(counts.skipped) skipped (already done)" : ""
+            print("\(counts.ok) ok, \(counts.failed) failed, \(counts.noFace) no face\(skipped); \(processed) images in \((seconds * 10).rounded() / 10) s (\(rate) images/s)")
             return counts
         }
     }
