@@ -26,7 +26,7 @@ BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
 BENCH_VENV  := .venv-bench
 BENCH_REQ   := onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 pillow==13.0.0
 
-.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench parity-fixtures eval clean
+.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench parity-fixtures eval clean install
 
 all: build
 
@@ -84,7 +84,16 @@ demo: build samples
 	    $(RELEASE_BIN) crop $(SAMPLES)/$$photo.png --size $$size $$subject -o out/demo/$$photo-$$size.webp || exit 1; \
 	  done; \
 	done
-	@echo "results in out/demo/"
+	@echo "results in out/demo/; the binaries are $(RELEASE_BIN) and $(dir $(RELEASE_BIN))smartcrop-server (make install puts both in $(PREFIX)/bin)"
+
+# `smartcrop` and the `smartcrop-server` it runs for `smartcrop serve` side by side in
+# $(DESTDIR)$(PREFIX)/bin. They link the Swift runtime statically; the machine needs libvips
+# (Debian: libvips42) and nothing else.
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(RELEASE_BIN) $(dir $(RELEASE_BIN))smartcrop-server $(DESTDIR)$(PREFIX)/bin/
+	@echo "installed smartcrop and smartcrop-server in $(DESTDIR)$(PREFIX)/bin"
 
 # A 12 MP JPEG made by upscaling a sample photo, for the speed comparisons.
 $(BIG_JPEG): samples bench-deps
