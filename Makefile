@@ -26,7 +26,7 @@ BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
 BENCH_VENV  := .venv-bench
 BENCH_REQ   := onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 pillow==13.0.0
 
-.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench parity-fixtures eval clean install
+.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench bench-bytes parity-fixtures eval clean install
 
 all: build
 
@@ -109,6 +109,11 @@ $(BENCH_VENV)/bin/python:
 # Our face networks against onnxruntime on the same models and inputs, one thread each.
 face-bench: models samples $(BENCH_VENV)/bin/python
 	SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/face-bench.sh
+
+# Output bytes against vipsthumbnail making the same crop at the same size and quality, for the
+# sample photos at 48, 128, 256 and 1200x630 in JPEG, WebP, AVIF and PNG.
+bench-bytes: build samples bench-deps
+	python3 bench/bytes_bench.py $(RELEASE_BIN) $(SAMPLES)
 
 # U-2-Netp on our runtime against onnxruntime, one thread each, at the product's input size.
 subject-bench: $(BENCH_VENV)/bin/python

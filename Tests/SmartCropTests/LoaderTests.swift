@@ -155,15 +155,48 @@ import Testing
         #expect(source.info.hasICCProfile && source.profileIsSRGB)
     }
 
-    @Test func encodingStripsMetadataButKeepsTheICCProfile() throws {
-        let tagged = try Synthetic.image(width: 16, height: 16, background: (255, 0, 0)).iccTransformed(to: "p3", from: "srgb")
-        vips_image_set_string(tagged.pointer, "exif-ifd0-Artist", "someone")
-        let out = try tagged.encoded(EncodeOptions(format: .jpeg))
-        let header = try OpenedSource(.data(out))
-        #expect(header.info.hasICCProfile)
-        let plain = try tagged.encoded(EncodeOptions(format: .jpeg, keepICCProfile: false))
-        #expect(try !OpenedSource(.data(plain)).info.hasICCProfile)
-        #expect(!String(decoding: out, as: UTF8.self).contains("someone"))
+    @Test(arguments: [ImageFormat.jpeg, .webp, .png])
+    func encodingStripsAllMetadataUnlessAskedToKeepIt(format: ImageFormat) throws {
+        let srgb = try Synthetic.image(width: 48, height: 48, background: (200, 30, 40)).iccTransformed(to: "srgb", from: "srgb")
+        vips_image_set_string(srgb.pointer, "exif-ifd0-Artist", "someone")
+        let lean = try srgb.encoded(EncodeOptions(format: format))
+        let leanHeader = try OpenedSource(.data(lean))
+        #expect(!leanHeader.info.hasICCProfile, "no profile by default")
+        #expect(!String(decoding: lean, as: UTF8.self).contains("someone"))
+        #expect(lean.range(of: Data("Exif".utf8)) == nil && lean.range(of: Data("EXIF".utf8)) == nil, "no EXIF block")
+        let withProfile = try srgb.encoded(EncodeOptions(format: format, keepICCProfile: true))
+        #expect(try OpenedSource(.data(withProfile)).info.hasICCProfile)
+        #expect(!String(decoding: withProfile, as: UTF8.self).contains("someone"))
+        #expect(withProfile.count >= lean.count + 2000, "the sRGB profile is 3 KB (2.5 KB deflated in PNG): \(withProfile.count) vs \(lean.count)")
+        let everything = try srgb.encoded(EncodeOptions(format: format, keepMetadata: true))
+        #expect(try OpenedSource(.data(everything)).info.hasICCProfile)
+        if format != .png { #expect(String(decoding: everything, as: UTF8.self).contains("someone"), "EXIF kept") }
+    }
+
+    @Test func anImageInAnotherProfileBecomesSRGBUnlessItsProfileIsKept() throws {
+        // sRGB red in Display P3 values, tagged P3: written without a profile it must be
+        // converted back, or it would show as a duller red.
+        let p3 = try Synthetic.image(width: 16, height: 16, background: (255, 0, 0)).iccTransformed(to: "p3", from: "srgb")
+        let region = PixelRect(x: 0, y: 0, width: 16, height: 16)
+        let p3Values = try meanColour(p3, region)
+        #expect(p3Values.0 < 245, "P3's values for sRGB red are not (255, 0, 0): \(p3Values)")
+        let lean = try p3.encoded(EncodeOptions(format: .png))
+        #expect(try !OpenedSource(.data(lean)).info.hasICCProfile)
+        let leanColour = try meanColour(try lean.pixels().0, region)
+        #expect(leanColour.0 > 252 && leanColour.1 < 3 && leanColour.2 < 3, "sRGB red again: \(leanColour)")
+        let kept = try p3.encoded(EncodeOptions(format: .png, keepICCProfile: true))
+        let keptSource = try OpenedSource(.data(kept))
+        #expect(keptSource.info.hasICCProfile && !keptSource.profileIsSRGB, "the P3 profile stays")
+        let keptColour = try meanColour(try kept.pixels().0, region)
+        #expect(keptColour.0 > 252 && keptColour.1 < 3 && keptColour.2 < 3, "read through its profile, still red: \(keptColour)")
+    }
+
+    @Test func largerJPEGsAreProgressive() throws {
+        let small = try Synthetic.image(width: 48, height: 48, background: (10, 120, 200)).encoded(EncodeOptions(format: .jpeg))
+        let large = try Synthetic.image(width: 200, height: 200, background: (10, 120, 200)).encoded(EncodeOptions(format: .jpeg))
+        // SOF2 (0xFFC2) marks a progressive JPEG, SOF0 (0xFFC0) a baseline one.
+        #expect(small.range(of: Data([0xFF, 0xC0])) != nil && small.range(of: Data([0xFF, 0xC2])) == nil)
+        #expect(large.range(of: Data([0xFF, 0xC2])) != nil)
     }
 
     @Test func alphaIsFlattenedForJPEGAndKeptForPNG() throws {

@@ -46,6 +46,25 @@ import Testing
         #expect(s.mode == .face && s.facePreset == .upperBody && s.faces == .index(2) && s.quality == 70)
     }
 
+    @Test func convertKeepsMetadataOnlyWhenAsked() throws {
+        let p = try parse(#"[{"type": "convert", "format": "jpeg", "keep_icc": true, "keep_metadata": true}]"#)
+        guard case .convert(let c) = p.operations[0] else { Issue.record("not a convert"); return }
+        #expect(c.keepICC && c.keepMetadata)
+        #expect(try JSONDecoder().decode(Pipeline.self, from: JSONEncoder().encode(p)) == p)
+        guard case .convert(let plain) = try parse(#"[{"type": "convert", "format": "jpeg"}]"#).operations[0] else { return }
+        #expect(!plain.keepICC && !plain.keepMetadata)
+        #expect(error(#"[{"type": "convert", "format": "jpeg", "keep_icc": "yes"}]"#)?.message != nil)
+        // Through the runner: a tagged PNG keeps its profile only when asked.
+        let tagged = try Synthetic.encode(try Synthetic.image(width: 32, height: 32, background: (20, 90, 160))
+            .iccTransformed(to: "srgb", from: "srgb"), ".png")
+        #expect(try OpenedSource(.data(tagged)).info.hasICCProfile)
+        let lean = try run([.convert(ConvertOperation(format: .jpeg))], on: tagged)
+        #expect(try !OpenedSource(.data(lean.data)).info.hasICCProfile)
+        var keep = ConvertOperation(format: .jpeg)
+        keep.keepICC = true
+        #expect(try OpenedSource(.data(try run([.convert(keep)], on: tagged).data)).info.hasICCProfile)
+    }
+
     @Test func toolFormLegacyModesMap() throws {
         guard case .smartCrop(let a) = try parse(#"[{"type":"smart_crop","mode":"attention"}]"#).operations[0],
               case .smartCrop(let c) = try parse(#"[{"type":"smart_crop","mode":"content"}]"#).operations[0] else {

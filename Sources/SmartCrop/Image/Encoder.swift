@@ -15,20 +15,31 @@ public struct EncodeOptions: Sendable, Equatable, Codable {
     public var quality: Int?
     /// What transparent pixels become in a format without alpha.
     public var background: Colour
-    /// Strip EXIF, XMP and IPTC but keep the ICC profile (the default).
+    /// Keep the ICC profile the pixels are in (a non-sRGB one stays, with its pixels). By
+    /// default an image in another profile is converted to sRGB and no profile is written, as
+    /// sharp does: a 48×48 avatar does not need 3 KB describing sRGB.
     public var keepICCProfile: Bool
+    /// Keep EXIF, XMP and IPTC too (and the ICC profile). Off by default.
+    public var keepMetadata: Bool
 
-    public init(format: ImageFormat, quality: Int? = nil, background: Colour = .white, keepICCProfile: Bool = true) {
+    public init(format: ImageFormat, quality: Int? = nil, background: Colour = .white, keepICCProfile: Bool = false,
+                keepMetadata: Bool = false) {
         self.format = format
         self.quality = quality
         self.background = background
         self.keepICCProfile = keepICCProfile
+        self.keepMetadata = keepMetadata
     }
+
+    /// JPEGs of at least this many pixels are written progressive: on the sample photos that is
+    /// 0.3-2.8 % smaller from 128×128 up, and 12 % larger at 48×48.
+    public static let progressiveJPEGPixels = 128 * 128
 }
 
 extension Image {
-    /// Encodes to `options.format`. Metadata is stripped except the ICC profile, and alpha is
-    /// flattened onto the background for formats that cannot carry it.
+    /// Encodes to `options.format`: as sRGB without any metadata unless the options keep the
+    /// profile or the metadata, and with alpha flattened onto the background for formats that
+    /// cannot carry it.
     public func encoded(_ options: EncodeOptions) throws -> Data {
         guard options.format.canEncode else {
             throw SmartCropError.invalidArgument(field: "format", message: "cannot write \(options.format.rawValue); use jpeg, png, webp or avif")
@@ -36,27 +47,44 @@ extension Image {
         if let q = options.quality, !(1...100).contains(q) {
             throw SmartCropError.invalidArgument(field: "quality", message: "must be between 1 and 100, got \(q)")
         }
-        var image = try toSRGB()
+        let keepsProfile = options.keepICCProfile || options.keepMetadata
+        var image = self
+        if !keepsProfile, hasField(VIPS_META_ICC_NAME), !hasSRGBProfile {
+            // Pixels in another profile become sRGB, so dropping the profile keeps their colours.
+            image = try image.iccTransformed(to: "srgb")
+        }
+        image = try image.toSRGB()
         if image.hasAlpha, !options.format.supportsAlpha {
             image = try image.flattened(onto: options.background)
         }
-        image = try image.strippedMetadata(keepingICC: options.keepICCProfile)
+        if !options.keepMetadata {
+            image = try image.strippedMetadata(keepingICC: keepsProfile)
+        }
         if let problem = options.format.sizeProblem(width: width, height: height) {
             throw SmartCropError.invalidArgument(field: "format", message: problem)
         }
         let suffix: String
         let quality = options.quality ?? options.format.defaultQuality
         let effort = options.format.effort(pixels: width * height)
+        // libvips' savers write a profile and a minimal EXIF block of their own unless told to
+        // strip; with the fields removed above, `strip` decides only that.
+        let strip = keepsProfile ? "false" : "true"
         switch options.format {
-        case .jpeg: suffix = ".jpg[Q=\(quality!),optimize_coding=true,strip=false]"
-        case .webp: suffix = ".webp[Q=\(quality!),effort=\(effort),strip=false]"
-        case .avif: suffix = ".avif[Q=\(quality!),compression=av1,effort=\(effort),strip=false]"
+        case .jpeg:
+            let progressive = width * height >= EncodeOptions.progressiveJPEGPixels
+            suffix = ".jpg[Q=\(quality!),optimize_coding=true,interlace=\(progressive),strip=\(strip)]"
+        case .webp: suffix = ".webp[Q=\(quality!),effort=\(effort),strip=\(strip)]"
+        case .avif: suffix = ".avif[Q=\(quality!),compression=av1,effort=\(effort),strip=\(strip)]"
         case .png:
             // A quality for PNG asks for a palette image (libimagequant), as sharp does.
-            suffix = quality.map { ".png[compression=6,palette=true,Q=\($0),strip=false]" } ?? ".png[compression=6,strip=false]"
+            suffix = quality.map { ".png[compression=6,palette=true,Q=\($0),strip=\(strip)]" } ?? ".png[compression=6,strip=\(strip)]"
         default: fatalError("unreachable: canEncode checked above")
         }
-        return options.format.maxUnstoppablePixels == nil ? try image.written(suffix: suffix) : try image.writtenAside(suffix: suffix)
+        let data = options.format.maxUnstoppablePixels == nil ? try image.written(suffix: suffix) : try image.writtenAside(suffix: suffix)
+        guard options.format == .webp, !options.keepMetadata else { return data }
+        // This libvips's WebP saver writes an EXIF chunk (and the profile) even when told to
+        // strip; take them out of the container.
+        return WebPContainer.removing(keepsProfile ? ["EXIF", "XMP "] : ["EXIF", "XMP ", "ICCP"], from: data)
     }
 
     /// For an encoder that cannot be stopped part-way (WebP, AVIF): the encode runs on a thread
@@ -138,5 +166,38 @@ private final class AsideEncode: @unchecked Sendable {
         }
         Image.abandonedEncodes.subtract(1, ordering: .relaxed)
         return false
+    }
+}
+
+/// The RIFF container of a WebP file, for taking metadata chunks out of it.
+enum WebPContainer {
+    /// `data` without the chunks named in `names`, with the extended header's flags for them
+    /// cleared and the RIFF size fixed. Anything that is not a well-formed WebP comes back as is.
+    static func removing(_ names: Set<String>, from data: Data) -> Data {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 12, bytes[0..<4].elementsEqual("RIFF".utf8), bytes[8..<12].elementsEqual("WEBP".utf8) else { return data }
+        var output = Array(bytes[0..<12])
+        var offset = 12
+        while offset + 8 <= bytes.count {
+            let name = String(decoding: bytes[offset..<(offset + 4)], as: UTF8.self)
+            let size = Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8 | Int(bytes[offset + 6]) << 16 | Int(bytes[offset + 7]) << 24
+            let end = offset + 8 + size + (size & 1)
+            guard end <= bytes.count else { return data }
+            if !names.contains(name) {
+                var chunk = Array(bytes[offset..<end])
+                if name == "VP8X", chunk.count > 8 {
+                    // Flags: ICC 0x20, EXIF 0x08, XMP 0x04.
+                    if names.contains("ICCP") { chunk[8] &= ~0x20 }
+                    if names.contains("EXIF") { chunk[8] &= ~0x08 }
+                    if names.contains("XMP ") { chunk[8] &= ~0x04 }
+                }
+                output += chunk
+            }
+            offset = end
+        }
+        let riffSize = UInt32(output.count - 8)
+        output[4] = UInt8(riffSize & 0xff); output[5] = UInt8((riffSize >> 8) & 0xff)
+        output[6] = UInt8((riffSize >> 16) & 0xff); output[7] = UInt8(riffSize >> 24)
+        return Data(output)
     }
 }

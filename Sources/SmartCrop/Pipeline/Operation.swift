@@ -217,6 +217,10 @@ public struct ConvertOperation: Sendable, Equatable {
     public var format: ImageFormat
     public var quality: Int?
     public var background: Colour?
+    /// Keep the ICC profile (see `EncodeOptions.keepICCProfile`); off by default.
+    public var keepICC = false
+    /// Keep EXIF, XMP, IPTC and the profile; off by default.
+    public var keepMetadata = false
     public init(format: ImageFormat, quality: Int? = nil) {
         self.format = format
         self.quality = quality

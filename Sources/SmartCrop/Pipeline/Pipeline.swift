@@ -256,6 +256,8 @@ enum OperationParser {
         }
         var op = ConvertOperation(format: ImageFormat(rawValue: name)!, quality: try r.int("quality", in: 1...100))
         op.background = try r.colour("background")
+        op.keepICC = try r.bool("keep_icc") ?? false
+        op.keepMetadata = try r.bool("keep_metadata") ?? false
         return op
     }
 
@@ -313,6 +315,8 @@ enum OperationParser {
             o["format"] = .string(c.format.rawValue)
             o["quality"] = num(c.quality)
             o["background"] = c.background.map { .string($0.description) }
+            if c.keepICC { o["keep_icc"] = .bool(true) }
+            if c.keepMetadata { o["keep_metadata"] = .bool(true) }
         }
         return .object(o)
     }

@@ -17,6 +17,8 @@ struct PipelineState {
     var format: ImageFormat?
     var quality: Int?
     var background: Colour?
+    var keepICC = false
+    var keepMetadata = false
     /// A step's own picture of its decision (e.g. the subject importance map), if it made one.
     var explanation: Image?
     /// The image's lazy chain holds a neighbourhood operation (blur, sharpen) since it was last

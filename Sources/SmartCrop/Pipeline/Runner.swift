@@ -141,7 +141,8 @@ public enum PipelineRunner {
         if let problem = format.sizeProblem(width: state.image.width, height: state.image.height) {
             throw SmartCropError.invalidArgument(field: formatField, message: problem)
         }
-        let options = EncodeOptions(format: format, quality: state.quality, background: state.background ?? .white)
+        let options = EncodeOptions(format: format, quality: state.quality, background: state.background ?? .white,
+                                    keepICCProfile: state.keepICC, keepMetadata: state.keepMetadata)
         let image = state.image
         let data = try context.timed("encode") { try image.encoded(options) }
         var timings = context.timings

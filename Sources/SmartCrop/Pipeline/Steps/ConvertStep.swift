@@ -7,5 +7,7 @@ struct ConvertStep: PipelineStep {
         state.format = operation.format
         state.quality = operation.quality ?? state.quality
         state.background = operation.background
+        state.keepICC = operation.keepICC
+        state.keepMetadata = operation.keepMetadata
     }
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Output bytes: smartcrop against vipsthumbnail making the same crop at the same size and quality.
+
+For each sample photo, size and format, `smartcrop crop --json` says which rectangle it cut; the
+same rectangle is cut with `vips crop` and made into the same size by `vipsthumbnail` at the same
+quality (its defaults otherwise: it keeps the metadata), so the two differ only in how they
+encode and what they carry besides the pixels. Prints both sizes and the ratio; exits 1 if ours
+is larger anywhere (the target is ours <= vipsthumbnail's at every size and format).
+
+Usage: bytes_bench.py SMARTCROP SAMPLES_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SIZES = [(48, 48), (128, 128), (256, 256), (1200, 630)]
+FORMATS = [("jpeg", "jpg", 85), ("webp", "webp", 85), ("avif", "avif", 60), ("png", "png", None)]
+
+
+def main():
+    smartcrop, samples = sys.argv[1], sys.argv[2]
+    photos = sorted(f for f in os.listdir(samples) if f.endswith((".png", ".jpg")))
+    worse = []
+    totals = {}
+    with tempfile.TemporaryDirectory() as work:
+        print(f"{'photo':22} {'size':>9} {'format':>6} {'ours':>9} {'vipsthumb':>9} {'ratio':>6}")
+        for photo in photos:
+            source = os.path.join(samples, photo)
+            for width, height in SIZES:
+                for name, ext, quality in FORMATS:
+                    ours = os.path.join(work, f"ours.{ext}")
+                    args = [smartcrop, "crop", source, "--size", f"{width}x{height}", "-o", ours, "--json"]
+                    if quality:
+                        args += ["--quality", str(quality)]
+                    answer = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+                    crop = answer["crop"]
+                    region = os.path.join(work, "region.v")
+                    subprocess.run(["vips", "crop", source, region, str(crop["x"]), str(crop["y"]),
+                                    str(crop["width"]), str(crop["height"])], check=True)
+                    theirs = os.path.join(work, f"theirs.{ext}")
+                    options = f"[Q={quality}]" if quality else ""
+                    subprocess.run(["vipsthumbnail", region, "-s", f"{width}x{height}!", "-o", theirs + options],
+                                   check=True, capture_output=True)
+                    a, b = os.path.getsize(ours), os.path.getsize(theirs)
+                    key = (f"{width}x{height}", name)
+                    totals.setdefault(key, [0, 0])
+                    totals[key][0] += a
+                    totals[key][1] += b
+                    print(f"{photo:22} {width:4}x{height:<4} {name:>6} {a:9} {b:9} {a / b:6.2f}")
+                    if a > b:
+                        worse.append(f"{photo} {width}x{height} {name}: {a} > {b}")
+    print("\nall photos:")
+    for (size, name), (a, b) in totals.items():
+        print(f"  {size:>9} {name:>6} {a:9} {b:9} {a / b:6.2f}")
+    if worse:
+        print("larger than vipsthumbnail:\n  " + "\n  ".join(worse))
+        sys.exit(1)
+    print("ours <= vipsthumbnail's at every photo, size and format")
+
+
+if __name__ == "__main__":
+    main()
