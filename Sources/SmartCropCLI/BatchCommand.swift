@@ -57,6 +57,8 @@ struct BatchCommand: ParsableCommand {
     @Option(help: "Write one JSON line per image (outputs, crop decision, or error) to this file.")
     var report: String?
 
+    @OptionGroup var metadata: MetadataOptions
+
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be between 1 and 100") }
@@ -73,7 +75,9 @@ struct BatchCommand: ParsableCommand {
         let files = shard.map { shard in all.filter { shard.contains($0) } } ?? all
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let format = try outputFormat(explicit: format, path: nil)
-        let pipelines = try sizes.map { ($0.name, try $0.pipeline(choice, format: format, quality: quality, sharpen: sharpen)) }
+        let pipelines = try sizes.map {
+            ($0.name, try $0.pipeline(choice, format: format, quality: quality, sharpen: sharpen, metadata: metadata))
+        }
         let options = try choice.pipelineOptions(explain: false)
         let outputFormats = sizes.map { $0.format ?? format ?? .webp }
         let reportFile = try report.map { try ReportFile(path: $0, appending: resume) }

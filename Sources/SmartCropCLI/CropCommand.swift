@@ -159,17 +159,27 @@ struct OutputSpec: Sendable {
 
     /// The pipeline for this output.
     func pipeline(_ choice: CropChoiceOptions, format defaultFormat: ImageFormat?, quality defaultQuality: Int?,
-                  sharpen defaultSharpen: Double?) throws -> Pipeline {
+                  sharpen defaultSharpen: Double?, metadata: MetadataOptions = MetadataOptions()) throws -> Pipeline {
         var operations: [ImageOperation] = [.smartCrop(try choice.settings(width: width, height: height))]
         if let sigma = sharpen ?? defaultSharpen { operations.append(.sharpen(sigma: sigma)) }
         let quality = quality ?? defaultQuality
-        if let format = format ?? defaultFormat {
-            operations.append(.convert(ConvertOperation(format: format, quality: quality)))
-        } else if let quality {
-            operations.append(.convert(ConvertOperation(format: .jpeg, quality: quality)))
+        if let format = format ?? defaultFormat ?? (quality != nil ? .jpeg : nil) {
+            var convert = ConvertOperation(format: format, quality: quality)
+            convert.keepICC = metadata.keepICC
+            convert.keepMetadata = metadata.keepMetadata
+            operations.append(.convert(convert))
         }
         return Pipeline(operations)
     }
+}
+
+/// What of the source's metadata the outputs keep; by default none (sRGB, no profile).
+struct MetadataOptions: ParsableArguments {
+    @Flag(name: .customLong("keep-icc"), help: "Keep the ICC profile the pixels are in (by default: converted to sRGB, no profile written).")
+    var keepICC = false
+
+    @Flag(help: "Keep EXIF, XMP, IPTC and the ICC profile (by default all metadata is stripped).")
+    var keepMetadata = false
 }
 
 struct CropCommand: ParsableCommand {
@@ -210,6 +220,8 @@ struct CropCommand: ParsableCommand {
     @Flag(help: "Print the decision as JSON.")
     var json = false
 
+    @OptionGroup var metadata: MetadataOptions
+
     func validate() throws {
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be between 1 and 100") }
         if let sharpen, !(0.01...10).contains(sharpen) { throw ValidationError("--sharpen must be between 0.01 and 10") }
@@ -230,7 +242,7 @@ struct CropCommand: ParsableCommand {
         let explicit = try format.map { try outputFormat(explicit: $0, path: nil) }
         let pipelines = try size.map { spec in
             (spec.name, try spec.pipeline(choice, format: try explicit ?? outputFormat(explicit: nil, path: path(for: spec)),
-                                          quality: quality, sharpen: sharpen))
+                                          quality: quality, sharpen: sharpen, metadata: metadata))
         }
         var options = try choice.pipelineOptions(explain: draw != nil)
         // A one-shot command owns the machine.
