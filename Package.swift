@@ -61,6 +61,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // HMAC-SHA256 for signed GET URLs.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
@@ -77,11 +79,14 @@ let package = Package(
         .target(name: "Saliency", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         // MTCNN weights embedded at build time (#embed) from the files `make models` unpacks.
         .target(name: "CEmbeddedModels", cSettings: [.unsafeFlags(["-std=c23"])]),
+        // Signed GET URLs: what the server checks and `smartcrop sign` writes.
+        .target(name: "URLSigning", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "Inference", "FaceDetection", "Saliency"]),
         .executableTarget(
             name: "SmartCropCLI",
             dependencies: [
                 "SmartCrop",
+                "URLSigning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -96,6 +101,7 @@ let package = Package(
             name: "SmartCropServer",
             dependencies: [
                 "SmartCrop",
+                "URLSigning",
                 "CServerAssets",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -121,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "SmartCropServer", "SmartCrop",
+                "SmartCropServer", "SmartCrop", "URLSigning",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -36,6 +36,9 @@ public struct APIError: Error, Sendable, Equatable {
     static func deadline(_ message: String) -> APIError {
         APIError(status: .gatewayTimeout, code: "deadline_exceeded", message: message)
     }
+    static func forbidden(_ message: String) -> APIError {
+        APIError(status: .forbidden, code: "forbidden", message: message)
+    }
     static func notFound(_ message: String = "not found") -> APIError {
         APIError(status: .notFound, code: "not_found", message: message)
     }

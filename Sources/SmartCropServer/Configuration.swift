@@ -1,5 +1,6 @@
 import Foundation
 import SmartCrop
+import URLSigning
 
 /// Everything `smartcrop serve` can be told. Sources, later ones winning: the defaults, the
 /// JSON config file, `SMARTCROP_*` environment variables, then command-line options.
@@ -43,6 +44,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var subjectModel: String?
     /// The subject model's square input side; nil reads `SMARTCROP_SUBJECT_SIZE`, else 224.
     public var subjectSize: Int?
+    /// Keys that sign GET URLs (all accepted, for rotation). Without one, signed URLs are
+    /// refused, unless the server listens on loopback only (then any signature goes).
+    public var urlSigning: [URLSigningKey] = []
+    /// Cache-Control of a signed GET URL's image.
+    public var cacheControl = "public, max-age=31536000, immutable"
+    /// URL prefixes a signed GET URL's source must start with; empty allows any public URL.
+    public var sourcePrefixes: [String] = []
 
     public init() {}
 
@@ -52,7 +60,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                               "max_variants", "deadline_seconds", "drain_timeout_seconds", "request_read_timeout_seconds",
                               "idle_timeout_seconds", "fail_on", "workers", "queue_size", "download_dir", "download_ttl_seconds",
                               "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model", "subject_model",
-                              "subject_size"]
+                              "subject_size", "url_signing", "cache_control", "source_prefixes"]
 
     /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
     public static func load(file: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -73,21 +81,27 @@ public struct ServerConfiguration: Sendable, Equatable {
                 try configuration.set(key, json: value)
             }
         }
-        for key in keys {
+        for key in keys where key != "url_signing" {
             if let text = environment["SMARTCROP_" + key.uppercased()], !text.isEmpty {
                 try configuration.set(key, text: text)
             }
+        }
+        // One signing pair from the environment, taken as UTF-8 text, beside the file's.
+        if let key = environment["SMARTCROP_URL_SIGNING_KEY"], !key.isEmpty {
+            configuration.urlSigning.append(URLSigningKey(key: key, salt: environment["SMARTCROP_URL_SIGNING_SALT"] ?? ""))
         }
         return configuration
     }
 
     /// Sets one setting from its text form (environment variable or command-line option).
     public mutating func set(_ key: String, text: String) throws {
-        let listKeys: Set = ["api_keys", "fetch_allow"]
+        let listKeys: Set = ["api_keys", "fetch_allow", "source_prefixes"]
         if listKeys.contains(key) {
             let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             try set(key, json: .array(items.map { .string($0) }))
-        } else if let number = Double(text), !["host", "download_dir", "face_model", "subject_model", "fail_on"].contains(key) {
+        } else if key == "url_signing" {
+            throw ConfigurationError("url_signing is a list of {\"key\", \"salt\"} in the config file; in the environment use SMARTCROP_URL_SIGNING_KEY and SMARTCROP_URL_SIGNING_SALT")
+        } else if let number = Double(text), !["host", "download_dir", "face_model", "subject_model", "fail_on", "cache_control"].contains(key) {
             try set(key, json: .number(number))
         } else {
             try set(key, json: .string(text))
@@ -154,6 +168,22 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "face_model": faceModel = try string()
         case "subject_model": subjectModel = try string()
         case "subject_size": subjectSize = try int(64...1024)
+        case "url_signing":
+            guard case .array(let items) = json else { throw ConfigurationError("url_signing must be a list of {\"key\", \"salt\"}") }
+            urlSigning = try items.map { item in
+                guard case .object(let pair) = item, case .string(let key)? = pair["key"], !key.isEmpty,
+                      Set(pair.keys).isSubset(of: ["key", "salt"]) else {
+                    throw ConfigurationError("url_signing: each entry must be {\"key\": \"...\", \"salt\": \"...\"} with a non-empty key")
+                }
+                guard case .string(let salt)? = pair["salt"] ?? .string("") else { throw ConfigurationError("url_signing: salt must be a string") }
+                return URLSigningKey(key: key, salt: salt)
+            }
+        case "cache_control": cacheControl = try string()
+        case "source_prefixes":
+            sourcePrefixes = try strings()
+            if let bad = sourcePrefixes.first(where: { !($0.hasPrefix("https://") || $0.hasPrefix("http://")) }) {
+                throw ConfigurationError("source_prefixes: \"\(bad)\" must start with https:// or http://")
+            }
         default: throw ConfigurationError("unknown setting \"\(key)\"")
         }
     }

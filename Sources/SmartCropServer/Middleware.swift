@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import SmartCrop
+import URLSigning
 
 /// Turns every error into the JSON error shape with its status. Unexpected errors are
 /// logged here with their details and reach the client as a bare 500.
@@ -33,7 +34,8 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !keys.isEmpty, !Self.publicPaths.contains(request.uri.path) else {
+        // Signed GET URLs carry their own authorisation: a CDN cannot send a key.
+        guard !keys.isEmpty, !Self.publicPaths.contains(request.uri.path), !request.uri.path.hasPrefix(URLSigner.routePrefix) else {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization], header.count > 7,

@@ -90,6 +90,7 @@ public enum SmartCropServer {
     static func makeRouter(_ h: Handlers) -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: h.metrics))
+        router.add(middleware: SignedURLErrorCaching())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(keys: h.configuration.apiKeys))
         router.get("/") { _, _ in Assets.page(sc_playground_page, contentType: "text/html; charset=utf-8") }
@@ -106,6 +107,7 @@ public enum SmartCropServer {
         router.post("/v1/transform/variants") { request, context in try await h.variants(request, context: context) }
         router.post("/v1/detect") { request, context in try await h.detect(request, context: context) }
         router.post("/api/v1/tools/smart-crop") { request, context in try await h.smartCropTool(request, context: context) }
+        router.get("/v1/img/{signature}/{operations}/{source}") { request, context in try await h.signedImage(request, context: context) }
         router.get("/api/v1/download/{jobId}/{name}") { _, context in
             try await h.download(jobId: context.parameters.get("jobId") ?? "", name: context.parameters.get("name") ?? "")
         }

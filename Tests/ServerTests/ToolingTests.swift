@@ -48,7 +48,7 @@ extension ServerSuite {
                 #expect(document["openapi"] as? String == "3.1.0")
                 let paths = try #require(document["paths"] as? [String: [String: Any]])
                 let routes = try SmartCropServer.routes()
-                #expect(routes.count == 10)
+                #expect(routes.count == 11)
                 for route in routes {
                     let operation = paths[route.path]?[route.method.lowercased()] as? [String: Any]
                     #expect(operation != nil, "\(route.method) \(route.path) is described")

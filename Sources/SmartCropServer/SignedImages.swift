@@ -1,0 +1,89 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SmartCrop
+import URLSigning
+
+// GET /v1/img/{signature}/{operations}/{source}.{ext}: a transform a CDN can cache. The URL
+// names the source and the operations and is signed, so it needs no API key; the answer is the
+// image with long-lived cache headers and a strong ETag.
+
+extension Handlers {
+    func signedImage(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        let signature = context.parameters.get("signature") ?? ""
+        let operations = context.parameters.get("operations") ?? ""
+        let source = context.parameters.get("source") ?? ""
+        let signedPart = operations + "/" + source
+        if configuration.urlSigning.isEmpty {
+            // Unsigned URLs only where nobody else can reach the server.
+            guard configuration.bindsLoopbackOnly else {
+                throw APIError.forbidden("URL signing is not configured: set url_signing, or SMARTCROP_URL_SIGNING_KEY and _SALT")
+            }
+        } else if !URLSigner.isValid(signature, for: signedPart, keys: configuration.urlSigning) {
+            throw APIError.forbidden("the URL's signature does not match its operations and source")
+        }
+        guard let dot = source.lastIndex(of: "."), let format = ImageFormat(name: String(source[source.index(after: dot)...])),
+              format.canEncode else {
+            throw APIError.invalid(field: "source", "must end in the output's extension: .jpg, .png, .webp or .avif")
+        }
+        guard let operationsJSON = Base64URL.decode(operations) else {
+            throw APIError.invalid(field: "operations", "is not base64url without padding")
+        }
+        guard let sourceData = Base64URL.decode(String(source[..<dot])), let url = String(data: sourceData, encoding: .utf8) else {
+            throw APIError.invalid(field: "source", "is not a base64url source URL without padding")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(operationsJSON, field: "operations") } catch {
+            throw APIError.invalid(field: "operations", "is not JSON")
+        }
+        var pipeline = try pipeline(json, path: "operations")
+        if !pipeline.operations.contains(where: { if case .convert = $0 { true } else { false } }) {
+            pipeline.operations.append(.convert(ConvertOperation(format: format)))
+        }
+        if !configuration.sourcePrefixes.isEmpty, !configuration.sourcePrefixes.contains(where: { url.hasPrefix($0) }) {
+            throw APIError.forbidden("the source is not under an allowed prefix (source_prefixes)")
+        }
+        let checked = pipeline
+        return try await job(context) { stop in
+            let bytes = try await load(FileSpec(name: nil, source: .url(url)), stop: stop)
+            // The same signed URL on the same source bytes is the same image.
+            let etag = "\"\(URLSigner.entityTag(signedPart: signedPart, source: bytes))\""
+            var headers = HTTPFields()
+            headers[.eTag] = etag
+            headers[.cacheControl] = configuration.cacheControl
+            if let match = request.headers[.ifNoneMatch], Self.matches(match, etag) {
+                return Response(status: .notModified, headers: headers)
+            }
+            let options = options(stop)
+            let metrics = self.metrics
+            let encoded = try await pool.run(stop: stop) { () throws -> Encoded in
+                let output = try PipelineRunner.run(checked, on: .data(Data(bytes)), options: options)
+                metrics.phases(output.timings)
+                return Encoded.image(output)
+            }
+            var response = encoded.response()
+            response.headers[.eTag] = etag
+            response.headers[.cacheControl] = configuration.cacheControl
+            return response
+        }
+    }
+
+    /// Whether an If-None-Match value names `etag` (weak comparison, as RFC 9110 asks for it).
+    static func matches(_ ifNoneMatch: String, _ etag: String) -> Bool {
+        ifNoneMatch.split(separator: ",").contains { candidate in
+            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || (tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag) == etag
+        }
+    }
+}
+
+/// Errors of signed GET URLs are not for caches: `Cache-Control: no-store` on every 4xx and 5xx.
+struct SignedURLErrorCaching<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if request.uri.path.hasPrefix(URLSigner.routePrefix), response.status.code >= 400 {
+            response.headers[.cacheControl] = "no-store"
+        }
+        return response
+    }
+}
