@@ -51,7 +51,8 @@ struct Handlers: Sendable {
         guard let operations = form.fields["operations"] else {
             throw APIError.invalid(field: "operations", "is required: a list of operations")
         }
-        let pipeline = try pipeline(operations, path: "operations")
+        let parsed = try pipeline(operations, path: "operations")
+        let pipeline = parsed.negotiatingFormat(accept: request.headers[.accept])
         let file = try form.fileSpec()
         let bytes = try await load(file, stop: stop)
         let raw = Self.prefersImage(request.headers[.accept])
@@ -62,7 +63,9 @@ struct Handlers: Sendable {
             metrics.phases(output.timings)
             return raw ? Encoded.image(output) : try Encoded.json(ResultBody(data: ResultJSON(output, name: nil, includeBuffer: true)))
         }
-        return result.response()
+        var response = result.response()
+        if parsed.negotiatesFormat { response.headers[.vary] = "Accept" }
+        return response
     }
 
     // MARK: POST /v1/transform/variants

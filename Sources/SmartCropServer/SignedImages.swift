@@ -36,21 +36,26 @@ extension Handlers {
         do { json = try JSONValue.parse(operationsJSON, field: "operations") } catch {
             throw APIError.invalid(field: "operations", "is not JSON")
         }
-        var pipeline = try pipeline(json, path: "operations")
-        if !pipeline.operations.contains(where: { if case .convert = $0 { true } else { false } }) {
-            pipeline.operations.append(.convert(ConvertOperation(format: format)))
+        var parsed = try pipeline(json, path: "operations")
+        if !parsed.operations.contains(where: { if case .convert = $0 { true } else { false } }) {
+            parsed.operations.append(.convert(ConvertOperation(format: format)))
         }
+        let negotiated = parsed.negotiatesFormat
+        let pipeline = parsed.negotiatingFormat(accept: request.headers[.accept])
         if !configuration.sourcePrefixes.isEmpty, !configuration.sourcePrefixes.contains(where: { url.hasPrefix($0) }) {
             throw APIError.forbidden("the source is not under an allowed prefix (source_prefixes)")
         }
         let checked = pipeline
+        let checkedFormat: ImageFormat = pipeline.operations.reversed().compactMap { if case .convert(let c) = $0 { c.format } else { nil } }.first ?? format
         return try await job(context) { stop in
             let bytes = try await load(FileSpec(name: nil, source: .url(url)), stop: stop)
-            // The same signed URL on the same source bytes is the same image.
-            let etag = "\"\(URLSigner.entityTag(signedPart: signedPart, source: bytes))\""
+            // The same signed URL on the same source bytes is the same image (per negotiated format).
+            let variant = negotiated ? signedPart + "#" + checkedFormat.rawValue : signedPart
+            let etag = "\"\(URLSigner.entityTag(signedPart: variant, source: bytes))\""
             var headers = HTTPFields()
             headers[.eTag] = etag
             headers[.cacheControl] = configuration.cacheControl
+            if negotiated { headers[.vary] = "Accept" }
             if let match = request.headers[.ifNoneMatch], Self.matches(match, etag) {
                 return Response(status: .notModified, headers: headers)
             }
@@ -64,6 +69,7 @@ extension Handlers {
             var response = encoded.response()
             response.headers[.eTag] = etag
             response.headers[.cacheControl] = configuration.cacheControl
+            if negotiated { response.headers[.vary] = "Accept" }
             return response
         }
     }

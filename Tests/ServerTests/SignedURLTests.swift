@@ -47,6 +47,42 @@ extension ServerSuite {
             }
         }
 
+        @Test("format auto picks AVIF, WebP or JPEG from Accept, with Vary: Accept and a tag per format")
+        func formatAuto() async throws {
+            try await OriginServer.with { origin in
+                try await TestServer.with(configure) { server in
+                    let ops = #"[{"type": "smart_crop", "width_in_px": 40, "height_in_px": 40}, {"type": "convert", "format": "auto"}]"#
+                    let path = URLSigner.path(operations: ops, source: "http://127.0.0.1:\(origin.port)/photo.jpg", ext: "jpg", key: Self.keys[0])
+                    var tags: [String: String] = [:]
+                    for (accept, type) in [("image/avif,image/webp,image/*;q=0.8", "image/avif"), ("image/webp,*/*", "image/webp"),
+                                           ("image/avif;q=0, image/webp", "image/webp"), ("image/jpeg", "image/jpeg"), ("", "image/jpeg")] {
+                        let reply = try await HTTP.get(server.base + path, headers: accept.isEmpty ? [] : [("Accept", accept)])
+                        #expect(reply.status == 200)
+                        #expect(reply.headers["Content-Type"].first == type, "Accept: \(accept)")
+                        #expect(reply.headers["Vary"].first == "Accept")
+                        let tag = try #require(reply.headers["ETag"].first)
+                        if let seen = tags[type] { #expect(seen == tag, "one tag per format") }
+                        tags[type] = tag
+                    }
+                    #expect(Set(tags.values).count == 3, "three formats, three tags: \(tags)")
+                    let webpTag = try #require(tags["image/webp"])
+                    let notModified = try await HTTP.get(server.base + path, headers: [("Accept", "image/webp"), ("If-None-Match", webpTag)])
+                    #expect(notModified.status == 304)
+                    let otherFormat = try await HTTP.get(server.base + path, headers: [("Accept", "image/avif"), ("If-None-Match", webpTag)])
+                    #expect(otherFormat.status == 200, "the WebP's tag does not match the AVIF")
+
+                    // The POST transform negotiates the same way.
+                    let transform = try await HTTP.postJSON(server.base + "/v1/transform", [
+                        "file": ["type": "url", "url": "http://127.0.0.1:\(origin.port)/photo.jpg"],
+                        "operations": [["type": "smart_crop", "width_in_px": 32], ["type": "convert", "format": "auto"]],
+                    ], headers: [("Accept", "image/webp"), ("Authorization", "Bearer api-key")])
+                    #expect(transform.status == 200)
+                    #expect(transform.headers["Content-Type"].first == "image/webp")
+                    #expect(transform.headers["Vary"].first == "Accept")
+                }
+            }
+        }
+
         @Test("a changed operation, source or extension, a wrong key and a garbled signature are 403, not cached")
         func tamperingIsRefused() async throws {
             try await OriginServer.with { origin in

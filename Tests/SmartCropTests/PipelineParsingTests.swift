@@ -65,6 +65,23 @@ import Testing
         #expect(try OpenedSource(.data(try run([.convert(keep)], on: tagged).data)).info.hasICCProfile)
     }
 
+    @Test func formatAutoIsNegotiatedFromAccept() throws {
+        let p = try parse(#"[{"type": "smart_crop", "width_in_px": 10}, {"type": "convert", "format": "auto", "quality": 70}]"#)
+        #expect(p.negotiatesFormat)
+        func format(_ accept: String?) -> ImageFormat? {
+            guard case .convert(let c)? = p.negotiatingFormat(accept: accept).operations.last else { return nil }
+            #expect(c.quality == 70)
+            return c.format
+        }
+        #expect(format("image/avif,image/webp,*/*") == .avif)
+        #expect(format("text/html, image/webp;q=0.9") == .webp)
+        #expect(format("image/avif;q=0,image/webp") == .webp)
+        #expect(format("*/*") == .jpeg)
+        #expect(format(nil) == .jpeg)
+        #expect(try JSONDecoder().decode(Pipeline.self, from: JSONEncoder().encode(p)) == p, "auto survives a round trip")
+        #expect(!(try parse(#"[{"type": "convert", "format": "png"}]"#).negotiatesFormat))
+    }
+
     @Test func toolFormLegacyModesMap() throws {
         guard case .smartCrop(let a) = try parse(#"[{"type":"smart_crop","mode":"attention"}]"#).operations[0],
               case .smartCrop(let c) = try parse(#"[{"type":"smart_crop","mode":"content"}]"#).operations[0] else {

@@ -221,6 +221,9 @@ public struct ConvertOperation: Sendable, Equatable {
     public var keepICC = false
     /// Keep EXIF, XMP, IPTC and the profile; off by default.
     public var keepMetadata = false
+    /// `format: "auto"`: the server picks AVIF, WebP or JPEG from what the client accepts
+    /// (`Pipeline.negotiatingFormat(accept:)`); elsewhere `format` (JPEG) is used.
+    public var negotiated = false
     public init(format: ImageFormat, quality: Int? = nil) {
         self.format = format
         self.quality = quality
@@ -228,6 +231,30 @@ public struct ConvertOperation: Sendable, Equatable {
 }
 
 extension Pipeline {
+    /// Whether a `convert` asks for the format the client accepts (`format: "auto"`).
+    public var negotiatesFormat: Bool {
+        operations.contains { if case .convert(let c) = $0 { c.negotiated } else { false } }
+    }
+
+    /// The pipeline with a `format: "auto"` convert resolved for an HTTP Accept header: AVIF
+    /// when the client takes it, else WebP, else JPEG (every client takes JPEG).
+    public func negotiatingFormat(accept: String?) -> Pipeline {
+        guard negotiatesFormat else { return self }
+        let accepted = Set((accept ?? "").split(separator: ",").compactMap { range -> String? in
+            let parts = range.split(separator: ";").map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
+            let q = parts.dropFirst().first(where: { $0.hasPrefix("q=") }).flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0 ? parts.first : nil
+        })
+        let format: ImageFormat = accepted.contains("image/avif") ? .avif : accepted.contains("image/webp") ? .webp : .jpeg
+        var resolved = self
+        resolved.operations = operations.map { operation in
+            guard case .convert(var c) = operation, c.negotiated else { return operation }
+            c.format = format
+            return .convert(c)
+        }
+        return resolved
+    }
+
     /// Whether running this pipeline will look for faces (a smart crop in auto or face mode).
     var looksForFaces: Bool {
         operations.contains { operation in

@@ -251,10 +251,11 @@ enum OperationParser {
     }
 
     static func convert(_ r: inout FieldReader) throws -> ConvertOperation {
-        guard let name = try r.choice("format", choices: ImageFormat.encodable.map(\.rawValue), aliases: ["jpg": "jpeg"]) else {
-            throw SmartCropError.invalidArgument(field: r.field("format"), message: "is required; one of jpeg, png, webp, avif")
+        guard let name = try r.choice("format", choices: ImageFormat.encodable.map(\.rawValue) + ["auto"], aliases: ["jpg": "jpeg"]) else {
+            throw SmartCropError.invalidArgument(field: r.field("format"), message: "is required; one of jpeg, png, webp, avif, auto")
         }
-        var op = ConvertOperation(format: ImageFormat(rawValue: name)!, quality: try r.int("quality", in: 1...100))
+        var op = ConvertOperation(format: ImageFormat(rawValue: name) ?? .jpeg, quality: try r.int("quality", in: 1...100))
+        op.negotiated = name == "auto"
         op.background = try r.colour("background")
         op.keepICC = try r.bool("keep_icc") ?? false
         op.keepMetadata = try r.bool("keep_metadata") ?? false
@@ -312,7 +313,7 @@ enum OperationParser {
             o["top"] = num(p.top); o["right"] = num(p.right); o["bottom"] = num(p.bottom); o["left"] = num(p.left)
             o["color"] = .string(p.colour.description)
         case .convert(let c):
-            o["format"] = .string(c.format.rawValue)
+            o["format"] = .string(c.negotiated ? "auto" : c.format.rawValue)
             o["quality"] = num(c.quality)
             o["background"] = c.background.map { .string($0.description) }
             if c.keepICC { o["keep_icc"] = .bool(true) }
