@@ -51,6 +51,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var cacheControl = "public, max-age=31536000, immutable"
     /// URL prefixes a signed GET URL's source must start with; empty allows any public URL.
     public var sourcePrefixes: [String] = []
+    /// Directory `local:///` sources are read from; nil refuses that scheme.
+    public var localRoot: String?
+    /// Memory for fetched source bytes, kept for the next request of another size (0: none).
+    public var sourceCacheMegabytes = 64
 
     public init() {}
 
@@ -60,7 +64,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                               "max_variants", "deadline_seconds", "drain_timeout_seconds", "request_read_timeout_seconds",
                               "idle_timeout_seconds", "fail_on", "workers", "queue_size", "download_dir", "download_ttl_seconds",
                               "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model", "subject_model",
-                              "subject_size", "url_signing", "cache_control", "source_prefixes"]
+                              "subject_size", "url_signing", "cache_control", "source_prefixes", "local_root",
+                              "source_cache_mb"]
 
     /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
     public static func load(file: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -101,7 +106,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             try set(key, json: .array(items.map { .string($0) }))
         } else if key == "url_signing" {
             throw ConfigurationError("url_signing is a list of {\"key\", \"salt\"} in the config file; in the environment use SMARTCROP_URL_SIGNING_KEY and SMARTCROP_URL_SIGNING_SALT")
-        } else if let number = Double(text), !["host", "download_dir", "face_model", "subject_model", "fail_on", "cache_control"].contains(key) {
+        } else if let number = Double(text), !["host", "download_dir", "face_model", "subject_model", "fail_on", "cache_control", "local_root"].contains(key) {
             try set(key, json: .number(number))
         } else {
             try set(key, json: .string(text))
@@ -179,6 +184,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                 return URLSigningKey(key: key, salt: salt)
             }
         case "cache_control": cacheControl = try string()
+        case "local_root": localRoot = try string()
+        case "source_cache_mb": sourceCacheMegabytes = try int(0...65536)
         case "source_prefixes":
             sourcePrefixes = try strings()
             if let bad = sourcePrefixes.first(where: { !($0.hasPrefix("https://") || $0.hasPrefix("http://")) }) {

@@ -16,6 +16,8 @@ struct Handlers: Sendable {
     let subjectModels: SubjectModels
     let metrics: ServerMetrics
     let store: DownloadStore
+    /// URL sources already fetched (see `source_cache_mb`).
+    var sourceCache = SourceCache(capacityBytes: 0)
 
     var decodeLimits: DecodeLimits { configuration.decodeLimits }
 
@@ -238,7 +240,13 @@ struct Handlers: Sendable {
         let bytes: [UInt8]
         switch file.source {
         case .bytes(let b): bytes = b
-        case .url(let url): bytes = try await fetcher.fetch(url, deadline: stop.deadline)
+        case .url(let url):
+            if let cached = sourceCache.bytes(for: url) {
+                bytes = cached
+            } else {
+                bytes = try await fetcher.fetch(url, deadline: stop.deadline)
+                sourceCache.store(bytes, for: url)
+            }
         }
         guard bytes.count <= configuration.maxBodyBytes else {
             throw APIError.tooLarge("the file is \(bytes.count) bytes; the limit is \(configuration.maxBodyBytes)")

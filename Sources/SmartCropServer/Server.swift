@@ -50,7 +50,8 @@ public enum SmartCropServer {
         let fetcher = SafeFetcher(policy: FetchPolicy(allow: configuration.fetchAllow, maxBytes: configuration.fetchMaxBytes,
                                                       timeout: configuration.fetchTimeout), resolver: resolver)
         let handlers = Handlers(configuration: configuration, pool: pool, fetcher: fetcher, faceModels: faceModels,
-                                subjectModels: subjectModels, metrics: metrics, store: store)
+                                subjectModels: subjectModels, metrics: metrics, store: store,
+                                sourceCache: SourceCache(capacityBytes: configuration.sourceCacheMegabytes << 20))
         let router = makeRouter(handlers)
         let boundPort = configuration.port
         let (idle, read) = (configuration.idleTimeout, configuration.requestReadTimeout)

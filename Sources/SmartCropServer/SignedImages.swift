@@ -42,13 +42,15 @@ extension Handlers {
         }
         let negotiated = parsed.negotiatesFormat
         let pipeline = parsed.negotiatingFormat(accept: request.headers[.accept])
-        if !configuration.sourcePrefixes.isEmpty, !configuration.sourcePrefixes.contains(where: { url.hasPrefix($0) }) {
+        let local = url.hasPrefix(Self.localScheme)
+        if !local, !configuration.sourcePrefixes.isEmpty, !configuration.sourcePrefixes.contains(where: { url.hasPrefix($0) }) {
             throw APIError.forbidden("the source is not under an allowed prefix (source_prefixes)")
         }
+        let localBytes = try local ? readLocal(String(url.dropFirst(Self.localScheme.count))) : nil
         let checked = pipeline
         let checkedFormat: ImageFormat = pipeline.operations.reversed().compactMap { if case .convert(let c) = $0 { c.format } else { nil } }.first ?? format
         return try await job(context) { stop in
-            let bytes = try await load(FileSpec(name: nil, source: .url(url)), stop: stop)
+            let bytes = try await load(FileSpec(name: nil, source: localBytes.map { .bytes($0) } ?? .url(url)), stop: stop)
             // The same signed URL on the same source bytes is the same image (per negotiated format).
             let variant = negotiated ? signedPart + "#" + checkedFormat.rawValue : signedPart
             let etag = "\"\(URLSigner.entityTag(signedPart: variant, source: bytes))\""
@@ -72,6 +74,35 @@ extension Handlers {
             if negotiated { response.headers[.vary] = "Accept" }
             return response
         }
+    }
+
+    static let localScheme = "local:///"
+
+    /// `local:///a/b.jpg`: `a/b.jpg` under `local_root`, which must hold it after every
+    /// symbolic link is resolved; `..` is refused outright.
+    func readLocal(_ relative: String) throws -> [UInt8] {
+        guard let root = configuration.localRoot else {
+            throw APIError.forbidden("local:/// sources are off: set local_root (SMARTCROP_LOCAL_ROOT)")
+        }
+        let components = relative.split(separator: "/", omittingEmptySubsequences: false)
+        guard !relative.isEmpty, !relative.contains("\0"), !components.contains(where: { $0 == ".." || $0.isEmpty }) else {
+            throw APIError.forbidden("local:/// paths are relative to local_root, without .. or empty parts")
+        }
+        let rootURL = URL(fileURLWithPath: root).resolvingSymlinksInPath().standardizedFileURL
+        let fileURL = rootURL.appendingPathComponent(relative).resolvingSymlinksInPath().standardizedFileURL
+        guard fileURL.path.hasPrefix(rootURL.path + "/") else {
+            throw APIError.forbidden("the local source leads outside local_root")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: fileURL.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw APIError.notFound("no such local source")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: fileURL.path)[.size] as? Int) ?? 0
+        guard size <= configuration.maxBodyBytes else {
+            throw APIError.tooLarge("the local source is \(size) bytes; the limit is \(configuration.maxBodyBytes)")
+        }
+        guard let data = FileManager.default.contents(atPath: fileURL.path) else { throw APIError.notFound("no such local source") }
+        return [UInt8](data)
     }
 
     /// Whether an If-None-Match value names `etag` (weak comparison, as RFC 9110 asks for it).

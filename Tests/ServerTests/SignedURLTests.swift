@@ -146,6 +146,61 @@ extension ServerSuite {
             }
         }
 
+        @Test("several sizes of one source fetch it once (source cache); without the cache, once each")
+        func sourceCache() async throws {
+            try await OriginServer.with { origin in
+                let source = "http://127.0.0.1:\(origin.port)/photo.jpg"
+                try await TestServer.with(configure) { server in
+                    for side in [48, 128, 200] {
+                        let path = URLSigner.path(operations: #"[{"type": "smart_crop", "width_in_px": \#(side)}]"#, source: source,
+                                                  ext: "webp", key: Self.keys[0])
+                        let status = try await HTTP.get(server.base + path).status
+                        #expect(status == 200)
+                    }
+                    #expect(origin.photoRequests.value == 1, "fetched \(origin.photoRequests.value) times")
+                }
+                try await TestServer.with({ configure(&$0); $0.sourceCacheMegabytes = 0 }) { server in
+                    for side in [48, 128] {
+                        let path = URLSigner.path(operations: #"[{"type": "smart_crop", "width_in_px": \#(side)}]"#, source: source,
+                                                  ext: "webp", key: Self.keys[0])
+                        let status = try await HTTP.get(server.base + path).status
+                        #expect(status == 200)
+                    }
+                    #expect(origin.photoRequests.value == 3)
+                }
+            }
+        }
+
+        @Test("local:/// reads under local_root only: no .., no symbolic link out, refused when local_root is unset")
+        func localSources() async throws {
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-local-\(UUID().uuidString)")
+            let root = base.appendingPathComponent("root"), outside = base.appendingPathComponent("outside")
+            defer { try? FileManager.default.removeItem(at: base) }
+            try FileManager.default.createDirectory(at: root.appendingPathComponent("a"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+            try Images.small.write(to: root.appendingPathComponent("a/photo.jpg"))
+            try Images.small.write(to: outside.appendingPathComponent("secret.jpg"))
+            try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("link"), withDestinationURL: outside)
+            try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("inside.jpg"),
+                                                       withDestinationURL: root.appendingPathComponent("a/photo.jpg"))
+            func path(_ source: String) -> String {
+                URLSigner.path(operations: Self.operations, source: source, ext: "png", key: Self.keys[0])
+            }
+            try await TestServer.with({ configure(&$0); $0.localRoot = root.path }) { server in
+                for (source, status) in [("local:///a/photo.jpg", 200), ("local:///inside.jpg", 200), ("local:///a/../a/photo.jpg", 403),
+                                         ("local:///../outside/secret.jpg", 403), ("local:///link/secret.jpg", 403),
+                                         ("local:///a//photo.jpg", 403), ("local:///a/missing.jpg", 404), ("local:///a", 404)] {
+                    let reply = try await HTTP.get(server.base + path(source))
+                    #expect(reply.status == status, "\(source): \(String(decoding: reply.body, as: UTF8.self))")
+                }
+            }
+            try await TestServer.with(configure) { server in
+                let reply = try await HTTP.get(server.base + path("local:///a/photo.jpg"))
+                #expect(reply.status == 403)
+                #expect((reply.error["message"] as? String)?.contains("local_root") == true)
+            }
+        }
+
         @Test("without a signing key, only a loopback-bound server answers unsigned URLs")
         func unsignedOnLoopbackOnly() async throws {
             try await OriginServer.with { origin in

@@ -7,6 +7,7 @@ import NIOHTTP1
 import ServiceLifecycle
 import SmartCrop
 @testable import SmartCropServer
+import Synchronization
 import Testing
 
 /// A real smartcrop server on a loopback port, stopped gracefully at the end of `body`.
@@ -162,12 +163,22 @@ struct StaticResolver: HostResolver {
 /// An origin server for URL input: serves a photo, redirects, oversized and non-image bodies.
 struct OriginServer {
     let port: Int
+    /// How many times /photo.jpg was fetched.
+    let photoRequests: RequestCounter
+
+    final class RequestCounter: Sendable {
+        private let count = Mutex(0)
+        func increment() { count.withLock { $0 += 1 } }
+        var value: Int { count.withLock { $0 } }
+    }
 
     static func with<T>(_ body: (OriginServer) async throws -> T) async throws -> T {
         let photo = Images.small
+        let photoRequests = RequestCounter()
         let router = Router()
         router.get("/photo.jpg") { _, _ in
-            Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: photo)))
+            photoRequests.increment()
+            return Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: photo)))
         }
         router.get("/text") { _, _ in "this is not an image" }
         router.get("/big") { _, _ in
@@ -200,7 +211,7 @@ struct OriginServer {
         guard let port = await iterator.next() else { throw TestFailure("the origin server did not start") }
         defer { task.cancel() }
         do {
-            let result = try await body(OriginServer(port: port))
+            let result = try await body(OriginServer(port: port, photoRequests: photoRequests))
             await group.triggerGracefulShutdown()
             _ = try? await task.value
             return result
