@@ -4,7 +4,8 @@ import NIOPosix
 import ServiceLifecycle
 
 /// Results of the smart-crop tool, kept as `<directory>/<jobId>/<name>` for `ttl` and served
-/// at `/api/v1/download/<jobId>/<name>`. Ids are random UUIDs; names are made by us from a
+/// at `/api/v1/download/<jobId>/<name>`. Nothing is kept in memory, so replicas that share the
+/// directory (a shared volume) serve each other's results. Ids are random UUIDs; names are made by us from a
 /// sanitised stem. Anything that does not look exactly like one of ours is not found, so a
 /// request can never name a path outside the directory.
 public struct DownloadStore: Sendable {
@@ -68,25 +69,40 @@ public struct DownloadStore: Sendable {
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
             let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
             if Date().timeIntervalSince(modified) >= seconds(ttl) {
-                try? FileManager.default.removeItem(atPath: folder)
+                Self.remove(folder, in: (folder as NSString).deletingLastPathComponent)
                 return nil
             }
             return FileManager.default.contents(atPath: path)
         }
     }
 
-    /// Deletes every job folder older than the time to live.
+    /// Deletes every job folder older than the time to live. Several replicas may share the
+    /// directory and sweep it at once: a folder is first renamed away (one rename wins, and a
+    /// reader then finds nothing rather than half a folder), then deleted.
     public func sweep() {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         let now = Date()
-        for entry in entries where Self.isJobId(entry) {
+        for entry in entries {
             let folder = (directory as NSString).appendingPathComponent(entry)
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: folder),
                   let modified = attributes[.modificationDate] as? Date else { continue }
-            if now.timeIntervalSince(modified) >= seconds(ttl) {
+            if Self.isJobId(entry), now.timeIntervalSince(modified) >= seconds(ttl) {
+                Self.remove(folder, in: directory)
+            } else if entry.hasPrefix(Self.expiredPrefix), now.timeIntervalSince(modified) >= 60 {
+                // Left by a sweeper that stopped between its rename and its delete.
                 try? FileManager.default.removeItem(atPath: folder)
             }
         }
+    }
+
+    static let expiredPrefix = ".expired-"
+
+    /// Renames `folder` to a name of its own in `directory`, then deletes it; when another
+    /// sweeper renamed it first, there is nothing left to do.
+    static func remove(_ folder: String, in directory: String) {
+        let doomed = (directory as NSString).appendingPathComponent(expiredPrefix + UUID().uuidString.lowercased())
+        guard rename(folder, doomed) == 0 else { return }
+        try? FileManager.default.removeItem(atPath: doomed)
     }
 }
 
