@@ -4,7 +4,7 @@ TEST_VENV_REQ := Tests/ServerTests/browser/requirements.txt
 LOADTEST_JPEG := $(BENCH_DIR)/2mp.jpg
 LOADBENCH_BIN := .build/release/LoadBench
 
-.PHONY: server-test-deps loadtest server-build
+.PHONY: server-test-deps loadtest server-build cluster-test
 
 # `smartcrop serve` execs smartcrop-server from its own folder, so `make build` builds both.
 build: server-build
@@ -38,3 +38,11 @@ loadtest: build $(LOADTEST_JPEG)
 	swift build $(RELEASE_FLAGS) --product LoadBench $(SWIFT_FLAGS)
 	python3 bench/server/loadtest.py --server $(RELEASE_BIN) --bench $(LOADBENCH_BIN) --image $(LOADTEST_JPEG) \
 	  --seconds 30 --connections 32
+
+# Three release replicas behind haproxy (deploy/haproxy/haproxy.cfg), wrk through it for 30 s
+# with signed GETs and POSTs, one replica killed with SIGKILL a third of the way in and brought
+# back; prints req/s, p50/p99 and errors inside and outside the kill window (target: 0 outside),
+# and a tool upload through one replica downloaded through another.
+cluster-test: build samples
+	@scripts/apt-ensure.sh haproxy:command\ -v\ haproxy wrk:command\ -v\ wrk
+	python3 bench/server/cluster_test.py --server $(RELEASE_BIN) --samples $(SAMPLES) --seconds 30
