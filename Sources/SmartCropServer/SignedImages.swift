@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOPosix
 import SmartCrop
 import URLSigning
 
@@ -46,7 +47,9 @@ extension Handlers {
         if !local, !configuration.sourcePrefixes.isEmpty, !configuration.sourcePrefixes.contains(where: { url.hasPrefix($0) }) {
             throw APIError.forbidden("the source is not under an allowed prefix (source_prefixes)")
         }
-        let localBytes = try local ? readLocal(String(url.dropFirst(Self.localScheme.count))) : nil
+        // Off the request's executor: a file read blocks.
+        let relative = String(url.dropFirst(Self.localScheme.count))
+        let localBytes = local ? try await NIOThreadPool.singleton.runIfActive { try readLocal(relative) } : nil
         let checked = pipeline
         let checkedFormat: ImageFormat = pipeline.operations.reversed().compactMap { if case .convert(let c) = $0 { c.format } else { nil } }.first ?? format
         return try await job(context) { stop in
