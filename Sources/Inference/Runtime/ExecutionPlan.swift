@@ -18,11 +18,9 @@ package enum TensorLayout: Sendable, Equatable {
 }
 
 package struct PlannedStep: Sendable {
-    package typealias Kernel = StepKernel
-
     /// The graph node (or nodes, when fused) this step runs, for profiles.
     package var label: String
-    package var kernel: Kernel
+    package var kernel: StepKernel
     package var inputOffsets: [Int]
     package var outputOffset: Int
 }
@@ -50,7 +48,7 @@ package struct ExecutionPlan: Sendable {
     private struct Builder {
         var values: [Value] = []
         var storageSize: [Int] = []
-        var steps: [(label: String, kernel: PlannedStep.Kernel, inputs: [Int], output: Int)] = []
+        var steps: [(label: String, kernel: StepKernel, inputs: [Int], output: Int)] = []
         var scratch = 0
         var plainCopy: [Int: Int] = [:]
         var blockedCopy: [Int: Int] = [:]
@@ -74,7 +72,7 @@ package struct ExecutionPlan: Sendable {
         }
 
         /// The copy-out kernel of a channel view into `layout`.
-        func copyOut(_ view: Int, _ layout: ChannelCopyLayout) -> PlannedStep.Kernel {
+        func copyOut(_ view: Int, _ layout: ChannelCopyLayout) -> StepKernel {
             let (source, start) = viewSource[view]!
             let shape = values[view].shape
             return .copyChannels(batch: shape[0], channels: values[source].shape[1], start: start, count: shape[1],
@@ -95,7 +93,7 @@ package struct ExecutionPlan: Sendable {
         /// The most scratch one thread of a threaded layer needs (see `threadScratchCount`).
         var threadScratch = 0
 
-        mutating func add(_ label: String, _ kernel: PlannedStep.Kernel, _ inputs: [Int], _ output: Int, scratch needed: Int = 0) {
+        mutating func add(_ label: String, _ kernel: StepKernel, _ inputs: [Int], _ output: Int, scratch needed: Int = 0) {
             steps.append((label, kernel, inputs, output))
             scratch = max(scratch, needed)
         }
@@ -547,7 +545,7 @@ package struct ExecutionPlan: Sendable {
     }
 
     /// Shape inference and kernel choice for the operators on plain tensors.
-    private static func planPlain(_ step: GraphStep, _ inShapes: [[Int]]) throws(ModelLoadError) -> (PlannedStep.Kernel, [Int], Int) {
+    private static func planPlain(_ step: GraphStep, _ inShapes: [[Int]]) throws(ModelLoadError) -> (StepKernel, [Int], Int) {
         let x = inShapes[0]
         let count = x.reduce(1, *)
         func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
