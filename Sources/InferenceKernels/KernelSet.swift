@@ -21,31 +21,17 @@ package enum Kernels: KernelSet {
         switch kernel {
         case let .convDirect(weights, geometry, channelsLast)
                 where threads > 1 && geometry.outHeight >= 2 * threads && directConvolutionSplitsRows(weights, geometry: geometry):
-            // Contiguous bands of rows, one per thread: each reads its own input rows (and the
-            // kernel's reach around them) and writes only its own output rows.
-            let (inputAddress, outputAddress) = (UInt(bitPattern: input), UInt(bitPattern: output))
-            DispatchQueue.concurrentPerform(iterations: threads) { band in
-                let rows = (geometry.outHeight * band / threads)..<(geometry.outHeight * (band + 1) / threads)
-                directConvolutionRows(weights, geometry: geometry, channelsLast: channelsLast,
-                                      input: FloatPointer(bitPattern: inputAddress)!, output: MutableFloatPointer(bitPattern: outputAddress)!,
-                                      rows: rows)
+            // Each band reads its own input rows (and the kernel's reach around them) and writes
+            // only its own output rows.
+            inBands(geometry.outHeight, threads, input, output) { _, rows, input, output, _ in
+                directConvolutionRows(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output, rows: rows)
             }
         case let .convWinograd(weights, geometry):
-            // Bands of tile rows, one per thread, each with its own scratch (the plan reserves
-            // one slot per thread).
+            // Bands of tile rows, each with its own scratch slot (the plan reserves one per thread).
             let tileRows = (geometry.outHeight + 1) / 2
-            let bands = max(1, min(threads, tileRows))
             let slot = winogradScratchCount(weights, geometry)
-            if bands == 1 {
-                winogradConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch, tileRows: 0..<tileRows)
-            } else {
-                let (inputAddress, outputAddress, scratchAddress) = (UInt(bitPattern: input), UInt(bitPattern: output), UInt(bitPattern: scratch))
-                DispatchQueue.concurrentPerform(iterations: bands) { band in
-                    winogradConvolution(weights, geometry: geometry, input: FloatPointer(bitPattern: inputAddress)!,
-                                        output: MutableFloatPointer(bitPattern: outputAddress)!,
-                                        scratch: MutableFloatPointer(bitPattern: scratchAddress)! + band * slot,
-                                        tileRows: (tileRows * band / bands)..<(tileRows * (band + 1) / bands))
-                }
+            inBands(tileRows, max(1, min(threads, tileRows)), input, output, scratch) { band, rows, input, output, scratch in
+                winogradConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch + band * slot, tileRows: rows)
             }
         case let .convDirect(weights, geometry, channelsLast):
             directConvolution(weights, geometry: geometry, channelsLast: channelsLast, input: input, output: output)
@@ -130,5 +116,20 @@ package enum Kernels: KernelSet {
         for r in 0..<rows { for k in 0..<depth { inputT[k * rows + r] = input[r * depth + k] } }
         gemm(weights, b: inputT, ldb: rows, columns: rows, c: outputT, ldc: rows, scratch: gemmScratch)
         for r in 0..<rows { for n in 0..<features { output[r * features + n] = outputT[n * rows + r] } }
+    }
+
+    /// Runs `body` on `bands` contiguous shares of `0..<count` at once (on the caller's thread
+    /// when there is one band). The arena pointers cross threads as addresses: bands read shared
+    /// input and write disjoint rows (and scratch slots).
+    private static func inBands(_ count: Int, _ bands: Int, _ input: FloatPointer, _ output: MutableFloatPointer,
+                                _ scratch: MutableFloatPointer? = nil,
+                                _ body: @Sendable (_ band: Int, _ rows: Range<Int>, FloatPointer, MutableFloatPointer, MutableFloatPointer) -> Void) {
+        let scratchBase = scratch ?? output
+        guard bands > 1 else { return body(0, 0..<count, input, output, scratchBase) }
+        let addresses = (UInt(bitPattern: input), UInt(bitPattern: output), UInt(bitPattern: scratchBase))
+        DispatchQueue.concurrentPerform(iterations: bands) { band in
+            body(band, (count * band / bands)..<(count * (band + 1) / bands), FloatPointer(bitPattern: addresses.0)!,
+                 MutableFloatPointer(bitPattern: addresses.1)!, MutableFloatPointer(bitPattern: addresses.2)!)
+        }
     }
 }

@@ -65,16 +65,11 @@ private func transformInput(_ r0: FloatPointer, _ r1: FloatPointer, _ r2: FloatP
     for t in 0..<count {
         let ix0 = 2 * (firstTile + t) - g.padLeft
         let o = out + t * channelBlock
-        if ix0 >= 0 && ix0 + 3 < g.inWidth {
-            // All four columns inside the row: no checks.
-            transformTile(r0 + ix0 * channelBlock, r1 + ix0 * channelBlock, r2 + ix0 * channelBlock, r3 + ix0 * channelBlock,
-                          columns: 0..<4, o, positionStride)
-        } else {
-            let first = min(4, max(0, -ix0))
-            let columns = first..<max(first, min(4, g.inWidth - ix0))
-            transformTile(r0 + ix0 * channelBlock, r1 + ix0 * channelBlock, r2 + ix0 * channelBlock, r3 + ix0 * channelBlock,
-                          columns: columns, o, positionStride)
-        }
+        // Columns of the window inside the row (all four for an interior tile); the rest read zeros.
+        let first = min(4, max(0, -ix0))
+        let columns = first..<max(first, min(4, g.inWidth - ix0))
+        transformTile(r0 + ix0 * channelBlock, r1 + ix0 * channelBlock, r2 + ix0 * channelBlock, r3 + ix0 * channelBlock,
+                      columns: columns, o, positionStride)
     }
 }
 

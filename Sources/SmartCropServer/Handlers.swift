@@ -259,16 +259,9 @@ struct Handlers: Sendable {
 
     /// Whether the client asked for the image itself (`Accept: image/*`) rather than JSON.
     static func prefersImage(_ accept: String?) -> Bool {
-        guard let accept else { return false }
-        var image = 0.0, json = 0.0
-        for range in accept.split(separator: ",") {
-            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            guard let type = parts.first else { continue }
-            let q = parts.dropFirst().first(where: { $0.hasPrefix("q=") }).flatMap { Double($0.dropFirst(2)) } ?? 1
-            if type.hasPrefix("image/") { image = max(image, q) }
-            if type == "application/json" { json = max(json, q) }
-        }
-        return image > 0 && image >= json
+        let accepted = AcceptHeader(accept)
+        let image = accepted.quality(ofTypesStartingWith: "image/")
+        return image > 0 && image >= accepted.quality(of: "application/json")
     }
 }
 

@@ -50,31 +50,28 @@ extension Handlers {
         // Off the request's executor: a file read blocks.
         let relative = String(url.dropFirst(Self.localScheme.count))
         let localBytes = local ? try await NIOThreadPool.singleton.runIfActive { try readLocal(relative) } : nil
-        let checked = pipeline
-        let checkedFormat: ImageFormat = pipeline.operations.reversed().compactMap { if case .convert(let c) = $0 { c.format } else { nil } }.first ?? format
+        // What the output is written as: the pipeline's convert (resolved above) or the extension.
+        let outputFormat = pipeline.operations.lazy.compactMap { if case .convert(let c) = $0 { c.format } else { nil } }.last ?? format
         return try await job(context) { stop in
             let bytes = try await load(FileSpec(name: nil, source: localBytes.map { .bytes($0) } ?? .url(url)), stop: stop)
             // The same signed URL on the same source bytes is the same image (per negotiated format).
-            let variant = negotiated ? signedPart + "#" + checkedFormat.rawValue : signedPart
-            let etag = "\"\(URLSigner.entityTag(signedPart: variant, source: bytes))\""
-            var headers = HTTPFields()
-            headers[.eTag] = etag
-            headers[.cacheControl] = configuration.cacheControl
-            if negotiated { headers[.vary] = "Accept" }
-            if let match = request.headers[.ifNoneMatch], Self.matches(match, etag) {
-                return Response(status: .notModified, headers: headers)
+            let variant = negotiated ? signedPart + "#" + outputFormat.rawValue : signedPart
+            var cacheHeaders = HTTPFields()
+            cacheHeaders[.eTag] = "\"\(URLSigner.entityTag(signedPart: variant, source: bytes))\""
+            cacheHeaders[.cacheControl] = configuration.cacheControl
+            if negotiated { cacheHeaders[.vary] = "Accept" }
+            if let match = request.headers[.ifNoneMatch], Self.matches(match, cacheHeaders[.eTag]!) {
+                return Response(status: .notModified, headers: cacheHeaders)
             }
             let options = options(stop)
             let metrics = self.metrics
             let encoded = try await pool.run(stop: stop) { () throws -> Encoded in
-                let output = try PipelineRunner.run(checked, on: .data(Data(bytes)), options: options)
+                let output = try PipelineRunner.run(pipeline, on: .data(Data(bytes)), options: options)
                 metrics.phases(output.timings)
                 return Encoded.image(output)
             }
             var response = encoded.response()
-            response.headers[.eTag] = etag
-            response.headers[.cacheControl] = configuration.cacheControl
-            if negotiated { response.headers[.vary] = "Accept" }
+            response.headers.append(contentsOf: cacheHeaders)
             return response
         }
     }

@@ -46,5 +46,4 @@ final class SourceCache: Sendable {
         }
     }
 
-    var byteCount: Int { state.withLock { $0.total } }
 }

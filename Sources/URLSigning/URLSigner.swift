@@ -74,9 +74,8 @@ public enum Base64URL {
 
     /// nil for text outside the alphabet (or with padding).
     public static func decode(_ text: String) -> Data? {
-        guard text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || ($0 < 128 && (Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber)) }) else {
-            return nil
-        }
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        guard text.utf8.allSatisfy(alphabet.contains) else { return nil }
         var standard = text.replacing("-", with: "+").replacing("_", with: "/")
         if standard.count % 4 == 1 { return nil }
         while standard.count % 4 != 0 { standard += "=" }

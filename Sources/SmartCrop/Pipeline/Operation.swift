@@ -240,12 +240,8 @@ extension Pipeline {
     /// when the client takes it, else WebP, else JPEG (every client takes JPEG).
     public func negotiatingFormat(accept: String?) -> Pipeline {
         guard negotiatesFormat else { return self }
-        let accepted = Set((accept ?? "").split(separator: ",").compactMap { range -> String? in
-            let parts = range.split(separator: ";").map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
-            let q = parts.dropFirst().first(where: { $0.hasPrefix("q=") }).flatMap { Double($0.dropFirst(2)) } ?? 1
-            return q > 0 ? parts.first : nil
-        })
-        let format: ImageFormat = accepted.contains("image/avif") ? .avif : accepted.contains("image/webp") ? .webp : .jpeg
+        let accepted = AcceptHeader(accept)
+        let format: ImageFormat = accepted.quality(of: "image/avif") > 0 ? .avif : accepted.quality(of: "image/webp") > 0 ? .webp : .jpeg
         var resolved = self
         resolved.operations = operations.map { operation in
             guard case .convert(var c) = operation, c.negotiated else { return operation }
@@ -287,5 +283,29 @@ extension Pipeline {
             }
         }
         return Int.max
+    }
+}
+
+/// The media ranges of an HTTP Accept header with their q-values (1 when not given).
+public struct AcceptHeader: Sendable {
+    public let ranges: [(type: String, quality: Double)]
+
+    public init(_ value: String?) {
+        ranges = (value ?? "").split(separator: ",").compactMap { range in
+            let parts = range.split(separator: ";").map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }
+            guard let type = parts.first, !type.isEmpty else { return nil }
+            let q = parts.dropFirst().first(where: { $0.hasPrefix("q=") }).flatMap { Double($0.dropFirst(2)) } ?? 1
+            return (type, q)
+        }
+    }
+
+    /// The highest q-value of the ranges that name `type` exactly (0 when none does).
+    public func quality(of type: String) -> Double {
+        ranges.filter { $0.type == type }.map(\.quality).max() ?? 0
+    }
+
+    /// The highest q-value of the ranges whose type starts with `prefix` (0 when none does).
+    public func quality(ofTypesStartingWith prefix: String) -> Double {
+        ranges.filter { $0.type.hasPrefix(prefix) }.map(\.quality).max() ?? 0
     }
 }
