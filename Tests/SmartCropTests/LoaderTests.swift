@@ -191,6 +191,18 @@ import Testing
         #expect(keptColour.0 > 252 && keptColour.1 < 3 && keptColour.2 < 3, "read through its profile, still red: \(keptColour)")
     }
 
+    @Test(.enabled(if: Samples.exists("astronaut.png"), "needs .assets/samples/astronaut.png from `make samples`"),
+          arguments: [256, 700])
+    func truecolourPNGsAreFilteredAndLossless(side: Int) throws {
+        // A photograph written unfiltered (libvips' default) against ours, at both deflate
+        // levels (256² at 6, 700² at 3): ours must be far smaller and decode to the same pixels.
+        let photo = try OpenedSource(.file(Samples.path("astronaut.png"))).decode(width: side, height: side)
+        let ours = try photo.encoded(EncodeOptions(format: .png))
+        let unfiltered = try photo.written(suffix: ".png[compression=6,filter=none,strip=true]")
+        #expect(Double(ours.count) < 0.85 * Double(unfiltered.count), "\(ours.count) vs unfiltered \(unfiltered.count)")
+        #expect(try ours.pixels().0.rgbBytes() == photo.rgbBytes())
+    }
+
     @Test func largerJPEGsAreProgressive() throws {
         let small = try Synthetic.image(width: 48, height: 48, background: (10, 120, 200)).encoded(EncodeOptions(format: .jpeg))
         let large = try Synthetic.image(width: 200, height: 200, background: (10, 120, 200)).encoded(EncodeOptions(format: .jpeg))

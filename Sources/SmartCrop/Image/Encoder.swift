@@ -34,6 +34,13 @@ public struct EncodeOptions: Sendable, Equatable, Codable {
     /// JPEGs of at least this many pixels are written progressive: on the sample photos that is
     /// 0.3-2.8 % smaller from 128×128 up, and 12 % larger at 48×48.
     public static let progressiveJPEGPixels = 128 * 128
+
+    /// Truecolour PNGs up to this many pixels are deflated at zlib level 6, larger ones at 3.
+    /// On filtered rows the fast levels keep most of the saving (a 1200×630 photo: 892 KB at
+    /// level 3, 823 KB at 6, 1,667 KB unfiltered at 6) at the time an unfiltered level-6 encode
+    /// took (167 vs 169 ms), where level 6 takes 2.4 times as long; an avatar's encode is a
+    /// millisecond either way, and level 6 makes it 4-11 % smaller than level 3.
+    public static let thoroughPNGPixels = 512 * 512
 }
 
 extension Image {
@@ -77,7 +84,14 @@ extension Image {
         case .avif: suffix = ".avif[Q=\(quality!),compression=av1,effort=\(effort),strip=\(strip)]"
         case .png:
             // A quality for PNG asks for a palette image (libimagequant), as sharp does.
-            suffix = quality.map { ".png[compression=6,palette=true,Q=\($0),strip=\(strip)]" } ?? ".png[compression=6,strip=\(strip)]"
+            // A truecolour PNG gets adaptive filtering (libpng picks the filter that leaves the
+            // smallest differences, row by row), as the PNG specification recommends for
+            // photographs: libvips' default of no filter makes them about twice the size, and
+            // decoding costs the same. A palette image keeps no filter, as the specification
+            // advises for indices.
+            let level = width * height <= EncodeOptions.thoroughPNGPixels ? 6 : 3
+            suffix = quality.map { ".png[compression=6,palette=true,Q=\($0),strip=\(strip)]" }
+                ?? ".png[compression=\(level),filter=all,strip=\(strip)]"
         default: fatalError("unreachable: canEncode checked above")
         }
         let data = options.format.maxUnstoppablePixels == nil ? try image.written(suffix: suffix) : try image.writtenAside(suffix: suffix)
