@@ -117,6 +117,17 @@ struct FaceCLITests {
         #expect((left.first?["reason"] as? String)?.contains("second look") == true)
         #expect(json["strategy"] as? String == "subject")
         #expect(json["used_faces"] == nil)
+        // The same decisions and rectangle at a smaller size of the same aspect, which decodes
+        // the photo at the face proxy's size instead of whole: the second look and the faces
+        // do not depend on the output size.
+        let small = try object(try CLI.run(["crop", path, "--size", "600x315", "--json"], without: mtcnn).stdout)
+        let rect = { (json: [String: Any]) throws -> [Double] in
+            let crop = try #require(json["crop"] as? [String: Any])
+            return ["x", "y", "width", "height"].map { num(crop[$0]) }
+        }
+        #expect(try rect(small) == rect(json))
+        #expect((small["left_out_faces"] as? [[String: Any]])?.count == left.count)
+        #expect((small["faces"] as? [[String: Any]])?.map { num($0["score"]) } == faces.map { num($0["score"]) })
         // In --mode face the user asked for faces: the same detection frames the crop.
         let face = try object(try CLI.run(["crop", path, "--size", "1200x630", "--json", "--mode", "face"], without: mtcnn).stdout)
         #expect(face["strategy"] as? String == "face")
@@ -133,23 +144,34 @@ struct FaceCLITests {
     }
 
     @Test func detectAndCropReportTheSameFacesOfALargePhoto() throws {
-        // Above the detector's 640-px proxy, both commands must look at the same proxy.
+        // Above the detector's 640-px proxy, both commands must look at the same proxy: for a
+        // small output, which decodes at the proxy's size, and for a card that needs more of
+        // the source (1200x630 decodes the 1500-px photo at 0.8), from a PNG (resized from the
+        // larger decode) and a JPEG (decoded again with the loader's shrink).
         let ws = try Workspace()
-        let big = ws.path("big.png")
-        let enlarge = try CLI.run(["crop", CLISamples.path("astronaut.png"), "--size", "1500x1500", "--mode", "center", "-o", big])
-        #expect(enlarge.status == 0, "\(enlarge.stderr)")
+        var photos: [String] = []
+        for ext in ["png", "jpg"] {
+            let big = ws.path("big.\(ext)")
+            let enlarge = try CLI.run(["crop", CLISamples.path("astronaut.png"), "--size", "1500x1500", "--mode", "center", "-o", big])
+            #expect(enlarge.status == 0, "\(enlarge.stderr)")
+            photos.append(big)
+        }
         var models: [[String]] = [[]]
         if let yunet = ProcessInfo.processInfo.environment["SMARTCROP_YUNET_MODEL"], FileManager.default.fileExists(atPath: yunet) {
             models.append(["--face-model", yunet])
         }
-        for model in models {
-            let detected = try object(try CLI.run(["detect", big, "--json"] + model).stdout)
-            let cropped = try object(try CLI.run(["crop", big, "--size", "128x128", "--json"] + model).stdout)
-            func boxes(_ json: [String: Any]) -> [[Double]] {
-                ((json["faces"] as? [[String: Any]]) ?? []).map { [num($0["x"]), num($0["y"]), num($0["width"]), num($0["height"]), num($0["score"])] }
+        func boxes(_ json: [String: Any]) -> [[Double]] {
+            ((json["faces"] as? [[String: Any]]) ?? []).map { [num($0["x"]), num($0["y"]), num($0["width"]), num($0["height"]), num($0["score"])] }
+        }
+        for photo in photos {
+            for model in models {
+                let detected = try object(try CLI.run(["detect", photo, "--json"] + model).stdout)
+                #expect(!boxes(detected).isEmpty)
+                for size in ["128x128", "1200x630"] {
+                    let cropped = try object(try CLI.run(["crop", photo, "--size", size, "--json"] + model).stdout)
+                    #expect(boxes(detected) == boxes(cropped), "\(photo) \(size) \(model): detect \(boxes(detected)) vs crop \(boxes(cropped))")
+                }
             }
-            #expect(!boxes(detected).isEmpty)
-            #expect(boxes(detected) == boxes(cropped), "\(model): detect \(boxes(detected)) vs crop \(boxes(cropped))")
         }
     }
 }

@@ -141,15 +141,33 @@ final class AnalysisCache: @unchecked Sendable {
     func proxy(of image: Image, longestSide: Int) throws -> Image {
         let key = ProxyKey(image: ObjectIdentifier(image), longestSide: longestSide)
         if let cached = state.withLock({ $0.proxies[key] }) { return cached }
-        let scale = min(1, Double(longestSide) / Double(max(image.width, image.height)))
-        let w = max(1, Int((Double(image.width) * scale).rounded()))
-        let h = max(1, Int((Double(image.height) * scale).rounded()))
+        let size = Self.proxySize(of: image, longestSide: longestSide)
         // A larger proxy of the same image (the face detector's) is the cheaper start.
-        let proxy = try (smallestProxy(of: image, atLeast: w, h) ?? image).resized(toWidth: w, height: h).materialised()
+        let proxy = try Self.shrunk(smallestProxy(of: image, atLeast: size.width, size.height) ?? image, to: size)
+        adopt(proxy, asProxyOf: image, longestSide: longestSide)
+        return proxy
+    }
+
+    /// Makes `proxy` the proxy of `image` at `longestSide`, for a view of the same pixels made
+    /// another way (see `FaceAnalysis.adoptDetectView`).
+    func adopt(_ proxy: Image, asProxyOf image: Image, longestSide: Int) {
         state.withLock {
-            $0.proxies[key] = proxy
+            $0.proxies[ProxyKey(image: ObjectIdentifier(image), longestSide: longestSide)] = proxy
             $0.keepAlive.append(image)  // the key's identity must not be reused while cached
         }
-        return proxy
+    }
+
+    /// `image` shrunk so its longest side is at most `longestSide` (never enlarged), in memory.
+    static func shrunk(_ image: Image, longestSide: Int) throws -> Image {
+        try shrunk(image, to: proxySize(of: image, longestSide: longestSide))
+    }
+
+    private static func proxySize(of image: Image, longestSide: Int) -> (width: Int, height: Int) {
+        let scale = min(1, Double(longestSide) / Double(max(image.width, image.height)))
+        return (max(1, Int((Double(image.width) * scale).rounded())), max(1, Int((Double(image.height) * scale).rounded())))
+    }
+
+    private static func shrunk(_ start: Image, to size: (width: Int, height: Int)) throws -> Image {
+        try start.resized(toWidth: size.width, height: size.height).materialised()
     }
 }

@@ -190,25 +190,46 @@ enum FaceAnalysis {
 }
 
 extension FaceAnalysis {
+    /// The scale `detect` decodes a source at: its face proxy's, where the loader can shrink.
+    static func viewScale(of info: SourceInfo, proxySide: Int) -> Double {
+        min(1, Double(proxySide) / Double(max(info.width, info.height)))
+    }
+
+    /// For a crop whose output needs more of the source than the face proxy (a 1200×630 card
+    /// of a 2000-px photo): makes `decoded`'s face proxy the view `detect` decodes, instead of
+    /// a resize of `decoded`. The two differ slightly by resampling path, which is enough to move
+    /// a face across the score threshold, and the same image must give the same faces whatever
+    /// the output size and whether `detect` or `crop` asks.
+    static func adoptDetectView(of source: OpenedSource, decoded: Image, analysis: AnalysisCache,
+                                proxySide: Int = AnalysisSize.faceProxy, stop: StopSignal?) throws {
+        let view = try source.decode(scale: viewScale(of: source.info, proxySide: proxySide), from: decoded, stop: stop)
+        guard view !== decoded else { return }
+        analysis.adopt(try AnalysisCache.shrunk(view, longestSide: proxySide), asProxyOf: decoded, longestSide: proxySide)
+    }
+
     /// A second look at a face: the same detector on a crop around it (three face sizes
     /// across), at a different scale than the proxy showed it. A real face is found again;
     /// texture that looked like one at one scale (a shelf, an animal's markings) mostly is not.
+    /// The look is cut from the face proxy, not from the working image, whose size follows the
+    /// output: the same photo must trust the same faces at every output size.
     /// `face` is in frame pixels; true when a detection there overlaps it (IoU ≥ 0.3).
     static func seenAgain(_ face: DetectedFace, in image: Image, frame: CropFrame, report: FaceReport, models: FaceModels,
-                          search: FaceSearch) throws -> Bool {
+                          search: FaceSearch, analysis: AnalysisCache) throws -> Bool {
         let size = face.size
         guard size > 0 else { return false }
-        let firstLook = size * Double(report.proxyWidth) / Double(frame.width)
+        let proxy = try analysis.proxy(of: image, longestSide: search.proxySide)
+        // Proxy pixels per frame pixel.
+        let px = Double(proxy.width) / Double(frame.width), py = Double(proxy.height) / Double(frame.height)
+        let firstLook = size * px
         // Half again as large for a small face (a blurrier view than that loses real faces
         // too), a little over half the size for a large one.
         let target = firstLook < 64 ? firstLook * 1.5 : max(firstLook * 0.6, 40)
         let around = face.rect.insetBy(dx: -size, dy: -size)
-        let inImage = around.scaled(x: frame.imageScaleX, y: frame.imageScaleY).pixelRect(within: image.width, image.height)
-        guard inImage.width >= 8, inImage.height >= 8 else { return false }
-        // Image pixels per frame pixel, then the scale that brings the face to `target`.
-        let scale = target / (size * frame.imageScaleX)
-        let w = max(24, Int((Double(inImage.width) * scale).rounded())), h = max(24, Int((Double(inImage.height) * scale).rounded()))
-        let view = try image.cropped(inImage).resized(toWidth: w, height: h)
+        let inProxy = around.scaled(x: px, y: py).pixelRect(within: proxy.width, proxy.height)
+        guard inProxy.width >= 8, inProxy.height >= 8 else { return false }
+        let scale = target / firstLook
+        let w = max(24, Int((Double(inProxy.width) * scale).rounded())), h = max(24, Int((Double(inProxy.height) * scale).rounded()))
+        let view = try proxy.cropped(inProxy).resized(toWidth: w, height: h)
         let detector = try models.detector(search.detector)
         let options = DetectionOptions(scoreThreshold: Float(report.threshold), threads: 1)
         let found: [Face]
@@ -218,8 +239,8 @@ extension FaceAnalysis {
             throw SmartCropError.processing(operation: "face detection", message: error.description)
         }
         // Where the face is expected in the view.
-        let sx = Double(w) / (Double(inImage.width) / frame.imageScaleX), sy = Double(h) / (Double(inImage.height) / frame.imageScaleY)
-        let ox = Double(inImage.x) / frame.imageScaleX, oy = Double(inImage.y) / frame.imageScaleY
+        let sx = Double(w) / Double(inProxy.width) * px, sy = Double(h) / Double(inProxy.height) * py
+        let ox = Double(inProxy.x) / px, oy = Double(inProxy.y) / py
         let expected = Rect(x: (face.x - ox) * sx, y: (face.y - oy) * sy, width: face.width * sx, height: face.height * sy)
         return found.contains { other in
             let r = Rect(x: Double(other.x), y: Double(other.y), width: Double(other.width), height: Double(other.height))
@@ -241,8 +262,7 @@ public enum FaceFinder {
     public static func detectShowing(_ source: OpenedSource, models: FaceModels, search: FaceSearch = FaceSearch(),
                                      threads: Int = 1, stop: StopSignal? = nil) throws -> (report: FaceReport, image: Image) {
         let info = source.info
-        let scale = min(1, Double(search.proxySide) / Double(max(info.width, info.height)))
-        let image = try source.decode(scale: scale, stop: stop)
+        let image = try source.decode(scale: FaceAnalysis.viewScale(of: info, proxySide: search.proxySide), stop: stop)
         let frame = CropFrame(width: info.width, height: info.height,
                               imageScaleX: Double(image.width) / Double(info.width),
                               imageScaleY: Double(image.height) / Double(info.height), toSource: .identity)

@@ -154,9 +154,32 @@ public final class OpenedSource: @unchecked Sendable {
 
     /// Decodes at a uniform scale of the oriented source (rounded to whole pixels).
     public func decode(scale: Double, stop: StopSignal? = nil) throws -> Image {
+        let size = decodedSize(scale: scale)
+        return try decode(width: size.width, height: size.height, stop: stop)
+    }
+
+    /// The size `decode(scale:)` gives.
+    func decodedSize(scale: Double) -> (width: Int, height: Int) {
         let s = min(scale, 1)
-        return try decode(width: max(1, Int((Double(info.width) * s).rounded(.up))),
-                          height: max(1, Int((Double(info.height) * s).rounded(.up))), stop: stop)
+        return (max(1, Int((Double(info.width) * s).rounded(.up))), max(1, Int((Double(info.height) * s).rounded(.up))))
+    }
+
+    /// `decode(scale:)`, given the image `decode` made at a larger scale: the same pixels as a
+    /// decode of its own. A format whose loader cannot shrink (PNG, GIF, TIFF) and needs no
+    /// colour transform decodes by loading whole and resizing, so when `larger` is the whole
+    /// source, resizing it the same way is that decode without reading the file again. Anything
+    /// else is decoded again: resizing a resized image, a loader's shrink (JPEG's DCT scaling,
+    /// WebP's scaled decode) or a profile transform after the resize give other pixels.
+    func decode(scale: Double, from larger: Image, stop: StopSignal? = nil) throws -> Image {
+        let size = decodedSize(scale: scale)
+        if size.width == larger.width, size.height == larger.height { return larger }
+        let loaderCannotShrink = [.png, .gif, .tiff].contains(info.format)
+        let whole = larger.width == info.width && larger.height == info.height
+        guard whole, loaderCannotShrink, !info.isCMYK, !info.hasICCProfile || profileIsSRGB else {
+            return try decode(width: size.width, height: size.height, stop: stop)
+        }
+        return try larger.derive("thumbnail") { sc_thumbnail_image($0, $1, Int32(size.width), Int32(size.height), nil, nil) }
+            .toSRGB().materialised()
     }
 
     /// The image as `format`'s own loader reads it, lazily: only the header is read here.

@@ -251,6 +251,12 @@ extension Pipeline {
         return resolved
     }
 
+    /// Whether the first operation, the one that sees the decoded source, looks for faces.
+    var firstOperationLooksForFaces: Bool {
+        if case .smartCrop(let settings) = operations.first { return settings.mode == .auto || settings.mode == .face }
+        return false
+    }
+
     /// Whether running this pipeline will look for faces (a smart crop in auto or face mode).
     var looksForFaces: Bool {
         operations.contains { operation in

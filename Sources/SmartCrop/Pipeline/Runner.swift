@@ -89,6 +89,11 @@ public enum PipelineRunner {
             defer { warmUp.wait() }
             decoded = try shared.timed("decode") { try source.decode(scale: scale, stop: options.stop) }
         }
+        if pipelines.contains(where: { $0.1.firstOperationLooksForFaces }) {
+            try shared.timed("decode") {
+                try FaceAnalysis.adoptDetectView(of: source, decoded: decoded, analysis: analysis, stop: options.stop)
+            }
+        }
         let decodeTime = shared.timings["decode"] ?? .zero
         @Sendable func output(_ index: Int) throws -> PipelineOutput {
             let context = PipelineContext(source: source, analysis: analysis, options: options)

@@ -132,7 +132,7 @@ struct SmartCropStep: PipelineStep {
             if faces[next].score >= sure { continue }
             let seen = try context.timed("second look") {
                 try FaceAnalysis.seenAgain(report.faces[next], in: image, frame: frame, report: report,
-                                           models: try context.faceModels(), search: search)
+                                           models: try context.faceModels(), search: search, analysis: context.analysis)
             }
             if !seen { left.append(LeftOutFace(face: next, reason: "not found again on a second look at another scale")) }
         }
