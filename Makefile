@@ -26,7 +26,7 @@ BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
 BENCH_VENV  := .venv-bench
 BENCH_REQ   := onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 pillow==13.0.0
 
-.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench bench-bytes parity-fixtures eval clean install
+.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench bench-bytes parity-fixtures eval clean install pictures
 
 all: build
 
@@ -85,6 +85,13 @@ demo: build samples
 	  done; \
 	done
 	@echo "results in out/demo/; the binaries are $(RELEASE_BIN) and $(dir $(RELEASE_BIN))smartcrop-server (make install puts both in $(PREFIX)/bin)"
+
+# The README's pictures of how `auto` treats faces (made from the sample photos, so kept out of
+# git): a face with its subject, an unsure face left out, small background faces left out, no face.
+# YuNet is used for the cases that do not name MTCNN when it is at YUNET_MODEL.
+pictures: build samples bench-deps
+	@face=""; if [ -f "$(YUNET_MODEL)" ]; then face="$(abspath $(YUNET_MODEL))"; fi; \
+	SMARTCROP_FACE_MODEL=$$face scripts/readme-pictures.sh $(RELEASE_BIN) $(SAMPLES) out/pictures $(SUBJECT_MODEL)
 
 # `smartcrop` and the `smartcrop-server` it runs for `smartcrop serve` side by side in
 # $(DESTDIR)$(PREFIX)/bin. They link the Swift runtime statically; the machine needs libvips
