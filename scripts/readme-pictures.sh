@@ -6,6 +6,7 @@
 set -euo pipefail
 bin=$1 samples=$2 out=$3 subject=${4:-}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # vipsthumbnail writes -o relative to its input
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 model=()
