@@ -64,6 +64,21 @@ import Testing
         }
     }
 
+    @Test func roomAroundTheMainFaceDoesNotCostAnotherFaceItsChin() throws {
+        // Two people, one above the other (a couple, a parent holding a child): the faces span
+        // 908 px and the 16:9 crop is 900 high, so they do not fit together with any room. Room
+        // above the upper face would put the crop at the top and cut the lower chin; whole faces
+        // come first, so the crop moves down until both are whole.
+        let scene = map(160, 100, subject: [(30, 0, 100, 100)])
+        let upper = face(400, 20, 400), lower = face(800, 460, 390)
+        let crop = try frame([upper, lower], image: (1600, 1000), target: (16, 9), subject: scene)
+        #expect(crop.height == 900)
+        for f in [upper, lower] { #expect(f.rect.fractionInside(crop.asRect) >= 0.95, "\(f.rect) in \(crop)") }
+        // With room to spare, the room is kept: a single face still gets half a face above it.
+        let alone = try frame([face(400, 300, 300)], image: (1600, 1000), target: (16, 9), subject: scene)
+        #expect(Double(alone.y) <= 300 - 150 + 0.5, "\(alone)")
+    }
+
     @Test func theSubjectOnlyDecidesAmongPositionsThatHoldTheFaces() throws {
         // Two subjects either side of a face: the crop goes to the heavier one, and stays on the face.
         let scene = map(300, 100, subject: [(20, 20, 40, 60), (180, 30, 50, 60)])

@@ -192,13 +192,19 @@ public enum FaceFraming {
             $0.isFlat ? nil : SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height)
         } : nil
         var anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
+        // Positions that give the faces room; nil when every position considered does.
+        var roomy: Rect?
         if subject != nil {
             // The subject may pull the crop anywhere the faces stay inside, but not onto them:
             // a detector's box runs from the brows to the chin, and the head goes on for about
             // half a box beyond it. So half a face of room on each side, or as much as there is.
             let margin = faces[main].rect.height * 0.5
             let mx = min(margin, max(0, (width - anchor.width) / 2)), my = min(margin, max(0, (height - anchor.height) / 2))
-            anchor = anchor.insetBy(dx: -mx, dy: -my).intersection(frame) ?? anchor
+            let withRoom = anchor.insetBy(dx: -mx, dy: -my).intersection(frame) ?? anchor
+            // When the faces do not fit together, the room around the main face must not cost
+            // another face its chin: the room is then a preference, ranked below whole
+            // significant faces and above everything else (as when it was a constraint).
+            if fits { anchor = withRoom } else { roomy = withRoom }
         }
         if !fits { note = note ?? "the \(focus.count) faces do not fit together; kept the largest" }
         func range(_ lo: Double, _ hi: Double, _ anchorLo: Double, _ anchorHi: Double, _ length: Double) -> ClosedRange<Double> {
@@ -227,9 +233,14 @@ public enum FaceFraming {
             }
             return values
         }
+        // The room's own edges, so the positions that give it are among those scored.
+        var roomEdges: (x: [(Double, Double)], y: [(Double, Double)]) = ([], [])
+        if let roomy { roomEdges = ([(roomy.x, roomy.maxX)], [(roomy.y, roomy.maxY)]) }
         let considered = Array(faces.indices.sorted { faces[$0].size > faces[$1].size }.prefix(64))
-        let xCandidates = candidates(xs, ideal: desired.x, edges: considered.map { (faces[$0].rect.x, faces[$0].rect.maxX) }, length: width)
-        let yCandidates = candidates(ys, ideal: desired.y, edges: considered.map { (faces[$0].rect.y, faces[$0].rect.maxY) }, length: height)
+        let xCandidates = candidates(xs, ideal: desired.x, edges: considered.map { (faces[$0].rect.x, faces[$0].rect.maxX) } + roomEdges.x,
+                                     length: width)
+        let yCandidates = candidates(ys, ideal: desired.y, edges: considered.map { (faces[$0].rect.y, faces[$0].rect.maxY) } + roomEdges.y,
+                                     length: height)
         let significantSet = Set(significant)
         var best: (score: [Double], rect: Rect)?
         for x in xCandidates {
@@ -250,7 +261,8 @@ public enum FaceFraming {
                 let share = subject.map {
                     1000 * $0.share(x: x / frame.width, y: y / frame.height, width: width / frame.width, height: height / frame.height)
                 } ?? 0
-                let score = [wholeSignificant, -cut, wholeOther, share, -distance]
+                let room: Double = roomy.map { crop.contains($0, tolerance: 0.5) ? 1 : 0 } ?? 1
+                let score = [wholeSignificant, room, -cut, wholeOther, share, -distance]
                 if let current = best?.score, !Self.outranks(score, current) { continue }
                 best = (score, crop)
             }
