@@ -234,8 +234,7 @@ public enum FaceFraming {
             return values
         }
         // The room's own edges, so the positions that give it are among those scored.
-        var roomEdges: (x: [(Double, Double)], y: [(Double, Double)]) = ([], [])
-        if let roomy { roomEdges = ([(roomy.x, roomy.maxX)], [(roomy.y, roomy.maxY)]) }
+        let roomEdges = roomy.map { (x: [($0.x, $0.maxX)], y: [($0.y, $0.maxY)]) } ?? (x: [], y: [])
         let considered = Array(faces.indices.sorted { faces[$0].size > faces[$1].size }.prefix(64))
         let xCandidates = candidates(xs, ideal: desired.x, edges: considered.map { (faces[$0].rect.x, faces[$0].rect.maxX) } + roomEdges.x,
                                      length: width)
