@@ -252,18 +252,10 @@ extension Pipeline {
     }
 
     /// Whether the first operation, the one that sees the decoded source, looks for faces.
-    var firstOperationLooksForFaces: Bool {
-        if case .smartCrop(let settings) = operations.first { return settings.mode == .auto || settings.mode == .face }
-        return false
-    }
+    var firstOperationLooksForFaces: Bool { operations.first?.looksForFaces ?? false }
 
-    /// Whether running this pipeline will look for faces (a smart crop in auto or face mode).
-    var looksForFaces: Bool {
-        operations.contains { operation in
-            if case .smartCrop(let settings) = operation { return settings.mode == .auto || settings.mode == .face }
-            return false
-        }
-    }
+    /// Whether running this pipeline will look for faces.
+    var looksForFaces: Bool { operations.contains(where: \.looksForFaces) }
 
     /// Whether a smart crop may look at the subject map: `auto` (as the fallback or beside faces)
     /// and `subject` with our strategy.
@@ -313,5 +305,13 @@ public struct AcceptHeader: Sendable {
     /// The highest q-value of the ranges whose type starts with `prefix` (0 when none does).
     public func quality(ofTypesStartingWith prefix: String) -> Double {
         ranges.filter { $0.type.hasPrefix(prefix) }.map(\.quality).max() ?? 0
+    }
+}
+
+extension ImageOperation {
+    /// A smart crop in auto or face mode.
+    var looksForFaces: Bool {
+        if case .smartCrop(let settings) = self { return settings.mode == .auto || settings.mode == .face }
+        return false
     }
 }
