@@ -79,6 +79,21 @@ import Testing
         #expect(Double(alone.y) <= 300 - 150 + 0.5, "\(alone)")
     }
 
+    @Test func roomAcrossIsTheHeadsWidthSoAFaceBesideItStaysWhole() throws {
+        // A large headshot with a small face at the right (a child, a passer-by: too small to
+        // count, 0.19 of the main face). The 4:5 crop is 688 px wide. Half a face height of room
+        // either side (216 px) pinned it at x 136, cutting the small face to 63 %. A head is
+        // about one and a half boxes wide, so a quarter of the width either side leaves the crop
+        // free to move and hold the small face whole (95 % inside, the framing's own measure).
+        let scene = map(100, 86, subject: [(30, 20, 38, 66)])
+        let main = face(300, 220, 360), beside = face(780, 540, 70)
+        let crop = try frame([main, beside], image: (1000, 860), target: (4, 5), subject: scene)
+        #expect(crop.width == 688)
+        #expect(beside.rect.fractionInside(crop.asRect) >= 0.95, "\(beside.rect) in \(crop)")
+        // The main face keeps its room across: a quarter of its width on each side.
+        #expect(Double(crop.x) <= 300 - 90 + 0.5 && Double(crop.x + crop.width) >= 660 + 90 - 0.5, "\(crop)")
+    }
+
     @Test func theSubjectOnlyDecidesAmongPositionsThatHoldTheFaces() throws {
         // Two subjects either side of a face: the crop goes to the heavier one, and stays on the face.
         let scene = map(300, 100, subject: [(20, 20, 40, 60), (180, 30, 50, 60)])

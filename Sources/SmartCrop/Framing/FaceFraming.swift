@@ -195,11 +195,16 @@ public enum FaceFraming {
         // Positions that give the faces room; nil when every position considered does.
         var roomy: Rect?
         if subject != nil {
-            // The subject may pull the crop anywhere the faces stay inside, but not onto them:
-            // a detector's box runs from the brows to the chin, and the head goes on for about
-            // half a box beyond it. So half a face of room on each side, or as much as there is.
-            let margin = faces[main].rect.height * 0.5
-            let mx = min(margin, max(0, (width - anchor.width) / 2)), my = min(margin, max(0, (height - anchor.height) / 2))
+            // The subject may pull the crop anywhere the faces stay inside, but not onto them.
+            // The room is the head around the box: a detector's box runs from the brows to the
+            // chin, and the hair goes on for about half a box above it (the neck as far below);
+            // across, ears and hair make a head about one and a half boxes wide. So half a face
+            // height above and below, a quarter of its width either side, or as much as there
+            // is. More room across than the head needs would pin a large face to the crop's
+            // centre and cut a face beside it that moving the crop keeps whole.
+            let head = faces[main].rect
+            let mx = min(head.width * 0.25, max(0, (width - anchor.width) / 2))
+            let my = min(head.height * 0.5, max(0, (height - anchor.height) / 2))
             let withRoom = anchor.insetBy(dx: -mx, dy: -my).intersection(frame) ?? anchor
             // When the faces do not fit together, the room around the main face must not cost
             // another face its chin: the room is then a preference, ranked below whole
