@@ -208,7 +208,7 @@ public enum FaceFraming {
             let withRoom = anchor.insetBy(dx: -mx, dy: -my).intersection(frame) ?? anchor
             // When the faces do not fit together, the room around the main face must not cost
             // another face its chin: the room is then a preference, ranked below whole
-            // significant faces and above everything else (as when it was a constraint).
+            // significant faces and above everything else.
             if fits { anchor = withRoom } else { roomy = withRoom }
         }
         if !fits { note = note ?? "the \(focus.count) faces do not fit together; kept the largest" }
