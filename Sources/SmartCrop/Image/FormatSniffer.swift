@@ -24,7 +24,10 @@ public enum FormatSniffer {
         if at(0, [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .accepted(.png) }
         if text(0, "GIF87a") || text(0, "GIF89a") { return .accepted(.gif) }
         if text(0, "RIFF"), text(8, "WEBP") { return .accepted(.webp) }
-        if at(0, [0x49, 0x49, 0x2A, 0x00]) || at(0, [0x4D, 0x4D, 0x00, 0x2A]) { return .accepted(.tiff) }
+        // Classic TIFF (42), and BigTIFF (43: 64-bit offsets, for files over 4 GB), which the
+        // same libtiff loader reads.
+        if at(0, [0x49, 0x49, 0x2A, 0x00]) || at(0, [0x4D, 0x4D, 0x00, 0x2A])
+            || at(0, [0x49, 0x49, 0x2B, 0x00]) || at(0, [0x4D, 0x4D, 0x00, 0x2B]) { return .accepted(.tiff) }
         if text(4, "ftyp"), head.count >= 12 {
             let brand = String(decoding: head[8..<12], as: UTF8.self)
             if ["avif", "avis"].contains(brand) { return .accepted(.avif) }

@@ -79,4 +79,13 @@ extension Image {
         guard vips_image_get_blob(pointer, VIPS_META_ICC_NAME, &data, &length) == 0, let data, length > 0 else { return false }
         return ICCProfile.describesSRGB(UnsafeRawBufferPointer(start: data, count: length))
     }
+
+    /// Whether the embedded ICC profile can convert these pixels: lcms parses it, and its colour
+    /// space has the image's bands (an RGB profile on a grey JPEG cannot be applied).
+    var hasUsableProfile: Bool {
+        var data: UnsafeRawPointer?
+        var length = 0
+        guard vips_image_get_blob(pointer, VIPS_META_ICC_NAME, &data, &length) == 0, let data, length > 0 else { return false }
+        return vips_icc_is_compatible_profile(pointer, data, length) != 0
+    }
 }

@@ -21,6 +21,7 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     /// EXIF orientation tag of the file (1 = upright); already applied to `width`/`height`.
     public var orientation: Int
     public var hasAlpha: Bool
+    /// An embedded colour profile that can be used; a damaged one is ignored and counts as none.
     public var hasICCProfile: Bool
     public var isCMYK: Bool
     /// Size of the encoded input.
@@ -64,6 +65,9 @@ public final class OpenedSource: @unchecked Sendable {
     private let failOn: DecodeFailurePolicy
     /// The embedded profile is sRGB already, so decoding needs no colour transform.
     let profileIsSRGB: Bool
+    /// The embedded profile cannot be used (damaged, cut short, or for another colour space
+    /// than the pixels'): it is dropped before decoding, as if the file had none.
+    let ignoresProfile: Bool
     /// Problems a lenient decode got past (see `DecodeFailurePolicy.none`). Variants may decode
     /// again from several threads, hence the lock.
     public var warnings: [String] { warningList.withLock { $0 } }
@@ -92,8 +96,16 @@ public final class OpenedSource: @unchecked Sendable {
         }
         failOn = limits.failOn
         let header = try OpenedSource.load(format, path: path, bytes: bytes, options: "access=sequential")
-        self.info = try OpenedSource.describe(header, format: format, byteCount: byteCount, limits: limits)
-        self.profileIsSRGB = header.hasSRGBProfile
+        profileIsSRGB = header.hasSRGBProfile
+        // A broken profile says nothing about the pixels, which are fine: libvips decodes them,
+        // and only the colour transform would refuse the profile. So it is treated as absent.
+        ignoresProfile = header.hasField(VIPS_META_ICC_NAME) && !profileIsSRGB && !header.hasUsableProfile
+        self.info = try OpenedSource.describe(header, format: format, byteCount: byteCount, limits: limits,
+                                              hasUsableProfile: header.hasField(VIPS_META_ICC_NAME) && !ignoresProfile)
+        if ignoresProfile {
+            let assumed = info.isCMYK ? "CMYK with a standard profile" : header.bands <= 2 ? "plain grey" : "sRGB"
+            warningList.withLock { $0.append("the embedded colour profile is damaged or does not fit the image and was ignored; the colours are taken as \(assumed)") }
+        }
     }
 
     /// Decodes the whole image at exactly `width` × `height` (in oriented pixels): upright,
@@ -133,7 +145,8 @@ public final class OpenedSource: @unchecked Sendable {
         default:
             break
         }
-        let loaded = try OpenedSource.load(info.format, path: path, bytes: bytes, options: options, stop: stop)
+        var loaded = try OpenedSource.load(info.format, path: path, bytes: bytes, options: options, stop: stop)
+        if ignoresProfile { loaded = try loaded.removingField(VIPS_META_ICC_NAME) }
         // An embedded profile (or CMYK, which has no meaning without one) needs a real colour
         // transform to sRGB; untagged RGB is taken as sRGB already and costs nothing, and so is
         // RGB tagged with an sRGB profile (its profile stays attached).
@@ -203,8 +216,15 @@ public final class OpenedSource: @unchecked Sendable {
     }
 
     /// Our own short message for a decoder's failure; libvips' words go to `detail`, for logs.
+    /// A valid file in a variant the decoder does not implement is unsupported (415), one over
+    /// the decoder's own size limit too large (413): calling either "damaged" would send its
+    /// owner looking for a fault that is not there.
     static func decodeFailure(_ format: ImageFormat, detail: String) -> SmartCropError {
         let words = detail.lowercased()
+        if let variant = unsupportedVariant(words) { return .unsupportedFormat(variant) }
+        if words.contains("security limit") || words.contains("exceeds the maximum image size") {
+            return .tooLarge("the image is larger than the \(format.displayName) decoder allows")
+        }
         let truncated = ["premature end", "truncated", "unexpected end", "end of file", "not enough data", "out of data",
                          "short read", "read error", "eof"].contains { words.contains($0) }
         let message = truncated ? "the \(format.displayName) file is truncated"
@@ -212,7 +232,28 @@ public final class OpenedSource: @unchecked Sendable {
         return .undecodable(message, detail: detail)
     }
 
-    private static func describe(_ header: Image, format: ImageFormat, byteCount: Int, limits: DecodeLimits) throws -> SourceInfo {
+    /// The decoders' words for valid files they do not implement (libjpeg-turbo's SOF
+    /// types, libtiff's and libvips' TIFF layouts), in plain words.
+    private static func unsupportedVariant(_ words: String) -> String? {
+        if let sof = words.firstMatch(of: /unsupported jpeg process: sof type 0x([0-9a-f]{2})/).flatMap({ UInt8($0.1, radix: 16) }) {
+            return switch sof {
+            case 0xC3, 0xC7, 0xCB, 0xCF: "lossless JPEG is not supported"
+            case 0xC5, 0xC6, 0xCD, 0xCE: "hierarchical JPEG is not supported"
+            default: "this JPEG coding process (SOF\(sof & 0x0F)) is not supported"
+            }
+        }
+        if words.contains("unsupported jpeg data precision") { return "JPEG with more than 8 bits per sample is not supported" }
+        if words.contains("tiled separate planes") { return "TIFF with tiled separate planes is not supported" }
+        if words.contains("subsampled images not supported") { return "subsampled (YCbCr) TIFF is not supported" }
+        if words.contains("old-style jpeg") || words.contains("ojpeg") { return "TIFF with old-style JPEG compression is not supported" }
+        if words.contains("compression support is not configured") { return "TIFF with this compression is not supported" }
+        if words.contains("bits per sample palette image not supported") { return "TIFF palette images of this depth are not supported" }
+        if words.contains("unsupported tiff image type") { return "this kind of TIFF image is not supported" }
+        return nil
+    }
+
+    private static func describe(_ header: Image, format: ImageFormat, byteCount: Int, limits: DecodeLimits,
+                                 hasUsableProfile: Bool) throws -> SourceInfo {
         let orientation = Int(vips_image_get_orientation(header.pointer))
         let swap = vips_image_get_orientation_swap(header.pointer) != 0
         var format = format
@@ -226,7 +267,7 @@ public final class OpenedSource: @unchecked Sendable {
             throw SmartCropError.tooLarge("the image is \(width)x\(height) (\(PixelCount(width * height))); the limit is \(PixelCount(limits.maxPixels))")
         }
         return SourceInfo(width: width, height: height, format: format, orientation: orientation,
-                          hasAlpha: header.hasAlpha, hasICCProfile: header.hasField(VIPS_META_ICC_NAME),
+                          hasAlpha: header.hasAlpha, hasICCProfile: hasUsableProfile,
                           isCMYK: header.interpretation == VIPS_INTERPRETATION_CMYK, byteCount: byteCount)
     }
 }
@@ -262,6 +303,13 @@ func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) t
 
 extension Image {
     func hasField(_ name: String) -> Bool { vips_image_get_typeof(pointer, name) != 0 }
+
+    /// A copy without the metadata field `name`; the pixels are shared.
+    func removingField(_ name: String) throws -> Image {
+        let copy = try derive("copy") { sc_copy($0, $1) }
+        _ = vips_image_remove(copy.pointer, name)
+        return copy
+    }
 
     func string(_ name: String) -> String? {
         guard hasField(name) else { return nil }
