@@ -216,8 +216,14 @@ struct Handlers: Sendable {
         answer.crop = output.decision?.crop
         answer.strategy = output.decision?.strategy
         answer.faces = output.decision?.faces.map(FaceJSON.init) ?? []
+        answer.subjectSource = output.decision?.subjectSource?.rawValue
+        answer.detector = output.decision?.detector
         answer.warnings = output.warnings.isEmpty ? nil : output.warnings
-        return try JSON.response(answer)
+        var response = try JSON.response(answer)
+        for (name, value) in Encoded.decisionHeaders(output) {
+            if let name = HTTPField.Name(name) { response.headers[name] = value }
+        }
+        return response
     }
 
     // MARK: GET /api/v1/download/{jobId}/{name}
@@ -277,6 +283,12 @@ struct Encoded: Sendable {
 
     /// The image itself, with the decision in headers.
     static func image(_ output: PipelineOutput) -> Encoded {
+        Encoded(body: output.data, contentType: output.format.mimeType, headers: decisionHeaders(output))
+    }
+
+    /// The decision as `X-Smartcrop-*` headers: what the JSON answers say, for answers whose
+    /// body is the image (or, for the smart-crop tool, the shape of the API it replaces).
+    static func decisionHeaders(_ output: PipelineOutput) -> [(String, String)] {
         var headers = [("X-Smartcrop-Width", String(output.width)), ("X-Smartcrop-Height", String(output.height)),
                        ("X-Smartcrop-Source", "\(output.source.width)x\(output.source.height)")]
         if let decision = output.decision {
@@ -286,11 +298,13 @@ struct Encoded: Sendable {
             let faces = (try? JSON.encoder.encode(decision.faces.map(FaceJSON.init))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
             headers.append(("X-Smartcrop-Faces", faces))
             if let fallback = decision.fallback { headers.append(("X-Smartcrop-Fallback", fallback.filter { $0.isASCII && $0 != "\n" })) }
+            if let detector = decision.detector { headers.append(("X-Smartcrop-Detector", detector)) }
+            if let subject = decision.subjectSource { headers.append(("X-Smartcrop-Subject-Source", subject.rawValue)) }
         }
         if !output.warnings.isEmpty {
             headers.append(("X-Smartcrop-Warning", output.warnings.joined(separator: "; ").filter { $0.isASCII && $0 != "\n" }))
         }
-        return Encoded(body: output.data, contentType: output.format.mimeType, headers: headers)
+        return headers
     }
 
     func response() -> Response {
@@ -394,5 +408,7 @@ struct ToolAnswer: Encodable {
     var crop: PixelRect?
     var strategy: String?
     var faces: [FaceJSON] = []
+    var subjectSource: String?
+    var detector: String?
     var warnings: [String]?
 }
