@@ -7,6 +7,7 @@
 #endif
 #include <gmodule.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,33 @@ void sc_set_threads(int threads) { vips_concurrency_set(threads); }
 void sc_release_freed_memory(void) {
 #ifdef __GLIBC__
     malloc_trim(0);
+#endif
+}
+
+int sc_malloc_arena_max(int arenas) {
+#ifdef __GLIBC__
+    return mallopt(M_ARENA_MAX, arenas) == 1 ? 0 : -1;
+#else
+    return -1;
+#endif
+}
+
+int sc_malloc_arena_count(void) {
+#ifdef __GLIBC__
+    // glibc has no call that returns the count; malloc_info writes one <heap nr="N"> element
+    // per arena.
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream(&text, &size);
+    if (!stream) return -1;
+    int written = malloc_info(0, stream) == 0;
+    fclose(stream);
+    int count = 0;
+    for (const char *at = text; written && at && (at = strstr(at, "<heap nr=")); at++) count++;
+    free(text);
+    return written ? count : -1;
+#else
+    return -1;
 #endif
 }
 

@@ -55,6 +55,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var localRoot: String?
     /// Memory for fetched source bytes, kept for the next request of another size (0: none).
     public var sourceCacheMegabytes = 64
+    /// glibc malloc arenas (see `ImageEngine.capMallocArenas`); nil: one per worker, at least
+    /// 2; 0: glibc's own default (8 per core).
+    public var mallocArenaMax: Int?
 
     public init() {}
 
@@ -65,7 +68,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                               "idle_timeout_seconds", "fail_on", "workers", "queue_size", "download_dir", "download_ttl_seconds",
                               "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model", "subject_model",
                               "subject_size", "url_signing", "cache_control", "source_prefixes", "local_root",
-                              "source_cache_mb"]
+                              "source_cache_mb", "malloc_arena_max"]
 
     /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
     public static func load(file: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
@@ -186,6 +189,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "cache_control": cacheControl = try string()
         case "local_root": localRoot = try string()
         case "source_cache_mb": sourceCacheMegabytes = try int(0...65536)
+        case "malloc_arena_max": mallocArenaMax = try int(0...1024)
         case "source_prefixes":
             sourcePrefixes = try strings()
             if let bad = sourcePrefixes.first(where: { !($0.hasPrefix("https://") || $0.hasPrefix("http://")) }) {
@@ -198,6 +202,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// What the library checks on every image: header limits, output limits, damage policy.
     public var decodeLimits: DecodeLimits {
         DecodeLimits(maxPixels: maxPixels, maxOutputPixels: maxOutputPixels, failOn: failOn)
+    }
+
+    /// The malloc arena cap to set at start, or nil to leave the allocator as it is: when the
+    /// setting is not given and glibc's own `MALLOC_ARENA_MAX` (or an `arena_max` tunable) is,
+    /// that was the operator's choice and glibc has applied it already.
+    public func mallocArenaCap(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        if let mallocArenaMax { return mallocArenaMax }
+        if environment["MALLOC_ARENA_MAX"] != nil || environment["GLIBC_TUNABLES"]?.contains("arena_max") == true { return nil }
+        return max(2, workers)
     }
 
     /// Whether `host` only accepts connections from this machine.

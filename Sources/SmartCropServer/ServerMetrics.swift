@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Metrics
 import Prometheus
+import SmartCrop
 
 /// The server's metrics, through swift-metrics into a Prometheus registry of its own (so
 /// several servers in one process, as in the tests, keep separate counts).
@@ -14,6 +15,7 @@ public final class ServerMetrics: Sendable {
     let jobsRunning: CoreMetrics.Meter
     let queueDepth: CoreMetrics.Meter
     let rejected: CoreMetrics.Counter
+    let mallocArenas: CoreMetrics.Meter
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -32,6 +34,7 @@ public final class ServerMetrics: Sendable {
         jobsRunning = CoreMetrics.Meter(label: "smartcrop_jobs_running", factory: factory)
         queueDepth = CoreMetrics.Meter(label: "smartcrop_queue_depth", factory: factory)
         rejected = CoreMetrics.Counter(label: "smartcrop_rejected_total", factory: factory)
+        mallocArenas = CoreMetrics.Meter(label: "smartcrop_malloc_arenas", factory: factory)
         inFlight.set(0)
         jobsRunning.set(0)
         queueDepth.set(0)
@@ -62,7 +65,11 @@ public final class ServerMetrics: Sendable {
         CoreMetrics.Timer(label: "smartcrop_\(name)_duration_seconds", factory: factory).recordNanoseconds(nanoseconds(duration))
     }
 
-    public func exposition() -> String { registry.emitToString() }
+    public func exposition() -> String {
+        // Read when scraped: malloc_info walks every arena, which is not worth doing per job.
+        if let arenas = ImageEngine.mallocArenaCount { mallocArenas.set(arenas) }
+        return registry.emitToString()
+    }
 
     private func nanoseconds(_ d: Duration) -> Int64 {
         d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000

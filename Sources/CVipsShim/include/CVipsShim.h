@@ -8,6 +8,11 @@
 int sc_init(const char *argv0);
 void sc_set_threads(int threads);
 void sc_release_freed_memory(void);
+// glibc's M_ARENA_MAX: at most `arenas` malloc heaps (0 restores glibc's 8 per core). It only
+// binds arenas made after it, so it is set at process start. 0 on success, -1 where unsupported.
+int sc_malloc_arena_max(int arenas);
+// How many malloc arenas the process has now, or -1 where that cannot be read.
+int sc_malloc_arena_count(void);
 
 // A request's stop signal for libvips work: a deadline and a cancel switch. libvips checks an
 // image's kill flag before computing each tile, and `sc_stop_watch` sets that flag from the

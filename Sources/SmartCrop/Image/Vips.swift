@@ -53,4 +53,19 @@ public enum ImageEngine {
     /// A long-running server calls it between jobs: the allocator otherwise keeps what each
     /// worker thread freed, and the process stays at its busiest size.
     public static func releaseFreedMemory() { sc_release_freed_memory() }
+
+    /// Caps glibc's malloc arenas (0: glibc's default of 8 per core). glibc gives a thread that
+    /// allocates while another holds the lock a heap of its own, and every heap keeps the peak
+    /// of what its threads freed; a server whose jobs allocate hundreds of megabytes on a few
+    /// workers, beside event-loop and libvips threads, ends up holding several such peaks.
+    /// Only arenas made later obey it, so call it before the server starts its threads.
+    /// False where the allocator has no such setting.
+    @discardableResult
+    public static func capMallocArenas(_ arenas: Int) -> Bool { sc_malloc_arena_max(Int32(max(0, arenas))) == 0 }
+
+    /// The malloc arenas the process has, or nil where the allocator does not say.
+    public static var mallocArenaCount: Int? {
+        let count = sc_malloc_arena_count()
+        return count >= 0 ? Int(count) : nil
+    }
 }
