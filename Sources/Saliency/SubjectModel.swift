@@ -40,15 +40,22 @@ public final class SubjectModel: Sendable {
     static let std: [Float] = [0.229, 0.224, 0.225]
 
     public let name: String
+    /// The square input side the model runs at: the one asked for, or the model's own when its
+    /// input has a fixed height and width.
     public let inputSize: Int
+    /// Whether the model's input has a fixed height and width (an export for one size).
+    public let hasFixedInputSize: Bool
+    /// The size asked for, when a fixed-size model could not take it.
+    public let ignoredInputSize: Int?
     let network: Network
 
     /// Loads and checks the model once: one NCHW input with three channels, and a first output
-    /// (d0) of one channel at the input's size, for a trial plan at `inputSize`.
-    public init(model: [UInt8], name: String, inputSize: Int = SubjectModel.defaultInputSize) throws(SubjectModelError) {
-        guard inputSize % 32 == 0, (64...1024).contains(inputSize) else { throw .invalidInputSize(inputSize) }
+    /// (d0) of one channel at the input's size, for a trial plan at `inputSize`. A model exported
+    /// for one input size (rembg's file may declare 1×3×320×320, with its resize sizes folded for
+    /// it) runs at that size whatever is asked for: any other size would be refused by its shapes.
+    public init(model: [UInt8], name: String, inputSize requested: Int = SubjectModel.defaultInputSize) throws(SubjectModelError) {
+        guard requested % 32 == 0, (64...1024).contains(requested) else { throw .invalidInputSize(requested) }
         self.name = name
-        self.inputSize = inputSize
         let source = ModelSource(name: name, remedy: Self.remedy)
         func refuse(_ error: ModelError) -> SubjectModelError {
             .invalidModel(model: error.model, reason: error.reason, remedy: error.remedy)
@@ -63,6 +70,18 @@ public final class SubjectModel: Sendable {
         guard dims.count == 4, dims[1] == .value(3) else {
             throw refuse(source.error("its input \(network.inputName) is not an NCHW image with 3 channels (\(dims)), so it is not U-2-Net"))
         }
+        var inputSize = requested
+        var fixed = false
+        if case .value(let height) = dims[2], case .value(let width) = dims[3] {
+            guard height == width, height % 32 == 0, (32...1024).contains(height) else {
+                throw refuse(source.error("its input is fixed at \(width)x\(height); U-2-Net needs a square whose side is a multiple of 32"))
+            }
+            inputSize = height
+            fixed = true
+        }
+        self.inputSize = inputSize
+        hasFixedInputSize = fixed
+        ignoredInputSize = inputSize != requested ? requested : nil
         let shape = [1, 3, inputSize, inputSize]
         let plan: ExecutionPlan
         do {

@@ -125,6 +125,7 @@ struct BatchCommand: ParsableCommand {
         }
         let seconds = max((ContinuousClock.now - start).secondsValue, 1e-9)
         // Scripts need to know that some files did not make it, after all the others did.
+        warnAboutModels(face: options.faceModels, subject: options.subjectModels)
         if progress.summary(seconds: seconds).failed > 0 { throw ExitCode(1) }
     }
 

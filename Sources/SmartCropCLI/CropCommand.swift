@@ -23,10 +23,10 @@ struct CropChoiceOptions: ParsableArguments {
     @Option(help: "Face detector sensitivity, 0-1 (higher finds more faces).")
     var sensitivity: Double = 0.5
 
-    @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the embedded MTCNN.")
+    @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the installed one (smartcrop models), else the embedded MTCNN; \"none\": MTCNN.")
     var faceModel: String?
 
-    @Option(help: "U-2-Netp subject model file (u2netp.onnx); default $SMARTCROP_SUBJECT_MODEL, else the heuristic subject map.")
+    @Option(help: "U-2-Netp subject model file (u2netp.onnx); default $SMARTCROP_SUBJECT_MODEL, else the installed one (smartcrop models), else the heuristic subject map; \"none\": the heuristic map.")
     var subjectModel: String?
 
     @Option(help: "The subject model's square input side, a multiple of 32 (default $SMARTCROP_SUBJECT_SIZE, else 224).")
@@ -108,10 +108,11 @@ struct CropChoiceOptions: ParsableArguments {
     var limits: DecodeLimits { DecodeLimits(maxPixels: maxPixels, failOn: DecodeFailurePolicy(rawValue: failOn) ?? .truncated) }
 
     func pipelineOptions(explain: Bool) throws -> PipelineOptions {
-        var options = PipelineOptions(limits: limits, faceModels: try FaceModels(yunetModel: faceModel))
+        var options = PipelineOptions(limits: limits, faceModels: try FaceModels(yunetModel: faceModel, givenBy: "--face-model"))
         // Loaded while the photo decodes (the runner's warm-up); a bad file still fails the
         // command before anything is written.
-        options.subjectModels = try SubjectModels(modelPath: subjectModel, inputSize: subjectSize, loadNow: false)
+        options.subjectModels = try SubjectModels(modelPath: subjectModel, inputSize: subjectSize, loadNow: false,
+                                                  givenBy: "--subject-model")
         options.explain = explain
         return options
     }
@@ -249,6 +250,7 @@ struct CropCommand: ParsableCommand {
         options.concurrentVariants = true
         options.analysisThreads = ProcessInfo.processInfo.activeProcessorCount
         let results = try PipelineRunner.variants(pipelines, on: source, options: options)
+        warnAboutModels(face: options.faceModels, subject: options.subjectModels)
         for (spec, (_, result)) in zip(size, results) {
             if let path = path(for: spec) { try writeAtomically(result.data, to: path) }
         }

@@ -35,7 +35,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "Write the image with the faces drawn on it (PNG, JPEG or WebP by extension).")
     var draw: String?
 
-    @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL.")
+    @Option(help: "YuNet model file (face_detection_yunet_2023mar.onnx); default $SMARTCROP_FACE_MODEL, else the installed one (smartcrop models); \"none\": MTCNN.")
     var faceModel: String?
 
     func validate() throws {
@@ -56,7 +56,8 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         let source = try OpenedSource(.file(input))
-        let models = try FaceModels(yunetModel: faceModel)
+        let models = try FaceModels(yunetModel: faceModel, givenBy: "--face-model")
+        warnAboutModels(face: models, subject: nil)
         var search = FaceSearch(detector: DetectorChoice(rawValue: detector)!, sensitivity: sensitivity)
         search.minFaceSize = minFace
         // A one-shot command owns the machine.

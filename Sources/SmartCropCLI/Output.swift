@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -167,3 +168,13 @@ func outputFormat(explicit: String?, path: String?) throws -> ImageFormat? {
 import ArgumentParser
 import Glibc
 typealias ValidationErrorLike = ValidationError
+
+/// Says on stderr, once per process, what was got past in choosing the models: an installed
+/// file that is not a pinned one (the embedded default ran instead), an ignored subject size.
+func warnAboutModels(face: FaceModels?, subject: SubjectModels?) {
+    for note in (face?.notes ?? []) + (subject?.notes ?? []) where reportedModelNotes.withLock({ $0.insert(note).inserted }) {
+        writeStandardError("smartcrop: warning: \(note)\n")
+    }
+}
+
+private let reportedModelNotes = Mutex<Set<String>>([])

@@ -34,6 +34,8 @@ struct RunCommand: ParsableCommand {
             parsed.operations.append(.convert(ConvertOperation(format: format)))
         }
         let result = try PipelineRunner.run(parsed, on: .file(input))
+        warnAboutModels(face: try? FaceModels.environmentDefault(),
+                        subject: parsed.looksAtSubject ? try? SubjectModels.environmentDefault() : nil)
         try writeAtomically(result.data, to: output)
         if json {
             try printJSON(CropReport(result, path: output))
@@ -81,6 +83,8 @@ struct JobCommand: ParsableCommand {
         let base = URL(fileURLWithPath: job).deletingLastPathComponent()
         func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : base.appendingPathComponent(path).path }
         let result = try PipelineRunner.run(parsed.pipeline, on: .file(resolve(parsed.input)))
+        warnAboutModels(face: try? FaceModels.environmentDefault(),
+                        subject: parsed.pipeline.looksAtSubject ? try? SubjectModels.environmentDefault() : nil)
         if let output = parsed.output {
             try writeAtomically(result.data, to: resolve(output))
         }

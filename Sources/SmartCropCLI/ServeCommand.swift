@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import SmartCrop
 
 /// `smartcrop serve` replaces itself (exec) with `smartcrop-server` from the same folder. The
 /// server links SwiftNIO, Hummingbird and Foundation; keeping them out of `smartcrop` keeps a
@@ -51,20 +52,23 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let server = Self.serverPath()
+        try Self.exec(serverArguments)
+    }
+
+    /// Replaces this process with smartcrop-server and `arguments`.
+    static func exec(_ arguments: [String]) throws {
+        let server = serverPath()
         guard access(server, X_OK) == 0 else {
             throw CLIError(message: "smartcrop-server is not installed next to smartcrop (looked for \(server)); `make build` builds both")
         }
-        let argv = ([server] + serverArguments).map { strdup($0) } + [nil]
+        let argv = ([server] + arguments).map { strdup($0) } + [nil]
         execv(server, argv)
         throw CLIError(message: "cannot start \(server): \(String(cString: strerror(errno)))")
     }
 
     /// The folder of the running executable (not of argv[0], which may be a bare name on PATH).
     static func serverPath() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let executable = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        let executable = ModelSearch.runningExecutable ?? CommandLine.arguments[0]
         let folder = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         return (folder.isEmpty ? "." : folder) + "/smartcrop-server"
     }

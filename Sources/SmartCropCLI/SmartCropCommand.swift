@@ -14,7 +14,7 @@ struct SmartCropCommand: ParsableCommand {
         commandName: "smartcrop",
         abstract: "Face- and subject-aware cropping, resizing and encoding of images.",
         version: "smartcrop \(smartcropVersion)\n\(KernelReport.current.summary)",
-        subcommands: [CropCommand.self, BatchCommand.self, DetectCommand.self, RunCommand.self, JobCommand.self, ServeCommand.self, SignCommand.self]
+        subcommands: [CropCommand.self, BatchCommand.self, DetectCommand.self, RunCommand.self, JobCommand.self, ServeCommand.self, SignCommand.self, ModelsCommand.self]
     )
 
     /// Exit codes: 0 success, 1 a failure on valid usage (bad image, unwritable output…),

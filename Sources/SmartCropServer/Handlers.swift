@@ -16,6 +16,8 @@ struct Handlers: Sendable {
     let subjectModels: SubjectModels
     let metrics: ServerMetrics
     let store: DownloadStore
+    /// Which models run, for `/v1/info` (file names, not paths).
+    let models: [ModelReport]
     /// URL sources already fetched (see `source_cache_mb`).
     var sourceCache = SourceCache(capacityBytes: 0)
 
@@ -411,4 +413,13 @@ struct ToolAnswer: Encodable {
     var subjectSource: String?
     var detector: String?
     var warnings: [String]?
+}
+
+struct InfoBody: Encodable {
+    struct Inner: Encodable {
+        let version: String
+        let kernels: String
+        let models: [ModelReport]
+    }
+    let data: Inner
 }

@@ -39,6 +39,13 @@ public enum SmartCropServer {
         _ = try faceModels.detector(.auto)  // load the detector now, not on the first request
         // The subject model is read and checked now: a wrong file stops the start, with its name.
         let subjectModels = try SubjectModels(modelPath: configuration.subjectModel, inputSize: configuration.subjectSize)
+        let models = ModelReport.describe(face: faceModels, subject: subjectModels)
+        for report in models {
+            let file = report.path.map { " from \($0) (\(report.origin ?? ""))" + (report.pinned.map { ", the pinned \($0)" } ?? "") } ?? ""
+            let input = report.inputSize.map { ", input \($0)x\($0)" + (report.fixedInputSize == true ? " (fixed by the file)" : "") } ?? ""
+            logger.info("\(report.slot) model: \(report.runs)\(file)\(input)")
+            for note in report.notes { logger.warning("\(note)") }
+        }
 
         let metrics = ServerMetrics()
         let pool = WorkerPool(workers: configuration.workers, queueSize: configuration.queueSize) { running, queued in
@@ -50,7 +57,7 @@ public enum SmartCropServer {
         let fetcher = SafeFetcher(policy: FetchPolicy(allow: configuration.fetchAllow, maxBytes: configuration.fetchMaxBytes,
                                                       timeout: configuration.fetchTimeout), resolver: resolver)
         let handlers = Handlers(configuration: configuration, pool: pool, fetcher: fetcher, faceModels: faceModels,
-                                subjectModels: subjectModels, metrics: metrics, store: store,
+                                subjectModels: subjectModels, metrics: metrics, store: store, models: models.map(\.withoutPaths),
                                 sourceCache: SourceCache(capacityBytes: configuration.sourceCacheMegabytes << 20))
         let router = makeRouter(handlers)
         let boundPort = configuration.port
@@ -68,14 +75,29 @@ public enum SmartCropServer {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: the listener closes, requests
     /// in flight get `drainTimeout` to finish, then what is left is cancelled (its image work
     /// stops part-way) and the worker pool stops.
-    public static func serve(configuration: ServerConfiguration) async throws {
+    ///
+    /// - Parameter startupNotes: what `applyProcessSettings` did, logged first.
+    public static func serve(configuration: ServerConfiguration, startupNotes: [String] = []) async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "smartcrop.server")
         logger.logLevel = .info
+        for note in startupNotes { logger.info("\(note)") }
         let app = try makeApplication(configuration: configuration, logger: logger) { [logger] port in
             logger.info("smartcrop listening", metadata: ["port": "\(port)"])
         }
         try await serviceGroup(running: app, configuration: configuration, logger: logger).run()
+    }
+
+    /// Process-wide settings, applied by the server's entry point on the main thread before
+    /// any other thread exists: glibc's arena cap binds only arenas made after it, and each
+    /// thread that allocates before it gets an arena of its own. Returns what was done, for
+    /// the start-up log.
+    public static func applyProcessSettings(_ configuration: ServerConfiguration) -> [String] {
+        guard let arenas = configuration.mallocArenaCap() else { return [] }
+        guard ImageEngine.capMallocArenas(arenas) else {
+            return ["malloc arenas: this allocator has no arena setting; malloc_arena_max is ignored"]
+        }
+        return ["malloc arenas: at most \(arenas == 0 ? "glibc's default (8 per core)" : String(arenas))"]
     }
 
     /// The service group `serve` runs: SIGTERM and SIGINT start a graceful shutdown that lasts
@@ -97,6 +119,8 @@ public enum SmartCropServer {
         router.get("/") { _, _ in Assets.page(sc_playground_page, contentType: "text/html; charset=utf-8") }
         router.get("/openapi.json") { _, _ in Assets.page(sc_openapi_document, contentType: "application/json") }
         router.get("/healthz") { _, _ in try JSON.response(["status": "ok"]) }
+        router.get("/v1/info") { _, _ in try JSON.response(InfoBody(data: .init(version: smartcropVersion, kernels: KernelReport.current.selected ?? "",
+                                                                               models: h.models))) }
         router.get("/readyz") { _, _ in
             h.pool.isFull ? try JSON.response(["status": "overloaded"], status: .serviceUnavailable) : try JSON.response(["status": "ready"])
         }
@@ -120,7 +144,7 @@ public enum SmartCropServer {
         let store = try DownloadStore(directory: configuration.downloadDirectory, ttl: configuration.downloadTTL)
         let handlers = Handlers(configuration: configuration, pool: WorkerPool(workers: 1, queueSize: 0), fetcher: SafeFetcher(policy: FetchPolicy()),
                                 faceModels: try FaceModels(yunetModel: nil), subjectModels: try SubjectModels(modelPath: nil),
-                                metrics: ServerMetrics(), store: store)
+                                metrics: ServerMetrics(), store: store, models: [])
         return makeRouter(handlers).routes.map { ($0.method.rawValue, $0.path.description) }
     }
 }

@@ -1,19 +1,43 @@
 import ArgumentParser
+import Dispatch
 import SmartCrop
 import SmartCropServer
 
-/// `smartcrop-server`: what `smartcrop serve` runs (it execs this binary with its options).
+/// `smartcrop-server`: what `smartcrop serve` runs (it execs this binary with its options), and
+/// what `smartcrop models fetch` runs (`smartcrop-server fetch-models`): both need the network
+/// libraries that `smartcrop` leaves out.
 @main
-struct ServerMain: AsyncParsableCommand {
+struct ServerMain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "smartcrop-server",
         abstract: "The smartcrop HTTP service; normally started as `smartcrop serve`.",
-        version: "smartcrop-server \(smartcropVersion)\n\(KernelReport.current.summary)"
+        version: "smartcrop-server \(smartcropVersion)\n\(KernelReport.current.summary)",
+        subcommands: [Serve.self, FetchModels.self],
+        defaultSubcommand: Serve.self
     )
+
+    /// Runs `body` on the concurrency runtime's threads until it returns. The commands are
+    /// synchronous on purpose: process settings (`applyProcessSettings`) must be in place before
+    /// the concurrency runtime starts its threads, and an async entry point has several of them
+    /// running before its first line.
+    static func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+        nonisolated(unsafe) var failure: (any Error)?
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await body() } catch { failure = error }
+            done.signal()
+        }
+        done.wait()
+        if let failure { throw failure }
+    }
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP service (the default).")
 
     @OptionGroup var options: ServeOptions
 
-    func run() async throws {
+    func run() throws {
         var configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: options.config)
@@ -26,6 +50,8 @@ struct ServerMain: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        try await SmartCropServer.serve(configuration: configuration)
+        let notes = SmartCropServer.applyProcessSettings(configuration)
+        let serving = configuration
+        try ServerMain.runBlocking { try await SmartCropServer.serve(configuration: serving, startupNotes: notes) }
     }
 }

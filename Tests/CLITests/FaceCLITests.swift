@@ -102,11 +102,11 @@ struct FaceCLITests {
         // The embedded MTCNN sees a 31-px "face" on the shelf of motorcycle_left.png (score
         // about 0.79). `auto` reports it, says why it did not steer, and crops by the subject.
         let path = CLISamples.path("motorcycle_left.png")
-        let mtcnn = ["SMARTCROP_FACE_MODEL"]
-        let detected = try object(try CLI.run(["detect", path, "--json"], without: mtcnn).stdout)
+        let mtcnn = ["SMARTCROP_FACE_MODEL": "none"]
+        let detected = try object(try CLI.run(["detect", path, "--json"], setting: mtcnn).stdout)
         let reported = try #require(detected["faces"] as? [[String: Any]])
         let ws = try Workspace()
-        let r = try CLI.run(["crop", path, "--size", "1200x630", "--json", "--draw", ws.path("why.png")], without: mtcnn)
+        let r = try CLI.run(["crop", path, "--size", "1200x630", "--json", "--draw", ws.path("why.png")], setting: mtcnn)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try magic(ws.path("why.png")) == "png")
         let json = try object(r.stdout)
@@ -120,7 +120,7 @@ struct FaceCLITests {
         // The same decisions and rectangle at a smaller size of the same aspect, which decodes
         // the photo at the face proxy's size instead of whole: the second look and the faces
         // do not depend on the output size.
-        let small = try object(try CLI.run(["crop", path, "--size", "600x315", "--json"], without: mtcnn).stdout)
+        let small = try object(try CLI.run(["crop", path, "--size", "600x315", "--json"], setting: mtcnn).stdout)
         let rect = { (json: [String: Any]) throws -> [Double] in
             let crop = try #require(json["crop"] as? [String: Any])
             return ["x", "y", "width", "height"].map { num(crop[$0]) }
@@ -129,7 +129,7 @@ struct FaceCLITests {
         #expect((small["left_out_faces"] as? [[String: Any]])?.count == left.count)
         #expect((small["faces"] as? [[String: Any]])?.map { num($0["score"]) } == faces.map { num($0["score"]) })
         // In --mode face the user asked for faces: the same detection frames the crop.
-        let face = try object(try CLI.run(["crop", path, "--size", "1200x630", "--json", "--mode", "face"], without: mtcnn).stdout)
+        let face = try object(try CLI.run(["crop", path, "--size", "1200x630", "--json", "--mode", "face"], setting: mtcnn).stdout)
         #expect(face["strategy"] as? String == "face")
     }
 

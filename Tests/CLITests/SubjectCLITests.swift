@@ -5,7 +5,7 @@ import Testing
 /// the crop follows the one in use and the JSON says which.
 @Suite(.serialized) struct SubjectCLITests {
     static var modelPath: String {
-        if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty { return path }
+        if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty, path != "none" { return path }
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/models/u2netp.onnx")
             .standardized.path
     }
@@ -23,17 +23,18 @@ import Testing
         }
     }
 
-    func crop(_ extra: [String], without: [String] = []) throws -> [String: Any] {
+    func crop(_ extra: [String], setting: [String: String] = [:]) throws -> [String: Any] {
         let ws = try Workspace()
         try Self.scene().write(to: URL(fileURLWithPath: ws.path("scene.png")))
-        let r = try CLI.run(["crop", ws.path("scene.png"), "--size", "300x300", "--mode", "subject", "--json"] + extra, without: without)
+        let r = try CLI.run(["crop", ws.path("scene.png"), "--size", "300x300", "--mode", "subject", "--json"] + extra, setting: setting)
         #expect(r.status == 0, "\(r.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     }
 
     @Test(.enabled(if: hasModel, "needs u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/)"))
     func theJSONSaysWhichMapTheCropFollowed() throws {
-        let heuristic = try crop([], without: ["SMARTCROP_SUBJECT_MODEL"])
+        // "none" turns the model off, even when one is installed where it would be found.
+        let heuristic = try crop([], setting: ["SMARTCROP_SUBJECT_MODEL": "none"])
         #expect(heuristic["subject_source"] as? String == "heuristic")
         let model = try crop(["--subject-model", Self.modelPath])
         #expect(model["subject_source"] as? String == "model")
@@ -44,8 +45,38 @@ import Testing
         #expect(modelX <= 30, "model crop at x \(modelX)")
         // The environment variable works as the option does.
         let fromEnvironment = try crop([])
-        if ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"] != nil {
+        if let named = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !named.isEmpty, named != "none" {
             #expect(fromEnvironment["subject_source"] as? String == "model")
+        }
+    }
+
+    static var fixedModelPath: String {
+        let assets = ProcessInfo.processInfo.environment["SMARTCROP_ASSETS"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.assets").standardized.path
+        return assets + "/fixtures/u2netp-fixed320.onnx"
+    }
+
+    /// What a user's download may be: fixed at 320 with its resize sizes baked in. At the CLI's
+    /// default size it runs at 320, and crops as the free-size model does at 320.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: fixedModelPath),
+                   "needs the fixed-320 fixture that make test makes from ../shared/models/u2netp.onnx"))
+    func aFixedSizeExportCropsAsTheFreeSizeModelAtItsSize() throws {
+        let samples = ProcessInfo.processInfo.environment["SMARTCROP_ASSETS"].map { $0 + "/samples" }
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.assets/samples").standardized.path
+        for photo in ["motorcycle_left.png", "coffee.png"] {
+            func crop(_ extra: [String]) throws -> [String: Int] {
+                let r = try CLI.run(["crop", samples + "/" + photo, "--size", "400x225", "--mode", "subject", "--json"] + extra)
+                #expect(r.status == 0, "\(r.stderr)")
+                #expect(!r.stderr.contains("warning"), "no size was asked for: \(r.stderr)")
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+                #expect(json["subject_source"] as? String == "model")
+                return try #require(json["crop"] as? [String: Int])
+            }
+            let fixed = try crop(["--subject-model", Self.fixedModelPath])
+            let free = try crop(["--subject-model", Self.modelPath, "--subject-size", "320"])
+            for key in ["x", "y", "width", "height"] {
+                #expect(abs((fixed[key] ?? -9) - (free[key] ?? 9)) <= 1, "\(photo): \(fixed) vs \(free)")
+            }
         }
     }
 

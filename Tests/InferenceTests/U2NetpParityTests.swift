@@ -30,7 +30,7 @@ import OnnxTestSupport
 
     /// The model lives beside the repository (../shared/models), or where SMARTCROP_SUBJECT_MODEL says.
     static var modelFile: URL {
-        if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty {
+        if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty, path != "none" {
             return URL(fileURLWithPath: path)
         }
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

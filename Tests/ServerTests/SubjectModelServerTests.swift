@@ -7,7 +7,7 @@ import Testing
 extension ServerSuite {
     @Suite("Subject model") struct SubjectModelServerTests {
         static var modelPath: String {
-            if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty { return path }
+            if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty, path != "none" { return path }
             return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("../shared/models/u2netp.onnx").standardizedFileURL.path
         }

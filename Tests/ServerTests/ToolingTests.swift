@@ -48,7 +48,7 @@ extension ServerSuite {
                 #expect(document["openapi"] as? String == "3.1.0")
                 let paths = try #require(document["paths"] as? [String: [String: Any]])
                 let routes = try SmartCropServer.routes()
-                #expect(routes.count == 11)
+                #expect(routes.count == 12)
                 for route in routes {
                     let operation = paths[route.path]?[route.method.lowercased()] as? [String: Any]
                     #expect(operation != nil, "\(route.method) \(route.path) is described")
@@ -131,13 +131,17 @@ extension ServerSuite {
             #expect(serve == direct)
         }
 
-        /// `smartcrop serve` on a free loopback port with one worker and no queue (it execs
-        /// smartcrop-server, same pid); `environment` adds settings.
-        func launch(_ environment: [String: String]) throws -> (process: Process, port: Int, log: String) {
+        /// `smartcrop serve` on a free loopback port with one worker (or `workers`) and no queue
+        /// (it execs smartcrop-server, same pid); `environment` adds settings.
+        func launch(_ environment: [String: String], workers: Int = 1) throws -> (process: Process, port: Int, log: String) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: try #require(Self.binary))
-            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
-            process.environment = ProcessInfo.processInfo.environment.merging(["SMARTCROP_QUEUE_SIZE": "0"].merging(environment) { $1 }) { $1 }
+            process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", String(workers)]
+            var inherited = ProcessInfo.processInfo.environment
+            // glibc's own arena setting would decide for the server instead of its settings.
+            inherited["MALLOC_ARENA_MAX"] = nil
+            inherited["GLIBC_TUNABLES"] = nil
+            process.environment = inherited.merging(["SMARTCROP_QUEUE_SIZE": "0"].merging(environment) { $1 }) { $1 }
             let stderr = Pipe()
             process.standardError = stderr
             process.standardOutput = FileHandle.nullDevice
@@ -198,6 +202,40 @@ extension ServerSuite {
                 #expect(process.terminationStatus != 0, "\(executable) started with SMARTCROP_ISA=sse9")
                 #expect(message.contains("SMARTCROP_ISA=sse9"), "\(message)")
             }
+        }
+
+        @Test("the malloc arena cap is set at start: parallel jobs share its arenas", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func mallocArenaCap() async throws {
+            /// The arenas the server reports after 4 workers ran 16 crops side by side.
+            func arenasAfterParallelJobs(_ environment: [String: String]) async throws -> (arenas: Int, log: String) {
+                let (process, port, log) = try launch(environment.merging(["SMARTCROP_QUEUE_SIZE": "64"]) { $1 }, workers: 4)
+                defer { if process.isRunning { process.terminate() } }
+                let base = "http://127.0.0.1:\(port)"
+                let photo = try Images.make(width: 900, height: 700)
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask {
+                            let operations: [[String: Any]] = [["type": "smart_crop", "width_in_px": 200, "height_in_px": 300],
+                                                               ["type": "convert", "format": "webp"]]
+                            return try await HTTP.postJSON(base + "/v1/transform", ["file": Images.fileJSON(photo), "operations": operations]).status
+                        }
+                    }
+                    for try await status in group { #expect(status == 200) }
+                }
+                let metrics = try await HTTP.get(base + "/metrics").text
+                let line = try #require(metrics.split(separator: "\n").first { $0.hasPrefix("smartcrop_malloc_arenas ") })
+                return (Int(Double(line.split(separator: " ")[1]) ?? -1), log)
+            }
+            let capped = try await arenasAfterParallelJobs(["SMARTCROP_MALLOC_ARENA_MAX": "2"])
+            #expect(capped.arenas >= 1 && capped.arenas <= 2, "\(capped.arenas) arenas with a cap of 2")
+            #expect(capped.log.contains("malloc arenas: at most 2"), "\(capped.log)")
+            // The default follows the workers: one arena each.
+            let byWorkers = try await arenasAfterParallelJobs([:])
+            #expect(byWorkers.arenas <= 4, "\(byWorkers.arenas) arenas for 4 workers")
+            // And the same jobs without a cap take more arenas than the cap allows, so the
+            // figures above come from the cap and not from the workload.
+            let uncapped = try await arenasAfterParallelJobs(["SMARTCROP_MALLOC_ARENA_MAX": "0"])
+            #expect(uncapped.arenas > 4, "\(uncapped.arenas) arenas without a cap")
         }
 
         @Test("SIGTERM with a stuck job exits within the drain timeout", .enabled(if: binary != nil, "needs the smartcrop binary"))

@@ -47,9 +47,7 @@ extension ServerSuite {
 
         @Test("the smart-crop tool names the subject map and the detector, in JSON and in X-Smartcrop-* headers")
         func toolReportsSubjectSourceAndDetector() async throws {
-            // Without a subject_model setting the server takes SMARTCROP_SUBJECT_MODEL, when set.
-            let fromEnvironment = ProcessInfo.processInfo.environment[SubjectModels.modelEnvironmentKey].map { !$0.isEmpty } ?? false
-            let configurations: [(String?, String)] = [(nil, fromEnvironment ? "model" : "heuristic")]
+            let configurations: [(String?, String)] = [("none", "heuristic")]
                 + (SubjectModelServerTests.hasModel ? [(SubjectModelServerTests.modelPath, "model")] : [])
             for (model, expected) in configurations {
                 try await TestServer.with({ $0.subjectModel = model }) { server in

@@ -7,7 +7,7 @@ import Testing
 @Suite struct SubjectModelTests {
     /// U-2-Netp lives beside the repository (../shared/models), or where SMARTCROP_SUBJECT_MODEL says.
     static var modelPath: String {
-        if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty { return path }
+        if let path = ProcessInfo.processInfo.environment["SMARTCROP_SUBJECT_MODEL"], !path.isEmpty, path != "none" { return path }
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("../shared/models/u2netp.onnx").standardizedFileURL.path
     }
@@ -51,6 +51,42 @@ import Testing
             let picture = try #require(out.explanation)
             #expect(picture.width == 2 * picture.height && picture.width >= 200, "\(mode): \(picture.width)x\(picture.height)")
         }
+    }
+
+    /// The fixed 1x3x320x320 export with folded shape subgraphs that `make test` makes from the
+    /// free-size model (tools/fixtures/fixed_u2netp.py), the worst case of a downloaded file.
+    static var fixedModelPath: String {
+        let assets = ProcessInfo.processInfo.environment["SMARTCROP_ASSETS"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".assets").path
+        return assets + "/fixtures/u2netp-fixed320.onnx"
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: fixedModelPath),
+                   "needs the fixed-320 fixture that make test makes from ../shared/models/u2netp.onnx"))
+    func aFixedSizeExportRunsAtItsSizeAndMasksAsTheFreeSizeModelDoes() throws {
+        let fixed = try SubjectModels(modelPath: Self.fixedModelPath)   // asks for the default 224
+        let model = try #require(try fixed.model())
+        #expect(model.inputSize == 320 && model.hasFixedInputSize)
+        #expect(model.ignoredInputSize == 224)
+        #expect(fixed.notes.isEmpty, "the default size was not asked for: no warning")
+        let free = try #require(try SubjectModels(modelPath: Self.modelPath, inputSize: 320).model())
+        #expect(!free.hasFixedInputSize)
+        // The same stretched scene through both: the masks agree to float rounding.
+        var rgb = [UInt8](repeating: 0, count: 320 * 320 * 3)
+        for y in 0..<320 {
+            for x in 0..<320 where (x - 230) * (x - 230) + (y - 160) * (y - 160) <= 60 * 60 {
+                rgb[(y * 320 + x) * 3] = 210
+            }
+        }
+        let a = try model.mask(squareRGB: rgb), b = try free.mask(squareRGB: rgb)
+        let difference = zip(a, b).map { abs($0 - $1) }.max() ?? 1
+        #expect(difference < 1e-4, "max difference \(difference)")
+        #expect((a.max() ?? 0) > 0.5, "the mask marks the disc")
+        // Asked for explicitly, another size is ignored with a warning that says so.
+        let asked = try SubjectModels(modelPath: Self.fixedModelPath, inputSize: 256)
+        #expect(try asked.model()?.inputSize == 320)
+        #expect(asked.notes.count == 1 && asked.notes[0].contains("takes only 320x320"), "\(asked.notes)")
     }
 
     @Test func withoutAModelTheHeuristicMapIsUsedAndSaysSo() throws {

@@ -78,37 +78,53 @@ public struct FaceReport: Sendable, Codable, Equatable {
     public var proxyHeight: Int
 }
 
-/// The face models of a process: YuNet from a file when one is configured, and MTCNN, whose
-/// weights are embedded in the binary at build time (so there is nothing to download or find
-/// at run time). Loaded models are immutable and shared by every request.
+/// The face models of a process: YuNet from a file when one is configured or installed, and
+/// MTCNN, whose weights are embedded in the binary at build time (so there is nothing to
+/// download or find at run time). Loaded models are immutable and shared by every request.
 public final class FaceModels: Sendable {
-    public let yunetPath: String?
+    /// The YuNet file in use, and how it was chosen; nil when MTCNN runs alone.
+    public let location: ModelLocation?
+    public var yunetPath: String? { yunet == nil ? nil : location?.path }
+    /// What was got past while choosing the model: a file found by default that is not a known
+    /// YuNet file (MTCNN runs instead). For the start-up log, or stderr.
+    public let notes: [String]
     private let yunet: YuNetDetector?
     private let mtcnn = Mutex<MTCNNDetector?>(nil)
 
-    /// The environment variable naming the YuNet model file.
+    /// The environment variable naming the YuNet model file ("none": MTCNN alone).
     public static let modelEnvironmentKey = "SMARTCROP_FACE_MODEL"
 
-    /// - Parameter yunetModel: path of face_detection_yunet_2023mar.onnx, or nil to read
-    ///   `SMARTCROP_FACE_MODEL` (and use MTCNN alone when that is unset too).
-    public init(yunetModel: String? = nil) throws {
-        let path = yunetModel ?? ProcessInfo.processInfo.environment[FaceModels.modelEnvironmentKey].flatMap { $0.isEmpty ? nil : $0 }
-        yunetPath = path
-        guard let path else {
+    /// - Parameters:
+    ///   - yunetModel: path of face_detection_yunet_2023mar.onnx ("none": no YuNet), or nil to
+    ///     read `SMARTCROP_FACE_MODEL`, and then to look in the model folders (`ModelSearch`).
+    ///   - givenBy: how the caller names the option, for messages ("--face-model").
+    public init(yunetModel: String? = nil, givenBy: String = "face_model", search: ModelSearch = ModelSearch()) throws {
+        let location = search.locate(.face, given: yunetModel.map { ($0, givenBy) }, environmentKey: Self.modelEnvironmentKey)
+        self.location = location
+        guard let location else {
             yunet = nil
+            notes = []
             return
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SmartCropError.io("cannot read the face model \(path). \(FaceModels.yunetRemedy)")
+        let bytes: [UInt8]
+        do {
+            bytes = try location.verifiedBytes()
+        } catch let mismatch as ModelMismatch {
+            yunet = nil
+            notes = [mismatch.description]
+            return
+        } catch {
+            throw SmartCropError.io("cannot read the face model \(location.path) (\(location.origin)). \(FaceModels.yunetRemedy)")
         }
         do {
-            yunet = try YuNetDetector(model: [UInt8](data), name: path)
+            yunet = try YuNetDetector(model: bytes, name: location.path)
         } catch let error as FaceDetectionError {
             throw SmartCropError.invalidArgument(field: "face_model", message: error.description)
         }
+        notes = []
     }
 
-    static let yunetRemedy = "Download face_detection_yunet_2023mar.onnx (232,589 bytes) from the OpenCV Zoo and pass it with --face-model or SMARTCROP_FACE_MODEL."
+    static let yunetRemedy = "Run `smartcrop models fetch`, or download face_detection_yunet_2023mar.onnx (232,589 bytes) from the OpenCV Zoo and pass it with --face-model or SMARTCROP_FACE_MODEL."
 
     public var hasYuNet: Bool { yunet != nil }
 
@@ -118,7 +134,8 @@ public final class FaceModels: Sendable {
         }
     }()
 
-    /// The models `SMARTCROP_FACE_MODEL` names (MTCNN alone when unset), loaded once per process.
+    /// The models `SMARTCROP_FACE_MODEL` names, or those installed (MTCNN alone without one),
+    /// loaded once per process.
     public static func environmentDefault() throws -> FaceModels { try fromEnvironment.get() }
 
     /// The detector for a choice; `auto` prefers YuNet.

@@ -259,7 +259,7 @@ extension Pipeline {
 
     /// Whether a smart crop may look at the subject map: `auto` (as the fallback or beside faces)
     /// and `subject` with our strategy.
-    var looksAtSubject: Bool {
+    public var looksAtSubject: Bool {
         operations.contains { operation in
             guard case .smartCrop(let settings) = operation else { return false }
             return settings.mode == .auto || (settings.mode == .subject && (settings.strategy ?? .subject) == .subject)
