@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SmartCrop
 import SmartCropServer
 
@@ -25,6 +26,12 @@ struct ServerMain: AsyncParsableCommand {
             if let subjectSize = options.subjectSize { try configuration.set("subject_size", text: String(subjectSize)) }
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
+        }
+        if options.printConfig {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(configuration.effectiveSettings), as: UTF8.self))
+            return
         }
         try await SmartCropServer.serve(configuration: configuration)
     }
