@@ -39,7 +39,7 @@ import Testing
         for source in ["local:///up/p.jpg", "local:///p.jpg", "http://a.example/x.jpg", "https://[2001:db8::1]:8443/x.png"] {
             let r = try CLI.run(["sign", "--key", "k", "--source", source, "--ops", ops])
             #expect(r.status == 0, "\(source): \(r.stderr)")
-            let signedSource = try #require(r.stdout.split(separator: "/").last?.split(separator: ".").first)
+            let signedSource = String(try #require(r.stdout.split(separator: "/").last?.split(separator: ".").first))
             let padded = signedSource.replacing("-", with: "+").replacing("_", with: "/")
                 + String(repeating: "=", count: (4 - signedSource.count % 4) % 4)
             #expect(Data(base64Encoded: padded).map { String(decoding: $0, as: UTF8.self) } == source)
