@@ -291,7 +291,8 @@ def check_batch(resources, image, containerfile):
           container["image"] == "smartcrop" and image_rule(kustomization) == image, image_rule(kustomization))
     check_pod_security(label, pod, container, containerfile_facts(containerfile))
     check(f"{label}: Indexed, with a backoff limit per index (a failed shard retries alone)",
-          spec.get("completionMode") == "Indexed" and spec.get("backoffLimitPerIndex", 0) >= 1 and pod.get("restartPolicy") == "Never", spec)
+          spec.get("completionMode") == "Indexed" and spec.get("backoffLimitPerIndex", 0) >= 1 and pod.get("restartPolicy") == "Never",
+          {k: spec.get(k) for k in ("completionMode", "completions", "backoffLimitPerIndex")} | {"restartPolicy": pod.get("restartPolicy")})
 
     command = container.get("command", []) + container.get("args", [])
     check(f"{label}: runs smartcrop batch IN OUT", command[:2] == ["smartcrop", "batch"] and len(command) >= 4, shlex.join(command))
