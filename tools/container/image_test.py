@@ -411,6 +411,12 @@ def main():
             except Exception as error:  # a cut-short answer is an IncompleteRead, not an OSError
                 answers.append((None, repr(error)[:200]))
 
+        # The preStop pause first (it keeps serving while endpoints are withdrawn), then work
+        # that is still arriving, then SIGTERM while it is running and queued.
+        paused = time.monotonic()
+        in_container(*pre_stop)
+        check("the preStop command pauses as long as it says", time.monotonic() - paused >= float(pre_stop[-1]) - 0.5,
+              f"{time.monotonic() - paused:.1f} s")
         slow = [threading.Thread(target=slow_client) for _ in range(workers + 2)]
         for t in slow:
             t.start()
@@ -421,8 +427,7 @@ def main():
             queued = re.search(r"^smartcrop_queue_depth(?:\{[^}]*\})? (\d+)", metrics, re.M)
             busy = running and int(running.group(1)) == workers and queued and int(queued.group(1)) >= 1
             time.sleep(0.05)
-        check("requests are running and queued when the pod is told to stop", busy)
-        in_container(*pre_stop)
+        check("requests are running and queued when SIGTERM comes", busy)
         signalled = time.monotonic()
         engine.run("kill", "--signal", "TERM", name)
         time.sleep(0.5)
