@@ -96,6 +96,7 @@ test: deps models samples $(TEST_DEPS)
 	done
 	@if [ "$$(uname -m)" = x86_64 ]; then scripts/apt-ensure.sh qemu-user:command\ -v\ qemu-x86_64; fi
 	@scripts/portability-check.sh $$(swift build $(SWIFT_FLAGS) --show-bin-path)/smartcrop $(SAMPLES)/astronaut.png
+	@$(MAKE) --no-print-directory image-test-if-installable
 
 # Crops the sample photos to an avatar, a thumbnail and a social card, and says what it chose,
 # with the models setup installed (YuNet and U-2-Netp; without them the embedded MTCNN and the

@@ -39,6 +39,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The subject model's square input side, a multiple of 32 (default $SMARTCROP_SUBJECT_SIZE, else 224).")
     var subjectSize: Int?
 
+    @Flag(help: "Print the settings in effect (defaults, config file, environment, options) as JSON, secrets redacted, and exit.")
+    var printConfig = false
+
     var serverArguments: [String] {
         var arguments: [String] = []
         if let config { arguments += ["--config", config] }
@@ -48,6 +51,7 @@ struct ServeCommand: ParsableCommand {
         if let faceModel { arguments += ["--face-model", faceModel] }
         if let subjectModel { arguments += ["--subject-model", subjectModel] }
         if let subjectSize { arguments += ["--subject-size", String(subjectSize)] }
+        if printConfig { arguments.append("--print-config") }
         return arguments
     }
 

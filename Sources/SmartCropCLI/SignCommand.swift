@@ -25,7 +25,7 @@ struct SignCommand: ParsableCommand {
     @Option(help: "The salt that goes with the key.")
     var salt: String = ""
 
-    @Option(help: "The source image's URL (http or https).")
+    @Option(help: "The source image: an http or https URL, or local:///PATH under the server's local_root.")
     var source: String
 
     @Option(help: "The operations: the pipeline JSON, as for /v1/transform.")
@@ -36,9 +36,7 @@ struct SignCommand: ParsableCommand {
 
     func validate() throws {
         guard !key.isEmpty else { throw ValidationError("--key must not be empty") }
-        guard source.hasPrefix("https://") || source.hasPrefix("http://") else {
-            throw ValidationError("--source must be an http or https URL")
-        }
+        do { _ = try SignedSource.parse(source) } catch { throw ValidationError("--source: \(error.message)") }
         guard let format = ImageFormat(name: ext), format.canEncode else { throw ValidationError("--ext must be jpg, png, webp or avif") }
         do { _ = try Pipeline.parse(Data(ops.utf8)) } catch let error as SmartCropError {
             throw ValidationError("--ops: \(error.message)")

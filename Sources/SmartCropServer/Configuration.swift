@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var deadline: Duration = .seconds(30)
     /// After SIGTERM: how long requests in flight may take to finish before they are cancelled.
     public var drainTimeout: Duration = .seconds(30)
+    /// After the drain: how long cancelled work may take to stop before the process crashes on
+    /// purpose (work stops within a tile, so only a bug needs it). A deployment's grace period
+    /// must cover the drain and this.
+    public static let cancellationGrace: Duration = .seconds(10)
     /// How long a client may take to send a request's body once its headers are in.
     public var requestReadTimeout: Duration = .seconds(30)
     /// How long a connection may wait for its next request's headers (idle keep-alive, or
@@ -70,6 +74,15 @@ public struct ServerConfiguration: Sendable, Equatable {
                               "subject_size", "url_signing", "cache_control", "source_prefixes", "local_root",
                               "source_cache_mb", "malloc_arena_max"]
 
+    public static func environmentName(_ key: String) -> String { "SMARTCROP_" + key.uppercased() }
+
+    /// Every environment variable `load` reads: one per setting (`url_signing` comes as a
+    /// key and salt pair), and the config file's path.
+    public static var environmentNames: [String] {
+        ["SMARTCROP_CONFIG"] + keys.filter { $0 != "url_signing" }.map(environmentName)
+            + ["SMARTCROP_URL_SIGNING_KEY", "SMARTCROP_URL_SIGNING_SALT"]
+    }
+
     /// Reads the config file (when given, or named by `SMARTCROP_CONFIG`) and the environment.
     public static func load(file: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
@@ -90,7 +103,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
         }
         for key in keys where key != "url_signing" {
-            if let text = environment["SMARTCROP_" + key.uppercased()], !text.isEmpty {
+            if let text = environment[environmentName(key)], !text.isEmpty {
                 try configuration.set(key, text: text)
             }
         }
@@ -199,6 +212,38 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The settings in effect, as the config file spells them, for `smartcrop-server
+    /// --print-config`: what a deployment's files add up to, without starting the server.
+    /// Secrets are replaced by "<redacted>" (one per key), so the answer is safe to log.
+    /// `listen_host` is where the server will really listen (loopback without an API key),
+    /// `exit_after_sigterm_at_most_seconds` the longest a shutdown takes, and `environment` the
+    /// variables it reads.
+    public var effectiveSettings: [String: JSONValue] {
+        func number(_ n: Int) -> JSONValue { .number(Double(n)) }
+        func duration(_ d: Duration) -> JSONValue { .number(seconds(d)) }
+        func optional(_ text: String?) -> JSONValue { text.map { .string($0) } ?? .null }
+        func strings(_ items: [String]) -> JSONValue { .array(items.map { .string($0) }) }
+        let redacted = JSONValue.string("<redacted>")
+        return [
+            "host": .string(host), "port": number(port), "api_keys": .array(apiKeys.map { _ in redacted }),
+            "max_body_bytes": number(maxBodyBytes), "max_pixels": number(maxPixels),
+            "max_output_pixels": maxOutputPixels.map(number) ?? .null, "max_operations": number(maxOperations),
+            "max_variants": number(maxVariants), "deadline_seconds": duration(deadline), "drain_timeout_seconds": duration(drainTimeout),
+            "request_read_timeout_seconds": duration(requestReadTimeout), "idle_timeout_seconds": duration(idleTimeout),
+            "fail_on": .string(failOn.rawValue), "workers": number(workers), "queue_size": number(queueSize),
+            "download_dir": .string(downloadDirectory), "download_ttl_seconds": duration(downloadTTL),
+            "fetch_allow": strings(fetchAllow.map(\.description)), "fetch_max_bytes": number(fetchMaxBytes),
+            "fetch_timeout_seconds": duration(fetchTimeout), "face_model": optional(faceModel), "subject_model": optional(subjectModel),
+            "subject_size": subjectSize.map(number) ?? .null,
+            "url_signing": .array(urlSigning.map { _ in .object(["key": redacted, "salt": redacted]) }),
+            "cache_control": .string(cacheControl), "source_prefixes": strings(sourcePrefixes), "local_root": optional(localRoot),
+            "source_cache_mb": number(sourceCacheMegabytes), "malloc_arena_max": mallocArenaMax.map(number) ?? .null,
+            "listen_host": .string(listenHost),
+            "exit_after_sigterm_at_most_seconds": duration(drainTimeout + Self.cancellationGrace),
+            "environment": strings(Self.environmentNames),
+        ]
+    }
+
     /// What the library checks on every image: header limits, output limits, damage policy.
     public var decodeLimits: DecodeLimits {
         DecodeLimits(maxPixels: maxPixels, maxOutputPixels: maxOutputPixels, failOn: failOn)
@@ -212,6 +257,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         if environment["MALLOC_ARENA_MAX"] != nil || environment["GLIBC_TUNABLES"]?.contains("arena_max") == true { return nil }
         return max(2, workers)
     }
+
+    /// Where the server listens: `host`, except that without an API key it is loopback only.
+    public var listenHost: String { apiKeys.isEmpty && !bindsLoopbackOnly ? "127.0.0.1" : host }
 
     /// Whether `host` only accepts connections from this machine.
     public var bindsLoopbackOnly: Bool {

@@ -41,8 +41,9 @@ final class ClientWatch: Sendable {
 /// to send a request: `idleTimeout` from the end of the previous answer (or from connecting)
 /// until a request's headers are in, which bounds both idle keep-alive connections and headers
 /// dribbled in a byte at a time; then `readTimeout` until the body is in. While a request is
-/// being answered no timer runs: the request's own deadline covers that. And it tells the
-/// request in progress when the client goes away (its side of the connection closed).
+/// being answered no timer runs: the request's own deadline covers that. It tells the
+/// request in progress when the client goes away (its side of the connection closed). And it
+/// holds a close back until the answer written before it has reached the socket.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -53,6 +54,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let idleTimeout: TimeAmount
     private let readTimeout: TimeAmount
     private var timer: Scheduled<Void>?
+    /// Writes passed on whose bytes the socket has not taken yet.
+    private var unwrittenWrites = 0
+    private var closeWhenWritten: EventLoopPromise<Void>?
+    private var closeDeadline: Scheduled<Void>?
 
     init(idleTimeout: Duration, readTimeout: Duration) {
         self.idleTimeout = TimeAmount(idleTimeout)
@@ -68,7 +73,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelActive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+        closeDeadline?.cancel()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -81,7 +89,36 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { arm(idleTimeout, context: context) }
-        context.write(data, promise: promise)
+        let written = promise ?? context.eventLoop.makePromise()
+        unwrittenWrites += 1
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            self.unwrittenWrites -= 1
+            if self.unwrittenWrites == 0 { self.closeNow(context) }
+        }
+        context.write(data, promise: written)
+    }
+
+    /// When the server shuts down, Hummingbird closes each connection right after handing on
+    /// its last answer, and NIO drops whatever of the answer the socket has not taken yet: an
+    /// answer larger than the socket buffers was cut short. The close waits for the answer, for
+    /// as long as an idle client may keep a connection; a client that reads nothing for that
+    /// long is gone anyway.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, unwrittenWrites > 0 else { return context.close(mode: mode, promise: promise) }
+        if let waiting = closeWhenWritten {
+            if let promise { waiting.futureResult.cascade(to: promise) }
+            return
+        }
+        closeWhenWritten = promise ?? context.eventLoop.makePromise()
+        closeDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { self.closeNow(context) }
+    }
+
+    private func closeNow(_ context: ChannelHandlerContext) {
+        guard let promise = closeWhenWritten else { return }
+        closeWhenWritten = nil
+        closeDeadline?.cancel()
+        closeDeadline = nil
+        context.close(mode: .all, promise: promise)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

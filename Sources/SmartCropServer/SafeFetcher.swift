@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import URLSigning
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -126,23 +127,11 @@ public struct SafeFetcher: Sendable {
 
     /// Parses and checks one hop without connecting anywhere.
     public func check(_ text: String) async throws -> Target {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else {
-            throw APIError.invalid(field: "file.url", "is not a valid URL")
+        let source: WebSource
+        do { source = try WebSource(text) } catch {
+            throw error.kind == .malformed ? APIError.invalid(field: "file.url", error.message) : APIError.refused(error.message)
         }
-        guard scheme == "http" || scheme == "https" else {
-            throw APIError.refused("only http and https URLs are accepted, got \(scheme)")
-        }
-        guard url.user == nil, url.password == nil else {
-            throw APIError.refused("URLs with a user name or password are not accepted")
-        }
-        guard let rawHost = url.host, !rawHost.isEmpty else {
-            throw APIError.invalid(field: "file.url", "has no host")
-        }
-        let host = rawHost.hasPrefix("[") && rawHost.hasSuffix("]") ? String(rawHost.dropFirst().dropLast()) : rawHost
-        guard host.unicodeScalars.allSatisfy({ $0.isASCII }) else {
-            throw APIError.invalid(field: "file.url", "host names must be ASCII (use the punycode form)")
-        }
-        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        let (url, host, port) = (source.url, source.hostName, source.port)
         let addresses: [IPAddress]
         if let literal = IPAddress(host) {
             addresses = [literal]
@@ -157,7 +146,7 @@ public struct SafeFetcher: Sendable {
                 throw APIError.refused("the host \(host) resolves to a \(reason) address, which URL input may not reach")
             }
         }
-        return Target(url: url, host: rawHost, port: port, address: addresses[0])
+        return Target(url: url, host: source.host, port: port, address: addresses[0])
     }
 
     func follow(_ start: String) async throws -> [UInt8] {

@@ -27,7 +27,7 @@ public enum SmartCropServer {
         if configuration.apiKeys.isEmpty {
             if !configuration.bindsLoopbackOnly {
                 logger.warning("no API key configured (SMARTCROP_API_KEYS or api_keys): listening on 127.0.0.1 only, not \(configuration.host)")
-                configuration.host = "127.0.0.1"
+                configuration.host = configuration.listenHost
             } else {
                 logger.warning("no API key configured: the API is open to every local client")
             }
@@ -106,7 +106,7 @@ public enum SmartCropServer {
     public static func serviceGroup(running app: some Service, configuration: ServerConfiguration, logger: Logger) -> ServiceGroup {
         var group = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = configuration.drainTimeout
-        group.maximumCancellationDuration = .seconds(10)
+        group.maximumCancellationDuration = ServerConfiguration.cancellationGrace
         return ServiceGroup(configuration: group)
     }
 

@@ -43,12 +43,12 @@ extension Handlers {
         }
         let negotiated = parsed.negotiatesFormat
         let pipeline = parsed.negotiatingFormat(accept: request.headers[.accept])
-        let local = url.hasPrefix(Self.localScheme)
+        let local = url.hasPrefix(SignedSource.localScheme)
         if !local, !configuration.sourcePrefixes.isEmpty, !configuration.sourcePrefixes.contains(where: { url.hasPrefix($0) }) {
             throw APIError.forbidden("the source is not under an allowed prefix (source_prefixes)")
         }
         // Off the request's executor: a file read blocks.
-        let relative = String(url.dropFirst(Self.localScheme.count))
+        let relative = String(url.dropFirst(SignedSource.localScheme.count))
         let localBytes = local ? try await NIOThreadPool.singleton.runIfActive { try readLocal(relative) } : nil
         // What the output is written as: the pipeline's convert (resolved above) or the extension.
         let outputFormat = pipeline.operations.lazy.compactMap { if case .convert(let c) = $0 { c.format } else { nil } }.last ?? format
@@ -76,18 +76,13 @@ extension Handlers {
         }
     }
 
-    static let localScheme = "local:///"
-
     /// `local:///a/b.jpg`: `a/b.jpg` under `local_root`, which must hold it after every
     /// symbolic link is resolved; `..` is refused outright.
     func readLocal(_ relative: String) throws -> [UInt8] {
         guard let root = configuration.localRoot else {
             throw APIError.forbidden("local:/// sources are off: set local_root (SMARTCROP_LOCAL_ROOT)")
         }
-        let components = relative.split(separator: "/", omittingEmptySubsequences: false)
-        guard !relative.isEmpty, !relative.contains("\0"), !components.contains(where: { $0 == ".." || $0.isEmpty }) else {
-            throw APIError.forbidden("local:/// paths are relative to local_root, without .. or empty parts")
-        }
+        do { _ = try SignedSource.localPath(relative) } catch { throw APIError.forbidden(error.message) }
         let rootURL = URL(fileURLWithPath: root).resolvingSymlinksInPath().standardizedFileURL
         let fileURL = rootURL.appendingPathComponent(relative).resolvingSymlinksInPath().standardizedFileURL
         guard fileURL.path.hasPrefix(rootURL.path + "/") else {

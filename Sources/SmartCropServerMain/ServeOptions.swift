@@ -24,4 +24,7 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: "The subject model's square input side, a multiple of 32 (default $SMARTCROP_SUBJECT_SIZE, else 224).")
     var subjectSize: Int?
+
+    @Flag(help: "Print the settings in effect (defaults, config file, environment, options) as JSON, secrets redacted, and exit.")
+    var printConfig = false
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import SmartCrop
 import SmartCropServer
 
@@ -49,6 +50,12 @@ struct Serve: ParsableCommand {
             if let subjectSize = options.subjectSize { try configuration.set("subject_size", text: String(subjectSize)) }
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
+        }
+        if options.printConfig {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(configuration.effectiveSettings), as: UTF8.self))
+            return
         }
         let notes = SmartCropServer.applyProcessSettings(configuration)
         let serving = configuration

@@ -32,6 +32,37 @@ import Testing
         #expect(r.stdout.hasPrefix("/v1/img/"))
     }
 
+    /// The server serves `local:///` sources under its local_root; `sign` signs them, and
+    /// refuses the forms the server refuses before it reads anything, in the server's words.
+    @Test func signAcceptsEverySourceFormTheServerServes() throws {
+        let ops = #"[{"type": "smart_crop", "width_in_px": 64}]"#
+        for source in ["local:///up/p.jpg", "local:///p.jpg", "http://a.example/x.jpg", "https://[2001:db8::1]:8443/x.png"] {
+            let r = try CLI.run(["sign", "--key", "k", "--source", source, "--ops", ops])
+            #expect(r.status == 0, "\(source): \(r.stderr)")
+            let signedSource = String(try #require(r.stdout.split(separator: "/").last?.split(separator: ".").first))
+            let padded = signedSource.replacing("-", with: "+").replacing("_", with: "/")
+                + String(repeating: "=", count: (4 - signedSource.count % 4) % 4)
+            #expect(Data(base64Encoded: padded).map { String(decoding: $0, as: UTF8.self) } == source)
+        }
+        let refusals = [
+            ("local:///up/../etc/p.jpg", "local:/// paths are relative to local_root, without .. or empty parts"),
+            ("local:///up//p.jpg", "local:/// paths are relative to local_root, without .. or empty parts"),
+            ("local:///", "local:/// paths are relative to local_root, without .. or empty parts"),
+            ("local:///up/", "local:/// paths are relative to local_root, without .. or empty parts"),
+            ("file:///etc/passwd", "only http and https URLs are accepted, got file"),
+            ("ftp://a.example/x.jpg", "only http and https URLs are accepted, got ftp"),
+            ("https://user:pw@a.example/x.jpg", "URLs with a user name or password are not accepted"),
+            ("not a url", "is not a valid URL"),
+            ("https:///x.jpg", "has no host"),
+        ]
+        for (source, words) in refusals {
+            let r = try CLI.run(["sign", "--key", "k", "--source", source, "--ops", ops])
+            #expect(r.status == 2, "\(source): \(r.stderr)")
+            #expect(r.stderr.contains("--source: \(words)"), "\(source): \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+    }
+
     @Test func signRefusesWhatTheServerWouldRefuse() throws {
         let good = ["--key", "k", "--source", "https://a.example/x.jpg", "--ops", #"[{"type": "smart_crop", "width_in_px": 64}]"#]
         #expect(try CLI.run(["sign"] + good).status == 0)

@@ -385,5 +385,33 @@ extension ServerSuite {
             try Data(#"{"prot": 1}"#.utf8).write(to: file)
             #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: file.path, environment: [:]) }
         }
+
+        @Test("--print-config's settings are every setting, read back the same, with the secrets redacted")
+        func effectiveSettings() throws {
+            let environment = ["SMARTCROP_PORT": "9001", "SMARTCROP_DRAIN_TIMEOUT_SECONDS": "12.5", "SMARTCROP_FETCH_ALLOW": "10.1.0.0/16",
+                               "SMARTCROP_LOCAL_ROOT": "/srv/images", "SMARTCROP_WORKERS": "3", "SMARTCROP_SOURCE_PREFIXES": "https://a.example/"]
+            let configuration = try ServerConfiguration.load(environment: environment)
+            let settings = configuration.effectiveSettings
+            #expect(Set(settings.keys) == Set(ServerConfiguration.keys + ["listen_host", "exit_after_sigterm_at_most_seconds", "environment"]))
+            #expect(settings["exit_after_sigterm_at_most_seconds"] == .number(22.5))
+            #expect(settings["listen_host"] == .string("127.0.0.1"), "no API key: loopback only")
+            #expect(settings["environment"] == .array(ServerConfiguration.environmentNames.map { .string($0) }))
+            #expect(Set(environment.keys).isSubset(of: ServerConfiguration.environmentNames))
+
+            // Written back as a config file, the settings load as the same configuration.
+            var file = settings.filter { $0.value != .null }
+            for derived in ["listen_host", "exit_after_sigterm_at_most_seconds", "environment"] { file[derived] = nil }
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-settings-\(UUID()).json")
+            defer { try? FileManager.default.removeItem(at: path) }
+            try JSONEncoder().encode(file).write(to: path)
+            #expect(try ServerConfiguration.load(file: path.path, environment: [:]) == configuration)
+
+            let keyed = try ServerConfiguration.load(environment: ["SMARTCROP_API_KEYS": "secret-1,secret-2", "SMARTCROP_URL_SIGNING_KEY": "sk",
+                                                                   "SMARTCROP_URL_SIGNING_SALT": "ss"])
+            let text = String(decoding: try JSONEncoder().encode(keyed.effectiveSettings), as: UTF8.self)
+            for secret in ["secret-1", "secret-2", "sk", "ss"] { #expect(!text.contains("\"\(secret)\""), "\(secret) leaked: \(text)") }
+            #expect(keyed.effectiveSettings["api_keys"] == .array([.string("<redacted>"), .string("<redacted>")]))
+            #expect(keyed.effectiveSettings["listen_host"] == .string("0.0.0.0"))
+        }
     }
 }

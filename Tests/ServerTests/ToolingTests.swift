@@ -126,7 +126,8 @@ extension ServerSuite {
             let server = URL(fileURLWithPath: cli).deletingLastPathComponent().appendingPathComponent("smartcrop-server").path
             func options(_ help: String) -> Set<String> { Set(help.matches(of: /--[a-z][a-z-]+/).map { String($0.0) }) }
             let serve = options(try Tooling.run(cli, ["serve", "--help"]).output)
-            let direct = options(try Tooling.run(server, ["--help"]).output)
+            // The server runs `serve` when given no subcommand, as `smartcrop serve` calls it.
+            let direct = options(try Tooling.run(server, ["serve", "--help"]).output)
             #expect(serve.isSuperset(of: ["--config", "--host", "--port", "--workers", "--face-model"]))
             #expect(serve == direct)
         }
@@ -182,6 +183,38 @@ extension ServerSuite {
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
             #expect(!canConnect(port: port), "nothing listens after shutdown")
+        }
+
+        @Test("SIGTERM: an answer larger than the socket buffers reaches a client that reads it late", .enabled(if: binary != nil, "needs the smartcrop binary"))
+        func drainKeepsLargeAnswers() async throws {
+            let downloads = FileManager.default.temporaryDirectory.appendingPathComponent("smartcrop-serve-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: downloads) }
+            let (process, port, _) = try launch(["SMARTCROP_DOWNLOAD_DIR": downloads.path])
+            defer { if process.isRunning { process.terminate() } }
+            // The texture compresses poorly: the PNG is several MB, more than loopback's socket
+            // buffers hold while the client reads nothing.
+            let photo = try Images.make(width: 2400, height: 2400)
+            let body = try JSONSerialization.data(withJSONObject: ["file": Images.fileJSON(photo), "operations": [["type": "convert", "format": "png"]]])
+            let connection = try RawConnection(port: port)
+            connection.send("POST /v1/transform HTTP/1.1\r\nHost: localhost\r\nAccept: image/*\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: \(body.count)\r\n\r\n")
+            connection.send(body)
+            #expect(try await waitUntilBusy("http://127.0.0.1:\(port)"), "the request reached the worker")
+            kill(process.processIdentifier, SIGTERM)
+            // The answer is made and handed to the connection, and the server closes it, while
+            // the client reads nothing.
+            try await Task.sleep(for: .seconds(2))
+            let (reply, closed) = connection.readUntilClosed(timeout: .seconds(30))
+            let headerEnd = try #require(reply.firstRange(of: Data("\r\n\r\n".utf8)), "no answer: \(reply.count) bytes")
+            let head = String(decoding: reply[..<headerEnd.lowerBound], as: UTF8.self)
+            let length = try #require(head.firstMatch(of: /(?i)content-length: (\d+)/).flatMap { Int($0.1) }, "\(head)")
+            #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
+            #expect(length > 4_000_000, "the answer is larger than the socket buffers: \(length) bytes")
+            #expect(reply.count - headerEnd.upperBound == length, "got \(reply.count - headerEnd.upperBound) of \(length) bytes")
+            #expect(closed)
+            for _ in 0..<400 where process.isRunning { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
         }
 
         @Test("a SMARTCROP_ISA the CPU cannot run stops the start, with the reason", .enabled(if: binary != nil, "needs the smartcrop binary"))
