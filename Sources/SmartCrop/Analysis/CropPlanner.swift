@@ -151,15 +151,20 @@ enum CropPlanner {
 
     /// The rectangle trim would keep: everything that differs from the background by more
     /// than `threshold`. The background is the top-left pixel (or transparency, for images
-    /// with alpha). Nil when nothing differs.
+    /// with some). Nil when nothing differs.
     static func trimRect(_ image: Image, threshold: Int) throws -> PixelRect? {
         var subject = image
         var background: [Double]
-        if image.hasAlpha {
-            subject = try image.extractBands(image.bands - 1, count: 1)
+        // A GIF that uses transparency anywhere (as frame-to-frame optimisation does) is decoded
+        // with an alpha band in every frame; where that band is opaque throughout, it says
+        // nothing, and the colours decide.
+        let alpha = image.hasAlpha ? try image.extractBands(image.bands - 1, count: 1) : nil
+        if let alpha, try alpha.deviation() > 0 {
+            subject = alpha
             background = [0]
         } else {
-            background = try image.cropped(PixelRect(x: 0, y: 0, width: 1, height: 1)).pixelBytes().map(Double.init)
+            if alpha != nil { subject = try image.extractBands(0, count: image.bands - 1) }
+            background = try subject.cropped(PixelRect(x: 0, y: 0, width: 1, height: 1)).pixelBytes().map(Double.init)
         }
         var l: Int32 = 0, t: Int32 = 0, w: Int32 = 0, h: Int32 = 0
         guard sc_find_trim(subject.evaluated, Double(threshold), &background, Int32(background.count), &l, &t, &w, &h) == 0 else {
