@@ -32,6 +32,8 @@ struct FrameDecision {
     var usedFaces: [Int] = []
     var leftOutFaces: [LeftOutFace] = []
     var subjectSource: SubjectSource?
+    /// The animation frames the decision looked at.
+    var analysedFrames: [Int]?
 }
 
 /// Chooses where a crop of a given aspect goes, for the strategies that only look at pixels.
@@ -78,10 +80,11 @@ enum CropPlanner {
     }
 
     /// Our subject strategy: the window of the output's aspect that holds the most importance
-    /// (edges of objects against their surroundings, border contrast, skin), found exhaustively.
-    static func subject(image: Image, frame: CropFrame, target: (width: Int, height: Int),
-                        analysis: AnalysisCache, models: SubjectModels, threads: Int = 1) throws -> (FrameDecision, SubjectMap) {
-        let subject = try analysis.subjectMap(of: image, models: models, threads: threads)
+    /// (edges of objects against their surroundings, border contrast, skin), found exhaustively;
+    /// for an animation, in the map of all its analysed frames.
+    static func subject(frames: AnalysedFrames, frame: CropFrame, target: (width: Int, height: Int), analysis: AnalysisCache,
+                        models: SubjectModels, threads: Int = 1, stop: StopSignal? = nil) throws -> (FrameDecision, SubjectMap) {
+        let subject = try analysis.subjectMap(of: frames, models: models, threads: threads, stop: stop)
         let map = subject.map
         if map.isFlat {
             var decision = centre(frame, target: target, fallback: "flat image")
