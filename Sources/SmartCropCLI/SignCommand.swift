@@ -31,7 +31,7 @@ struct SignCommand: ParsableCommand {
     @Option(help: "The operations: the pipeline JSON, as for /v1/transform.")
     var ops: String
 
-    @Option(help: "Output extension: jpg, png, webp or avif.")
+    @Option(help: "Output extension: jpg, png, webp, avif or gif.")
     var ext: String = "webp"
 
     func validate() throws {
@@ -39,7 +39,7 @@ struct SignCommand: ParsableCommand {
         guard source.hasPrefix("https://") || source.hasPrefix("http://") else {
             throw ValidationError("--source must be an http or https URL")
         }
-        guard let format = ImageFormat(name: ext), format.canEncode else { throw ValidationError("--ext must be jpg, png, webp or avif") }
+        guard let format = ImageFormat(name: ext), format.canEncode else { throw ValidationError("--ext must be jpg, png, webp, avif or gif") }
         do { _ = try Pipeline.parse(Data(ops.utf8)) } catch let error as SmartCropError {
             throw ValidationError("--ops: \(error.message)")
         }
