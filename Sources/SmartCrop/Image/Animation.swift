@@ -77,7 +77,11 @@ extension OpenedSource {
         }
         let count = strip.height / pageHeight
         let frames = try (0..<count).map { index in
-            try strip.cropped(PixelRect(x: 0, y: index * pageHeight, width: strip.width, height: pageHeight))
+            let frame = try strip.cropped(PixelRect(x: 0, y: index * pageHeight, width: strip.width, height: pageHeight))
+            // A frame is a still: a saver that kept the strip's fields would take a frame resized
+            // to a multiple of the old frame height for an animation of its own.
+            for field in Image.animationFields { vips_image_remove(frame.pointer, field) }
+            return frame
         }
         return DecodedAnimation(frames: frames, timing: strip.animationTiming(frames: count))
     }
@@ -114,6 +118,9 @@ extension Image {
         }
         return Image(taking: out, upstream: frames as AnyObject, stop: frames[0].stop)
     }
+
+    /// The fields libvips' loaders and savers describe an animation with.
+    static let animationFields = ["page-height", "n-pages", "delay", "loop", "gif-delay", "gif-loop"]
 
     /// A copy of this strip that the savers write as an animation of `timing`.
     func markedAsAnimation(_ timing: AnimationTiming) throws -> Image {
