@@ -127,12 +127,14 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency", "Inference", "OnnxTestSupport"]),
-        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim"]),
-        .testTarget(name: "CLITests", dependencies: ["SmartCropCLI"]),
+        // Animated GIFs written byte by byte, for the tests of every front-end.
+        .target(name: "GIFTestSupport", path: "Tests/GIFTestSupport"),
+        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["SmartCropCLI", "GIFTestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "SmartCropServer", "SmartCrop", "URLSigning", "ModelFetch",
+                "SmartCropServer", "SmartCrop", "URLSigning", "ModelFetch", "GIFTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -255,3 +255,7 @@ int sc_draw_rect(VipsImage *image, const double *ink, int n, int left, int top,
 int sc_write_to_buffer(VipsImage *in, const char *suffix, void **buf, size_t *length) {
     return vips_image_write_to_buffer(in, suffix, buf, length, NULL);
 }
+
+int sc_arrayjoin(VipsImage **in, VipsImage **out, int n, int across) {
+    return vips_arrayjoin(in, out, n, "across", across, NULL);
+}

@@ -47,8 +47,14 @@ struct CropChoiceOptions: ParsableArguments {
     @Option(help: "Trim: colour of added padding, e.g. #ffffff.")
     var padColor: String = "#ffffff"
 
-    @Option(help: "Refuse images with more pixels than this, before decoding.")
+    @Option(help: "Refuse images with more pixels than this (all frames of an animation together), before decoding.")
     var maxPixels: Int = 100_000_000
+
+    @Option(help: "Refuse animations with more frames than this, before decoding.")
+    var maxFrames: Int = DecodeLimits.defaultMaxFrames
+
+    @Flag(help: "Write the first frame of an animated GIF or WebP as a still (by default GIF and WebP outputs stay animated).")
+    var noAnimation = false
 
     @Option(help: "Damaged files: truncated (refuse truncated files, the default), none (decode what can be decoded, with a warning), error or warning (stricter).")
     var failOn: String = DecodeFailurePolicy.truncated.rawValue
@@ -58,6 +64,7 @@ struct CropChoiceOptions: ParsableArguments {
         if !(0...1).contains(sensitivity) { throw ValidationError("--sensitivity must be between 0 and 1") }
         if !(0...255).contains(threshold) { throw ValidationError("--threshold must be between 0 and 255") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
+        if maxFrames < 1 { throw ValidationError("--max-frames must be positive") }
         if DecodeFailurePolicy(rawValue: failOn) == nil { throw ValidationError("--fail-on must be none, truncated, error or warning") }
         _ = try settings(width: 1, height: 1)
     }
@@ -102,10 +109,13 @@ struct CropChoiceOptions: ParsableArguments {
         settings.padding = padding
         settings.sensitivity = sensitivity
         settings.threshold = threshold
+        settings.animated = !noAnimation
         return settings
     }
 
-    var limits: DecodeLimits { DecodeLimits(maxPixels: maxPixels, failOn: DecodeFailurePolicy(rawValue: failOn) ?? .truncated) }
+    var limits: DecodeLimits {
+        DecodeLimits(maxPixels: maxPixels, failOn: DecodeFailurePolicy(rawValue: failOn) ?? .truncated, maxFrames: maxFrames)
+    }
 
     func pipelineOptions(explain: Bool) throws -> PipelineOptions {
         var options = PipelineOptions(limits: limits, faceModels: try FaceModels(yunetModel: faceModel, givenBy: "--face-model"))
@@ -206,7 +216,7 @@ struct CropCommand: ParsableCommand {
 
     @OptionGroup var choice: CropChoiceOptions
 
-    @Option(help: "Output format: jpeg, png, webp or avif.")
+    @Option(help: "Output format: jpeg, png, webp, avif or gif.")
     var format: String?
 
     @Option(help: "Encoder quality, 1-100.")
@@ -215,7 +225,7 @@ struct CropCommand: ParsableCommand {
     @Option(help: "Sharpen the result with this sigma.")
     var sharpen: Double?
 
-    @Option(help: "Write a picture of the decision: the source with faces and crop drawn, or the subject's importance map.")
+    @Option(help: "Write a picture of the decision: the source (an animation's first frame) with faces and crop drawn, or the subject's importance map.")
     var draw: String?
 
     @Flag(help: "Print the decision as JSON.")

@@ -52,6 +52,17 @@ struct OutputJSON: Encodable {
     let format: String
     let bytes: Int
     let path: String?
+    /// Frames of an animated output; absent for a still.
+    let frames: Int?
+
+    init(_ result: PipelineOutput, path: String?) {
+        width = result.width
+        height = result.height
+        format = result.format.rawValue
+        bytes = result.data.count
+        self.path = path
+        frames = result.frames > 1 ? result.frames : nil
+    }
 }
 
 func milliseconds(_ timings: [String: Duration]) -> [String: Double] {
@@ -63,7 +74,20 @@ func milliseconds(_ timings: [String: Duration]) -> [String: Double] {
 
 /// The `--json` answer: what was read, what was cut and why, what was written.
 struct CropReport: Encodable {
-    struct Source: Encodable { let width: Int; let height: Int; let format: String }
+    struct Source: Encodable {
+        let width: Int
+        let height: Int
+        let format: String
+        /// Frames of an animated source; absent for a still.
+        let frames: Int?
+
+        init(_ info: SourceInfo) {
+            width = info.width
+            height = info.height
+            format = info.format.rawValue
+            frames = info.isAnimated ? info.frames : nil
+        }
+    }
     let source: Source
     let crop: PixelRect?
     let strategy: String?
@@ -75,12 +99,15 @@ struct CropReport: Encodable {
     let leftOutFaces: [LeftOutFace]?
     /// "model" or "heuristic": what made the subject map the crop looked at, if it looked at one.
     let subjectSource: String?
+    /// For an animation that stayed one: its frames, and those the decision looked at.
+    let frames: Int?
+    let analysedFrames: [Int]?
     let output: OutputJSON
     let warnings: [String]?
     let timingsMs: [String: Double]
 
     init(_ result: PipelineOutput, path: String?) {
-        source = Source(width: result.source.width, height: result.source.height, format: result.source.format.rawValue)
+        source = Source(result.source)
         let decision = result.decision
         crop = decision?.crop
         strategy = decision?.strategy
@@ -91,7 +118,9 @@ struct CropReport: Encodable {
         usedFaces = decision?.usedFaces.isEmpty == false ? decision?.usedFaces : nil
         leftOutFaces = decision?.leftOutFaces.isEmpty == false ? decision?.leftOutFaces : nil
         subjectSource = decision?.subjectSource?.rawValue
-        output = OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path)
+        frames = decision?.frames
+        analysedFrames = decision?.analysedFrames
+        output = OutputJSON(result, path: path)
         warnings = result.warnings.isEmpty ? nil : result.warnings
         timingsMs = milliseconds(result.timings)
     }
@@ -99,7 +128,7 @@ struct CropReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case source, crop, strategy, output, fallback, detector, faces, warnings
         case focalPoint = "focal_point", usedFaces = "used_faces", leftOutFaces = "left_out_faces", timingsMs = "timings_ms"
-        case subjectSource = "subject_source"
+        case subjectSource = "subject_source", frames, analysedFrames = "analysed_frames"
     }
 }
 
@@ -131,13 +160,13 @@ struct VariantsReport: Encodable {
 
     init(_ results: [PipelineOutput], paths: [String?]) {
         let first = results[0]
-        source = .init(width: first.source.width, height: first.source.height, format: first.source.format.rawValue)
+        source = .init(first.source)
         detector = first.decision?.detector
         faces = detector == nil ? nil : first.decision?.faces.map(FaceJSON.init)
         variants = zip(results, paths).map { result, path in
             Variant(crop: result.decision?.crop, strategy: result.decision?.strategy,
                     subjectSource: result.decision?.subjectSource?.rawValue,
-                    output: OutputJSON(width: result.width, height: result.height, format: result.format.rawValue, bytes: result.data.count, path: path))
+                    output: OutputJSON(result, path: path))
         }
         warnings = first.warnings.isEmpty ? nil : first.warnings
         var total: [String: Duration] = [:]
@@ -153,14 +182,14 @@ struct VariantsReport: Encodable {
 func outputFormat(explicit: String?, path: String?) throws -> ImageFormat? {
     if let explicit {
         guard let format = ImageFormat(name: explicit), format.canEncode else {
-            throw ValidationErrorLike("--format must be one of jpeg, png, webp, avif")
+            throw ValidationErrorLike("--format must be one of jpeg, png, webp, avif, gif")
         }
         return format
     }
     guard let path else { return nil }
     let ext = URL(fileURLWithPath: path).pathExtension
     guard let format = ImageFormat(name: ext), format.canEncode else {
-        throw ValidationErrorLike("cannot tell the output format from \"\(path)\"; name it .jpg, .png, .webp or .avif, or pass --format")
+        throw ValidationErrorLike("cannot tell the output format from \"\(path)\"; name it .jpg, .png, .webp, .avif or .gif, or pass --format")
     }
     return format
 }

@@ -24,6 +24,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the decision as JSON.")
     var json = false
 
+    @Flag(help: "Write the first frame of an animated GIF or WebP as a still.")
+    var noAnimation = false
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: pipeline) else {
             throw CLIError(message: "cannot read the pipeline file \(pipeline)")
@@ -32,6 +35,10 @@ struct RunCommand: ParsableCommand {
         let hasConvert = parsed.operations.contains { if case .convert = $0 { return true } else { return false } }
         if !hasConvert, let format = try outputFormat(explicit: nil, path: output) {
             parsed.operations.append(.convert(ConvertOperation(format: format)))
+        }
+        if noAnimation, case .convert(var convert)? = parsed.operations.last {
+            convert.animated = false
+            parsed.operations[parsed.operations.count - 1] = .convert(convert)
         }
         let result = try PipelineRunner.run(parsed, on: .file(input))
         warnAboutModels(face: try? FaceModels.environmentDefault(),

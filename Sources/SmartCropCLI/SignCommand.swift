@@ -31,13 +31,13 @@ struct SignCommand: ParsableCommand {
     @Option(help: "The operations: the pipeline JSON, as for /v1/transform.")
     var ops: String
 
-    @Option(help: "Output extension: jpg, png, webp or avif.")
+    @Option(help: "Output extension: jpg, png, webp, avif or gif.")
     var ext: String = "webp"
 
     func validate() throws {
         guard !key.isEmpty else { throw ValidationError("--key must not be empty") }
         do { _ = try SignedSource.parse(source) } catch { throw ValidationError("--source: \(error.message)") }
-        guard let format = ImageFormat(name: ext), format.canEncode else { throw ValidationError("--ext must be jpg, png, webp or avif") }
+        guard let format = ImageFormat(name: ext), format.canEncode else { throw ValidationError("--ext must be jpg, png, webp, avif or gif") }
         do { _ = try Pipeline.parse(Data(ops.utf8)) } catch let error as SmartCropError {
             throw ValidationError("--ops: \(error.message)")
         }

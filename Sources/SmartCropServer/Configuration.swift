@@ -11,8 +11,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var apiKeys: [String] = []
     public var maxBodyBytes = 50 * 1024 * 1024
     public var maxPixels = 100_000_000
-    /// The largest output, and the largest image any step may make; nil means `maxPixels`.
+    /// The largest output, and the largest image any step may make (all frames of an animation
+    /// together); nil means `maxPixels`.
     public var maxOutputPixels: Int?
+    /// The most frames an animation may have to be processed as one (413 past it).
+    public var maxFrames = DecodeLimits.defaultMaxFrames
     /// How much damage a decode tolerates (libvips' `fail_on`): `truncated` refuses truncated
     /// files with 422; `none` decodes what it can and answers with a warning.
     public var failOn: DecodeFailurePolicy = .truncated
@@ -67,7 +70,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The names of the settings, as the config file spells them; the environment variable is
     /// `SMARTCROP_` and the upper-cased name.
-    public static let keys = ["host", "port", "api_keys", "max_body_bytes", "max_pixels", "max_output_pixels", "max_operations",
+    public static let keys = ["host", "port", "api_keys", "max_body_bytes", "max_pixels", "max_output_pixels", "max_frames", "max_operations",
                               "max_variants", "deadline_seconds", "drain_timeout_seconds", "request_read_timeout_seconds",
                               "idle_timeout_seconds", "fail_on", "workers", "queue_size", "download_dir", "download_ttl_seconds",
                               "fetch_allow", "fetch_max_bytes", "fetch_timeout_seconds", "face_model", "subject_model",
@@ -164,6 +167,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "max_body_bytes": maxBodyBytes = try int(1024...(1 << 34))
         case "max_pixels": maxPixels = try int(1...1_000_000_000)
         case "max_output_pixels": maxOutputPixels = try int(1...1_000_000_000)
+        case "max_frames": maxFrames = try int(1...100_000)
         case "fail_on":
             guard let policy = DecodeFailurePolicy(rawValue: try string()) else {
                 throw ConfigurationError("fail_on must be one of \(DecodeFailurePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -246,7 +250,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// What the library checks on every image: header limits, output limits, damage policy.
     public var decodeLimits: DecodeLimits {
-        DecodeLimits(maxPixels: maxPixels, maxOutputPixels: maxOutputPixels, failOn: failOn)
+        DecodeLimits(maxPixels: maxPixels, maxOutputPixels: maxOutputPixels, failOn: failOn, maxFrames: maxFrames)
     }
 
     /// The malloc arena cap to set at start, or nil to leave the allocator as it is: when the

@@ -197,8 +197,8 @@ struct Handlers: Sendable {
         let options = options(stop)
         let metrics = self.metrics
         // No convert step: the output keeps the input's format when we can write it (JPEG,
-        // PNG, WebP, AVIF), else PNG for images with alpha and JPEG for the rest; the
-        // settings' quality applies.
+        // PNG, WebP, AVIF, GIF; an animated GIF or WebP stays animated), else PNG for images
+        // with alpha and JPEG for the rest; the settings' quality applies.
         let output = try await pool.run(stop: stop) { () throws -> PipelineOutput in
             let output = try PipelineRunner.run(Pipeline([.smartCrop(settings)]), on: .data(Data(bytes)), options: options)
             metrics.phases(output.timings)
@@ -220,6 +220,8 @@ struct Handlers: Sendable {
         answer.faces = output.decision?.faces.map(FaceJSON.init) ?? []
         answer.subjectSource = output.decision?.subjectSource?.rawValue
         answer.detector = output.decision?.detector
+        answer.frames = output.frames > 1 ? output.frames : nil
+        answer.analysedFrames = output.decision?.analysedFrames
         answer.warnings = output.warnings.isEmpty ? nil : output.warnings
         var response = try JSON.response(answer)
         for (name, value) in Encoded.decisionHeaders(output) {
@@ -293,6 +295,7 @@ struct Encoded: Sendable {
     static func decisionHeaders(_ output: PipelineOutput) -> [(String, String)] {
         var headers = [("X-Smartcrop-Width", String(output.width)), ("X-Smartcrop-Height", String(output.height)),
                        ("X-Smartcrop-Source", "\(output.source.width)x\(output.source.height)")]
+        if output.frames > 1 { headers.append(("X-Smartcrop-Frames", String(output.frames))) }
         if let decision = output.decision {
             let c = decision.crop
             headers.append(("X-Smartcrop-Crop", "\(c.x),\(c.y),\(c.width),\(c.height)"))
@@ -326,11 +329,14 @@ struct SourceJSON: Encodable, Sendable {
     let height: Int
     let format: String
     let bytes: Int
+    /// Frames of an animated source; absent for a still.
+    let frames: Int?
     init(_ info: SourceInfo) {
         width = info.width
         height = info.height
         format = info.format.rawValue
         bytes = info.byteCount
+        frames = info.isAnimated ? info.frames : nil
     }
 }
 
@@ -351,6 +357,8 @@ struct ResultJSON: Encodable, Sendable {
     var left_out_faces: [LeftOutFace]?
     var subject_source: String?
     var detector: String?
+    var frames: Int?
+    var analysed_frames: [Int]?
     var source: SourceJSON
     var warnings: [String]?
     var timings_ms: [String: Double]
@@ -372,6 +380,8 @@ struct ResultJSON: Encodable, Sendable {
         left_out_faces = output.decision?.leftOutFaces.isEmpty == false ? output.decision?.leftOutFaces : nil
         subject_source = output.decision?.subjectSource?.rawValue
         detector = output.decision?.detector
+        frames = output.frames > 1 ? output.frames : nil
+        analysed_frames = output.decision?.analysedFrames
         source = SourceJSON(output.source)
         warnings = output.warnings.isEmpty ? nil : output.warnings
         timings_ms = output.timings.mapValues { (seconds($0) * 10_000).rounded() / 10 }
@@ -412,6 +422,8 @@ struct ToolAnswer: Encodable {
     var faces: [FaceJSON] = []
     var subjectSource: String?
     var detector: String?
+    var frames: Int?
+    var analysedFrames: [Int]?
     var warnings: [String]?
 }
 

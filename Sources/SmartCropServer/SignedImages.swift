@@ -25,7 +25,7 @@ extension Handlers {
         }
         guard let dot = source.lastIndex(of: "."), let format = ImageFormat(name: String(source[source.index(after: dot)...])),
               format.canEncode else {
-            throw APIError.invalid(field: "source", "must end in the output's extension: .jpg, .png, .webp or .avif")
+            throw APIError.invalid(field: "source", "must end in the output's extension: .jpg, .png, .webp, .avif or .gif")
         }
         guard let operationsJSON = Base64URL.decode(operations) else {
             throw APIError.invalid(field: "operations", "is not base64url without padding")

@@ -66,7 +66,7 @@ import Testing
     @Test func signRefusesWhatTheServerWouldRefuse() throws {
         let good = ["--key", "k", "--source", "https://a.example/x.jpg", "--ops", #"[{"type": "smart_crop", "width_in_px": 64}]"#]
         #expect(try CLI.run(["sign"] + good).status == 0)
-        for (flag, value) in [("--ops", #"[{"type": "explode"}]"#), ("--source", "file:///etc/passwd"), ("--ext", "gif"), ("--key", "")] {
+        for (flag, value) in [("--ops", #"[{"type": "explode"}]"#), ("--source", "file:///etc/passwd"), ("--ext", "tif"), ("--key", "")] {
             var args = good
             if let i = args.firstIndex(of: flag) { args[i + 1] = value } else { args += [flag, value] }
             let r = try CLI.run(["sign"] + args)

@@ -76,4 +76,7 @@ int sc_draw_rect(VipsImage *image, const double *ink, int n, int left, int top,
 // Saving. `suffix` picks the saver and carries its options, e.g. ".webp[Q=85]".
 int sc_write_to_buffer(VipsImage *in, const char *suffix, void **buf, size_t *length);
 
+// Animations: libvips holds one as a strip of frames stacked top to bottom (`across` 1).
+int sc_arrayjoin(VipsImage **in, VipsImage **out, int n, int across);
+
 #endif

@@ -27,6 +27,11 @@ public struct CropDecision: Codable, Sendable, Equatable {
     /// Where the subject map the crop looked at came from (the U-2-Netp model or the heuristic
     /// map), when it looked at one.
     public var subjectSource: SubjectSource?
+    /// For an animation that stays one: how many frames the crop was applied to (all of them).
+    public var frames: Int?
+    /// For an animation: the frames the decision looked at (faces and the subject), when it
+    /// looked at any.
+    public var analysedFrames: [Int]?
 
     public init(crop: PixelRect, strategy: String, focalPoint: Point? = nil, fallback: String? = nil,
                 faces: [DetectedFace] = [], detector: String? = nil) {
@@ -58,6 +63,14 @@ public enum AnalysisSize {
     public static let subjectProxy = 256
     /// Longest side of the proxy the face detector looks at.
     public static let faceProxy = 640
+    /// The least longest side an animation's frames are decoded at when they are analysed.
+    /// Every frame is decoded at one size, and libvips' WebP decode costs with the size it
+    /// makes: a 100-frame 480-px animation takes 0.68 s whole, 0.52 s at 256 px and 0.36 s at
+    /// 128 px, which is what its 128-px output needs anyway. The first frame is still searched
+    /// for faces on the face proxy (the view `detect` decodes); the other analysed frames are
+    /// searched at this size, where a face of a sixth of the frame is still 20 px, and the
+    /// subject maps (built on a 128-cell grid) lose nothing.
+    public static let animationFrame = 128
 }
 
 /// Per-request cache of analysis proxies and results, so variants of one upload share them.

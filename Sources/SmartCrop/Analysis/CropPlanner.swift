@@ -32,6 +32,8 @@ struct FrameDecision {
     var usedFaces: [Int] = []
     var leftOutFaces: [LeftOutFace] = []
     var subjectSource: SubjectSource?
+    /// The animation frames the decision looked at.
+    var analysedFrames: [Int]?
 }
 
 /// Chooses where a crop of a given aspect goes, for the strategies that only look at pixels.
@@ -78,10 +80,11 @@ enum CropPlanner {
     }
 
     /// Our subject strategy: the window of the output's aspect that holds the most importance
-    /// (edges of objects against their surroundings, border contrast, skin), found exhaustively.
-    static func subject(image: Image, frame: CropFrame, target: (width: Int, height: Int),
-                        analysis: AnalysisCache, models: SubjectModels, threads: Int = 1) throws -> (FrameDecision, SubjectMap) {
-        let subject = try analysis.subjectMap(of: image, models: models, threads: threads)
+    /// (edges of objects against their surroundings, border contrast, skin), found exhaustively;
+    /// for an animation, in the map of all its analysed frames.
+    static func subject(frames: AnalysedFrames, frame: CropFrame, target: (width: Int, height: Int), analysis: AnalysisCache,
+                        models: SubjectModels, threads: Int = 1, stop: StopSignal? = nil) throws -> (FrameDecision, SubjectMap) {
+        let subject = try analysis.subjectMap(of: frames, models: models, threads: threads, stop: stop)
         let map = subject.map
         if map.isFlat {
             var decision = centre(frame, target: target, fallback: "flat image")
@@ -151,15 +154,20 @@ enum CropPlanner {
 
     /// The rectangle trim would keep: everything that differs from the background by more
     /// than `threshold`. The background is the top-left pixel (or transparency, for images
-    /// with alpha). Nil when nothing differs.
+    /// with some). Nil when nothing differs.
     static func trimRect(_ image: Image, threshold: Int) throws -> PixelRect? {
         var subject = image
         var background: [Double]
-        if image.hasAlpha {
-            subject = try image.extractBands(image.bands - 1, count: 1)
+        // A GIF that uses transparency anywhere (as frame-to-frame optimisation does) is decoded
+        // with an alpha band in every frame; where that band is opaque throughout, it says
+        // nothing, and the colours decide.
+        let alpha = image.hasAlpha ? try image.extractBands(image.bands - 1, count: 1) : nil
+        if let alpha, try alpha.deviation() > 0 {
+            subject = alpha
             background = [0]
         } else {
-            background = try image.cropped(PixelRect(x: 0, y: 0, width: 1, height: 1)).pixelBytes().map(Double.init)
+            if alpha != nil { subject = try image.extractBands(0, count: image.bands - 1) }
+            background = try subject.cropped(PixelRect(x: 0, y: 0, width: 1, height: 1)).pixelBytes().map(Double.init)
         }
         var l: Int32 = 0, t: Int32 = 0, w: Int32 = 0, h: Int32 = 0
         guard sc_find_trim(subject.evaluated, Double(threshold), &background, Int32(background.count), &l, &t, &w, &h) == 0 else {

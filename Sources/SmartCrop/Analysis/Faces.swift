@@ -22,14 +22,17 @@ public struct DetectedFace: Codable, Sendable, Hashable {
     /// Right eye, left eye, nose tip, right and left mouth corners (the subject's right and
     /// left); empty when the detector gives none.
     public var landmarks: [Point]
+    /// The frame of an animation the face was found in; nil for a still.
+    public var frame: Int?
 
-    public init(x: Double, y: Double, width: Double, height: Double, score: Double, landmarks: [Point] = []) {
+    public init(x: Double, y: Double, width: Double, height: Double, score: Double, landmarks: [Point] = [], frame: Int? = nil) {
         self.x = x
         self.y = y
         self.width = width
         self.height = height
         self.score = score
         self.landmarks = landmarks
+        self.frame = frame
     }
 
     public var rect: Rect { Rect(x: x, y: y, width: width, height: height) }
@@ -42,12 +45,15 @@ public struct DetectedFace: Codable, Sendable, Hashable {
 public struct FaceJSON: Encodable, Sendable {
     public let x, y, width, height, score: Double
     public let landmarks: [[Double]]
+    /// The animation frame the face was found in (absent for a still).
+    public let frame: Int?
 
     public init(_ face: DetectedFace) {
         func r(_ v: Double) -> Double { (v * 10).rounded() / 10 }
         x = r(face.x); y = r(face.y); width = r(face.width); height = r(face.height)
         score = (face.score * 1000).rounded() / 1000
         landmarks = face.landmarks.map { [r($0.x), r($0.y)] }
+        frame = face.frame
     }
 }
 

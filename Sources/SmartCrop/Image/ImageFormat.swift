@@ -1,8 +1,8 @@
-/// The image formats we read. Only the first four can be written.
+/// The image formats we read. All but HEIC and TIFF can be written.
 public enum ImageFormat: String, Codable, Sendable, CaseIterable {
     case jpeg, png, webp, avif, heic, gif, tiff
 
-    public static let encodable: [ImageFormat] = [.jpeg, .png, .webp, .avif]
+    public static let encodable: [ImageFormat] = [.jpeg, .png, .webp, .avif, .gif]
 
     public var canEncode: Bool { ImageFormat.encodable.contains(self) }
     public var supportsAlpha: Bool { self != .jpeg }

@@ -26,6 +26,9 @@ public struct SourceInfo: Codable, Sendable, Equatable {
     public var isCMYK: Bool
     /// Size of the encoded input.
     public var byteCount: Int
+    /// Frames of an animated GIF or WebP; 1 for anything else (a multi-page TIFF or HEIF
+    /// collection is not an animation, and only its first page is read).
+    public var frames = 1
 }
 
 /// Limits checked on the header, before decoding, so oversized or hostile files are refused
@@ -35,11 +38,15 @@ public struct DecodeLimits: Sendable, Equatable {
     /// The largest output, and the largest image any step may make (pad, resize).
     public var maxOutputPixels: Int
     public var failOn: DecodeFailurePolicy
+    /// The most frames an animation may have to be read as one (see `animationProblem`).
+    public var maxFrames: Int
 
-    public init(maxPixels: Int = 100_000_000, maxOutputPixels: Int? = nil, failOn: DecodeFailurePolicy = .truncated) {
+    public init(maxPixels: Int = 100_000_000, maxOutputPixels: Int? = nil, failOn: DecodeFailurePolicy = .truncated,
+                maxFrames: Int = DecodeLimits.defaultMaxFrames) {
         self.maxPixels = maxPixels
         self.maxOutputPixels = maxOutputPixels ?? maxPixels
         self.failOn = failOn
+        self.maxFrames = maxFrames
     }
 }
 
@@ -102,6 +109,7 @@ public final class OpenedSource: @unchecked Sendable {
         ignoresProfile = header.hasField(VIPS_META_ICC_NAME) && !profileIsSRGB && !header.hasUsableProfile
         self.info = try OpenedSource.describe(header, format: format, byteCount: byteCount, limits: limits,
                                               hasUsableProfile: header.hasField(VIPS_META_ICC_NAME) && !ignoresProfile)
+            .counting(framesOf: header)
         if ignoresProfile {
             let assumed = info.isCMYK ? "CMYK with a standard profile" : header.bands <= 2 ? "plain grey" : "sRGB"
             warningList.withLock { $0.append("the embedded colour profile is damaged or does not fit the image and was ignored; the colours are taken as \(assumed)") }
@@ -113,19 +121,27 @@ public final class OpenedSource: @unchecked Sendable {
     /// loader shrinks while decoding, so a 12 MP JPEG decoded at 500 px never exists at full
     /// size. `stop` ends the decode part-way.
     public func decode(width: Int, height: Int, stop: StopSignal? = nil) throws -> Image {
+        try decode(width: width, height: height, allFrames: false, stop: stop)
+    }
+
+    /// `decode(width:height:)`, with `allFrames` reading every frame of an animation into one
+    /// strip of `width` × `height` frames (see `decodeAnimation`).
+    func decode(width: Int, height: Int, allFrames: Bool, stop: StopSignal?) throws -> Image {
         do {
-            return try decode(width: width, height: height, failOn: failOn == .none ? .truncated : failOn, stop: stop)
+            return try decode(width: width, height: height, failOn: failOn == .none ? .truncated : failOn, allFrames: allFrames, stop: stop)
         } catch SmartCropError.undecodable(let message, _) where failOn == .none && stop?.error == nil {
             // Strict first, so a damaged file is known as damaged; then take what decodes.
-            let image = try decode(width: width, height: height, failOn: .none, stop: stop)
+            let image = try decode(width: width, height: height, failOn: .none, allFrames: allFrames, stop: stop)
             let warning = message.replacing(" and cannot be decoded", with: "") + "; the part that could not be decoded is filled in"
             warningList.withLock { if !$0.contains(warning) { $0.append(warning) } }
             return image
         }
     }
 
-    private func decode(width: Int, height: Int, failOn: DecodeFailurePolicy, stop: StopSignal?) throws -> Image {
+    private func decode(width: Int, height: Int, failOn: DecodeFailurePolicy, allFrames: Bool, stop: StopSignal?) throws -> Image {
         var options = "access=sequential,fail_on=\(failOn.rawValue)"
+        // Every frame, stacked; libvips' thumbnail then sizes each frame to width × height.
+        if allFrames { options += ",n=-1" }
         // The loader's own shrink, as libvips' thumbnail picks it: a block shrink for JPEG that
         // leaves at least a factor of two for the real resize, a scaled decode for WebP, and a
         // HEIF file's embedded thumbnail when it is big enough.

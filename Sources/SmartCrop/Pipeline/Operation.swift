@@ -133,6 +133,9 @@ public struct SmartCropSettings: Sendable, Equatable {
     public var rect: PixelRect?
     /// Output quality (1-100) the tool form carries; a later `convert` overrides it.
     public var quality: Int?
+    /// False: an animated source gives a still of its first frame (the tool form has no
+    /// `convert` to say so).
+    public var animated = true
 
     public static let defaultSize = 1080
 
@@ -224,6 +227,11 @@ public struct ConvertOperation: Sendable, Equatable {
     /// `format: "auto"`: the server picks AVIF, WebP or JPEG from what the client accepts
     /// (`Pipeline.negotiatingFormat(accept:)`); elsewhere `format` (JPEG) is used.
     public var negotiated = false
+    /// What `format: "auto"` becomes for an animated source that stays animated: WebP when the
+    /// client accepts it, else GIF (AVIF is written as a still here).
+    public var negotiatedAnimationFormat: ImageFormat?
+    /// False: an animated source gives a still of its first frame, whatever the format.
+    public var animated = true
     public init(format: ImageFormat, quality: Int? = nil) {
         self.format = format
         self.quality = quality
@@ -237,7 +245,8 @@ extension Pipeline {
     }
 
     /// The pipeline with a `format: "auto"` convert resolved for an HTTP Accept header: AVIF
-    /// when the client takes it, else WebP, else JPEG (every client takes JPEG).
+    /// when the client takes it, else WebP, else JPEG (every client takes JPEG). An animation
+    /// that stays one becomes WebP when the client takes it, else GIF (every client takes GIF).
     public func negotiatingFormat(accept: String?) -> Pipeline {
         guard negotiatesFormat else { return self }
         let accepted = AcceptHeader(accept)
@@ -246,6 +255,7 @@ extension Pipeline {
         resolved.operations = operations.map { operation in
             guard case .convert(var c) = operation, c.negotiated else { return operation }
             c.format = format
+            c.negotiatedAnimationFormat = accepted.quality(of: "image/webp") > 0 ? .webp : .gif
             return .convert(c)
         }
         return resolved

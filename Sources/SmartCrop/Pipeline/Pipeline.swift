@@ -163,6 +163,7 @@ enum OperationParser {
         s.padColor = try r.colour("pad_color", "padColor") ?? .white
         s.targetSize = try r.int("target_size", "targetSize", in: sizeRange)
         s.quality = try r.int("quality", in: 1...100)
+        s.animated = try r.bool("animated") ?? true
         s.focal = try focal(&r)
         if s.focal != nil, !r.has("mode") { s.mode = .focal }
         if var rect = try r.object("rect") {
@@ -252,13 +253,14 @@ enum OperationParser {
 
     static func convert(_ r: inout FieldReader) throws -> ConvertOperation {
         guard let name = try r.choice("format", choices: ImageFormat.encodable.map(\.rawValue) + ["auto"], aliases: ["jpg": "jpeg"]) else {
-            throw SmartCropError.invalidArgument(field: r.field("format"), message: "is required; one of jpeg, png, webp, avif, auto")
+            throw SmartCropError.invalidArgument(field: r.field("format"), message: "is required; one of jpeg, png, webp, avif, gif, auto")
         }
         var op = ConvertOperation(format: ImageFormat(rawValue: name) ?? .jpeg, quality: try r.int("quality", in: 1...100))
         op.negotiated = name == "auto"
         op.background = try r.colour("background")
         op.keepICC = try r.bool("keep_icc") ?? false
         op.keepMetadata = try r.bool("keep_metadata") ?? false
+        op.animated = try r.bool("animated") ?? true
         return op
     }
 
@@ -284,6 +286,7 @@ enum OperationParser {
             if s.padColor != .white { o["pad_color"] = .string(s.padColor.description) }
             o["target_size"] = num(s.targetSize)
             o["quality"] = num(s.quality)
+            if !s.animated { o["animated"] = .bool(false) }
             if let f = s.focal { o["focal_x"] = .number(f.x); o["focal_y"] = .number(f.y) }
             if let r = s.rect { o["rect"] = rect(r) }
         case .resize(let r):
@@ -318,6 +321,7 @@ enum OperationParser {
             o["background"] = c.background.map { .string($0.description) }
             if c.keepICC { o["keep_icc"] = .bool(true) }
             if c.keepMetadata { o["keep_metadata"] = .bool(true) }
+            if !c.animated { o["animated"] = .bool(false) }
         }
         return .object(o)
     }

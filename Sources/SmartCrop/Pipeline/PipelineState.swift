@@ -24,6 +24,9 @@ struct PipelineState {
     /// The image's lazy chain holds a neighbourhood operation (blur, sharpen) since it was last
     /// held in memory.
     var neighbourhoodPending = false
+    /// The rest of an animation that stays one (`image` is its first frame): every step does
+    /// to each of these frames what it does to `image`. Nil for a still.
+    var animation: AnimationFrames?
 
     /// The frame decisions are made in (see `CropFrame`).
     func frame(source: SourceInfo) -> CropFrame {
@@ -45,13 +48,15 @@ struct PipelineState {
             let r = frame.toSource.map(face.rect)
             return DetectedFace(x: (r.x * 10).rounded() / 10, y: (r.y * 10).rounded() / 10, width: (r.width * 10).rounded() / 10,
                                 height: (r.height * 10).rounded() / 10, score: (face.score * 1000).rounded() / 1000,
-                                landmarks: face.landmarks.map { rounded(frame.toSource.map($0)) })
+                                landmarks: face.landmarks.map { rounded(frame.toSource.map($0)) }, frame: face.frame)
         }
         var recorded = CropDecision(crop: crop.pixelRect(within: Int.max / 4, Int.max / 4), strategy: decision.strategy,
                                     focalPoint: focal.map(rounded), fallback: decision.fallback, faces: faces, detector: decision.detector)
         recorded.usedFaces = decision.usedFaces
         recorded.leftOutFaces = decision.leftOutFaces
         recorded.subjectSource = decision.subjectSource
+        recorded.frames = animation?.count
+        recorded.analysedFrames = animation == nil ? nil : decision.analysedFrames
         self.decision = recorded
     }
 
@@ -60,15 +65,29 @@ struct PipelineState {
     /// minutes and gigabytes for one small image; the image is held in memory between them
     /// instead, which bounds the work of each to one pass and keeps every pass stoppable.
     mutating func replace(byNeighbourhood operation: (Image) throws -> Image) throws {
-        if neighbourhoodPending { image = try image.materialised() }
-        replace(with: try operation(image), mapping: mapping)
+        if neighbourhoodPending {
+            image = try image.materialised()
+            try animation?.transform { try $0.materialised() }
+        }
+        try transform(mapping: mapping, operation)
         neighbourhoodPending = true
     }
 
-    mutating func replace(with image: Image, mapping: SourceMapping) {
-        self.image = image
+    /// Replaces the image, and every other frame of an animation, by what `operation` makes of
+    /// it; `mapping` is the result's.
+    mutating func transform(mapping: SourceMapping, _ operation: (Image) throws -> Image) throws {
+        let first = try operation(image)
+        try animation?.transform(operation)
+        image = first
         self.mapping = mapping
         pristine = false
+    }
+
+    /// What a smart crop looks at: the image, and for an animation a few of its other frames.
+    var analysedFrames: AnalysedFrames {
+        guard let animation else { return .still(image) }
+        let indices = AnalysedFrames.indices(count: animation.count)
+        return AnalysedFrames(images: indices.map { $0 == 0 ? image : animation.others[$0 - 1] }, indices: indices, animated: true)
     }
 
     /// Cuts `rect` (frame pixels) out of the image and, when given, resamples it to exactly
@@ -79,7 +98,16 @@ struct PipelineState {
         if pristine, let size {
             let needed = min(1, max(Double(size.width) / Double(rect.width), Double(size.height) / Double(rect.height)))
             if needed > frame.imageScaleX * 1.02, needed > frame.imageScaleY * 1.02 {
-                let image = try context.timed("decode") { try context.source.decode(scale: needed, stop: context.options.stop) }
+                let image: Image
+                if animation != nil {
+                    let decoded = try context.timed("decode") {
+                        try context.source.decodeAnimation(scale: needed, limits: context.options.limits, stop: context.options.stop)
+                    }
+                    image = decoded.frames[0]
+                    animation = AnimationFrames(decoded)
+                } else {
+                    image = try context.timed("decode") { try context.source.decode(scale: needed, stop: context.options.stop) }
+                }
                 self.image = image
                 mapping = SourceMapping.identity.scaled(x: Double(image.width) / Double(context.source.info.width),
                                                         y: Double(image.height) / Double(context.source.info.height))
@@ -87,13 +115,14 @@ struct PipelineState {
             }
         }
         let inImage = rect.asRect.scaled(x: frame.imageScaleX, y: frame.imageScaleY).pixelRect(within: image.width, image.height)
-        var out = try image.cropped(inImage)
         var map = mapping.cropped(x: Double(inImage.x), y: Double(inImage.y))
         if let size {
-            out = try out.resized(toWidth: size.width, height: size.height)
             map = map.scaled(x: Double(size.width) / Double(inImage.width), y: Double(size.height) / Double(inImage.height))
         }
-        replace(with: out, mapping: map)
+        try transform(mapping: map) { image in
+            let out = try image.cropped(inImage)
+            return try size.map { try out.resized(toWidth: $0.width, height: $0.height) } ?? out
+        }
     }
 }
 

@@ -56,6 +56,8 @@ public struct PipelineOutput: Sendable {
     public var explanation: Image?
     /// What went wrong but was got past, e.g. a truncated file decoded under `fail_on: none`.
     public var warnings: [String] = []
+    /// Frames of the output: more than one for an animation that stayed one.
+    public var frames = 1
 }
 
 /// Runs pipelines: one decode (shrunk on load to what the pipeline needs), each step in
@@ -67,12 +69,17 @@ public enum PipelineRunner {
     }
 
     /// Runs several pipelines on one upload: the source is decoded once, at the largest scale
-    /// any of them needs, and analysis (faces, subject) is shared between them.
+    /// any of them needs, and analysis (faces, subject) is shared between them. An animation
+    /// is decoded whole when any of them keeps it one; the others take its first frame.
     public static func variants(_ pipelines: [(String, Pipeline)], on source: OpenedSource,
                                 options: PipelineOptions = PipelineOptions()) throws -> [(String, PipelineOutput)] {
         let analysis = AnalysisCache()
         let scale = pipelines.map { DecodePlanner.scale(for: $0.1, source: source.info) }.max() ?? 1
         let shared = PipelineContext(source: source, analysis: analysis, options: options)
+        let keepsAnimation = pipelines.map { $0.1.keepsAnimation(of: source.info) }
+        if keepsAnimation.contains(true), let problem = options.limits.animationProblem(source.info) {
+            throw SmartCropError.tooLarge(problem)
+        }
         try shared.checkDeadline(before: "decode")
         // Face models load on first use (the embedded MTCNN takes ~15 ms to read and pack);
         // that needs no pixels, so it overlaps the decode.
@@ -85,9 +92,15 @@ public enum PipelineRunner {
             DispatchQueue.global().async(group: warmUp) { try? shared.subjectModels().load() }
         }
         let decoded: Image
+        let animation: DecodedAnimation?
         do {
             defer { warmUp.wait() }
-            decoded = try shared.timed("decode") { try source.decode(scale: scale, stop: options.stop) }
+            if keepsAnimation.contains(true) {
+                let whole = try shared.timed("decode") { try source.decodeAnimation(scale: scale, limits: options.limits, stop: options.stop) }
+                (decoded, animation) = (whole.frames[0], whole)
+            } else {
+                (decoded, animation) = (try shared.timed("decode") { try source.decode(scale: scale, stop: options.stop) }, nil)
+            }
         }
         if pipelines.contains(where: { $0.1.firstOperationLooksForFaces }) {
             try shared.timed("decode") {
@@ -97,7 +110,8 @@ public enum PipelineRunner {
         let decodeTime = shared.timings["decode"] ?? .zero
         @Sendable func output(_ index: Int) throws -> PipelineOutput {
             let context = PipelineContext(source: source, analysis: analysis, options: options)
-            return try run(pipelines[index].1, decoded: decoded, context: context, decodeTime: decodeTime)
+            let frames = keepsAnimation[index] ? animation.map(AnimationFrames.init) : nil
+            return try run(pipelines[index].1, decoded: decoded, animation: frames, context: context, decodeTime: decodeTime)
         }
         guard options.concurrentVariants, pipelines.count > 2 else {
             return try pipelines.indices.map { (pipelines[$0].0, try output($0)) }
@@ -118,12 +132,14 @@ public enum PipelineRunner {
         return zip(pipelines, outputs).map { ($0.0, $1!) }
     }
 
-    static func run(_ pipeline: Pipeline, decoded: Image, context: PipelineContext, decodeTime: Duration) throws -> PipelineOutput {
+    static func run(_ pipeline: Pipeline, decoded: Image, animation: AnimationFrames? = nil, context: PipelineContext,
+                    decodeTime: Duration) throws -> PipelineOutput {
         let info = context.source.info
         var state = PipelineState(image: decoded,
                                   mapping: SourceMapping.identity.scaled(x: Double(decoded.width) / Double(info.width),
                                                                          y: Double(decoded.height) / Double(info.height)),
                                   pristine: true)
+        state.animation = animation
         let maxPixels = context.options.limits.maxOutputPixels
         var formatField = ""
         for (index, operation) in pipeline.operations.enumerated() {
@@ -136,7 +152,8 @@ public enum PipelineRunner {
             }
             // libvips has only planned the step so far: an image too big to make is refused
             // before any of its pixels are computed.
-            if let problem = DecodeLimits.sizeProblem((state.image.width, state.image.height), maxPixels: maxPixels) {
+            if let problem = DecodeLimits.sizeProblem((state.image.width, state.image.height), frames: state.animation?.count ?? 1,
+                                                      maxPixels: maxPixels) {
                 throw SmartCropError.invalidArgument(field: "operations[\(index)]", message: problem)
             }
             if case .convert = operation { formatField = "operations[\(index)].format" }
@@ -149,7 +166,11 @@ public enum PipelineRunner {
         let options = EncodeOptions(format: format, quality: state.quality, background: state.background ?? .white,
                                     keepICCProfile: state.keepICC, keepMetadata: state.keepMetadata)
         let image = state.image
-        let data = try context.timed("encode") { try image.encoded(options) }
+        let animated = state.animation
+        let data = try context.timed("encode") {
+            guard let animated else { return try image.encoded(options) }
+            return try Image.stacked([image] + animated.others).encoded(options, animation: animated.timing)
+        }
         var timings = context.timings
         timings["decode", default: .zero] += decodeTime
         var explanation: Image?
@@ -160,7 +181,7 @@ public enum PipelineRunner {
         }
         return PipelineOutput(data: data, format: format, width: image.width, height: image.height, source: info,
                               decision: state.decision, timings: timings, decodedWidth: decoded.width, decodedHeight: decoded.height,
-                              explanation: explanation, warnings: context.source.warnings)
+                              explanation: explanation, warnings: context.source.warnings, frames: animated?.count ?? 1)
     }
 
     static func makeStep(_ operation: ImageOperation) -> any PipelineStep {
@@ -197,7 +218,9 @@ enum DecodePlanner {
             default:
                 let crop = AspectFit.largestCrop(width: source.width, height: source.height, targetWidth: size.width, targetHeight: size.height)
                 let output = max(Double(size.width) / Double(crop.width), Double(size.height) / Double(crop.height))
+                let animated = pipeline.keepsAnimation(of: source)
                 let proxy: Int? = switch s.mode {
+                case .auto, .face, .subject where animated: AnalysisSize.animationFrame
                 case .auto, .face: AnalysisSize.faceProxy
                 case .subject: AnalysisSize.subjectProxy
                 default: nil

@@ -4,7 +4,8 @@ struct ConvertStep: PipelineStep {
     var name: String { "convert" }
 
     func apply(to state: inout PipelineState, context: PipelineContext) throws {
-        state.format = operation.format
+        // An animation that stays one takes the animated choice of `format: auto`.
+        state.format = state.animation == nil ? operation.format : operation.negotiatedAnimationFormat ?? operation.format
         state.quality = operation.quality ?? state.quality
         state.background = operation.background
         state.keepICC = operation.keepICC

@@ -5,15 +5,12 @@ struct FlipStep: PipelineStep {
     var name: String { "flip" }
 
     func apply(to state: inout PipelineState, context: PipelineContext) throws {
-        var image = state.image, mapping = state.mapping
-        if horizontal {
-            mapping = mapping.flipped(horizontal: true, extent: Double(image.width))
-            image = try image.flipped(horizontal: true)
+        var mapping = state.mapping
+        if horizontal { mapping = mapping.flipped(horizontal: true, extent: Double(state.image.width)) }
+        if vertical { mapping = mapping.flipped(horizontal: false, extent: Double(state.image.height)) }
+        try state.transform(mapping: mapping) { image in
+            let mirrored = horizontal ? try image.flipped(horizontal: true) : image
+            return vertical ? try mirrored.flipped(horizontal: false) : mirrored
         }
-        if vertical {
-            mapping = mapping.flipped(horizontal: false, extent: Double(image.height))
-            image = try image.flipped(horizontal: false)
-        }
-        state.replace(with: image, mapping: mapping)
     }
 }

@@ -5,8 +5,9 @@ struct PadStep: PipelineStep {
 
     func apply(to state: inout PipelineState, context: PipelineContext) throws {
         let o = operation
-        let image = try state.image.embedded(x: o.left, y: o.top, width: state.image.width + o.left + o.right,
-                                             height: state.image.height + o.top + o.bottom, colour: o.colour)
-        state.replace(with: image, mapping: state.mapping.padded(left: Double(o.left), top: Double(o.top)))
+        let width = state.image.width + o.left + o.right, height = state.image.height + o.top + o.bottom
+        try state.transform(mapping: state.mapping.padded(left: Double(o.left), top: Double(o.top))) {
+            try $0.embedded(x: o.left, y: o.top, width: width, height: height, colour: o.colour)
+        }
     }
 }

@@ -5,6 +5,6 @@ struct RotateStep: PipelineStep {
 
     func apply(to state: inout PipelineState, context: PipelineContext) throws {
         let mapping = state.mapping.rotated(quarterTurns: quarterTurns, width: Double(state.image.width), height: Double(state.image.height))
-        state.replace(with: try state.image.rotated(quarterTurns), mapping: mapping)
+        try state.transform(mapping: mapping) { try $0.rotated(quarterTurns) }
     }
 }

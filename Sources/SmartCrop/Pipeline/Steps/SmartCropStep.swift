@@ -10,9 +10,13 @@ struct SmartCropStep: PipelineStep {
         }
         let frame = state.frame(source: context.source.info)
         let image = state.image
+        let frames = state.analysedFrames
         var picture: SubjectMap?
-        let decision = try context.timed("analyse") {
-            try decide(frame: frame, image: image, size: size, context: context, importance: &picture)
+        var decision = try context.timed("analyse") {
+            try decide(frame: frame, frames: frames, size: size, context: context, importance: &picture)
+        }
+        if decision.analysedFrames == nil, settings.mode == .auto || settings.mode == .face || settings.mode == .subject {
+            decision.analysedFrames = frames.indices
         }
         if context.options.explain, state.explanation == nil, let picture {
             if !decision.faces.isEmpty {
@@ -27,7 +31,7 @@ struct SmartCropStep: PipelineStep {
         try context.timed("crop") { try state.cut(decision.rect, frame: frame, to: size, context: context) }
     }
 
-    private func decide(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
+    private func decide(frame: CropFrame, frames: AnalysedFrames, size: (width: Int, height: Int), context: PipelineContext,
                         importance: inout SubjectMap?) throws -> FrameDecision {
         switch settings.mode {
         case .center:
@@ -39,7 +43,7 @@ struct SmartCropStep: PipelineStep {
         case .auto, .face:
             var lookedFor = FrameDecision(rect: PixelRect(x: 0, y: 0, width: 0, height: 0), strategy: "")
             do {
-                if let framed = try faces(frame: frame, image: image, size: size, context: context, found: &lookedFor,
+                if let framed = try faces(frame: frame, frames: frames, size: size, context: context, found: &lookedFor,
                                           subject: &importance) {
                     return framed
                 }
@@ -47,7 +51,7 @@ struct SmartCropStep: PipelineStep {
                 // Faces are a preference, not a requirement: a crop never fails for want of them.
                 lookedFor.fallback = "face detection unavailable: \(error.message)"
             }
-            var decision = try subject(frame: frame, image: image, size: size, context: context, importance: &importance)
+            var decision = try subject(frame: frame, frames: frames, size: size, context: context, importance: &importance)
             let none = lookedFor.leftOutFaces.isEmpty ? "no face found" : "no face trusted"
             decision.fallback = lookedFor.fallback ?? (decision.fallback.map { "\(none); \($0)" } ?? none)
             decision.faces = lookedFor.faces
@@ -55,20 +59,20 @@ struct SmartCropStep: PipelineStep {
             decision.leftOutFaces = lookedFor.leftOutFaces
             return decision
         case .subject, .trim:
-            return try subject(frame: frame, image: image, size: size, context: context, importance: &importance)
+            return try subject(frame: frame, frames: frames, size: size, context: context, importance: &importance)
         }
     }
 
     /// Frames the faces, or returns nil when there is none worth framing. `found` carries
     /// what the detector saw either way, for the record.
-    private func faces(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
+    private func faces(frame: CropFrame, frames: AnalysedFrames, size: (width: Int, height: Int), context: PipelineContext,
                        found: inout FrameDecision, subject map: inout SubjectMap?) throws -> FrameDecision? {
         var search = FaceSearch(sensitivity: settings.sensitivity)
         search.detector = .auto
         // Part of "analyse"; timed on its own so its share of the whole can be reported.
         let report = try context.timed("detect") {
-            try FaceAnalysis.find(in: image, frame: frame, models: try context.faceModels(), search: search,
-                                  analysis: context.analysis, threads: context.options.analysisThreads)
+            try FaceAnalysis.find(in: frames, frame: frame, models: try context.faceModels(), search: search,
+                                  analysis: context.analysis, threads: context.options.analysisThreads, stop: context.options.stop)
         }
         found.faces = report.faces
         found.detector = report.detector
@@ -82,11 +86,11 @@ struct SmartCropStep: PipelineStep {
         var steering = Array(all.indices)
         var subject: ImportanceMap?
         if composing {
-            found.leftOutFaces = try untrusted(all, report: report, frame: frame, image: image, search: search, context: context)
+            found.leftOutFaces = try untrusted(all, report: report, frame: frame, frames: frames, search: search, context: context)
             let left = Set(found.leftOutFaces.map(\.face))
             steering.removeAll { left.contains($0) }
-            let subjectMap = try context.analysis.subjectMap(of: image, models: try context.subjectModels(),
-                                                             threads: context.options.analysisThreads)
+            let subjectMap = try context.analysis.subjectMap(of: frames, models: try context.subjectModels(),
+                                                             threads: context.options.analysisThreads, stop: context.options.stop)
             map = subjectMap
             subject = subjectMap.map.isFlat ? nil : subjectMap.map
         }
@@ -117,7 +121,7 @@ struct SmartCropStep: PipelineStep {
     /// Only faces that could steer are weighed (the significant ones, at most `facesWeighed`);
     /// when one is left out, the faces it overshadowed may become significant and are weighed
     /// in turn.
-    private func untrusted(_ faces: [FaceFraming.Face], report: FaceReport, frame: CropFrame, image: Image, search: FaceSearch,
+    private func untrusted(_ faces: [FaceFraming.Face], report: FaceReport, frame: CropFrame, frames: AnalysedFrames, search: FaceSearch,
                            context: PipelineContext) throws -> [LeftOutFace] {
         var left: [LeftOutFace] = []
         var looked = Set<Int>()
@@ -131,7 +135,7 @@ struct SmartCropStep: PipelineStep {
             looked.insert(next)
             if faces[next].score >= sure { continue }
             let seen = try context.timed("second look") {
-                try FaceAnalysis.seenAgain(report.faces[next], in: image, frame: frame, report: report,
+                try FaceAnalysis.seenAgain(report.faces[next], in: frames.image(showing: report.faces[next]), frame: frame, report: report,
                                            models: try context.faceModels(), search: search, analysis: context.analysis)
             }
             if !seen { left.append(LeftOutFace(face: next, reason: "not found again on a second look at another scale")) }
@@ -143,19 +147,24 @@ struct SmartCropStep: PipelineStep {
     /// them the crowd's faces are taken on trust.
     static let facesWeighed = 6
 
-    private func subject(frame: CropFrame, image: Image, size: (width: Int, height: Int), context: PipelineContext,
+    private func subject(frame: CropFrame, frames: AnalysedFrames, size: (width: Int, height: Int), context: PipelineContext,
                          importance: inout SubjectMap?) throws -> FrameDecision {
+        let interesting: VipsInteresting
         switch settings.strategy ?? .subject {
         case .subject:
-            let (decision, map) = try CropPlanner.subject(image: image, frame: frame, target: size, analysis: context.analysis,
-                                                          models: try context.subjectModels(), threads: context.options.analysisThreads)
+            let (decision, map) = try CropPlanner.subject(frames: frames, frame: frame, target: size, analysis: context.analysis,
+                                                          models: try context.subjectModels(), threads: context.options.analysisThreads,
+                                                          stop: context.options.stop)
             importance = map
             return decision
-        case .entropy:
-            return try CropPlanner.libvips(VIPS_INTERESTING_ENTROPY, name: "entropy", image: image, frame: frame, target: size, analysis: context.analysis)
-        case .attention:
-            return try CropPlanner.libvips(VIPS_INTERESTING_ATTENTION, name: "attention", image: image, frame: frame, target: size, analysis: context.analysis)
+        case .entropy: interesting = VIPS_INTERESTING_ENTROPY
+        case .attention: interesting = VIPS_INTERESTING_ATTENTION
         }
+        // libvips' strategies look at one image: an animation's first frame.
+        var decision = try CropPlanner.libvips(interesting, name: (settings.strategy ?? .attention).rawValue, image: frames.first, frame: frame,
+                                               target: size, analysis: context.analysis)
+        decision.analysedFrames = [0]
+        return decision
     }
 
     /// An explicit rectangle; when its shape differs from the output's, the largest part of it

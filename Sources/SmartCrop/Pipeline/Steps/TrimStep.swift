@@ -34,33 +34,40 @@ struct TrimStep: PipelineStep {
         let whole = PixelRect(x: 0, y: 0, width: image.width, height: image.height)
         let kept = found ?? whole
         let inFrame = kept.asRect.scaled(x: 1 / frame.imageScaleX, y: 1 / frame.imageScaleY).pixelRect(within: frame.width, frame.height)
-        state.record(FrameDecision(rect: inFrame, strategy: "trim", fallback: found == nil ? "nothing to trim" : nil), frame: frame)
+        state.record(FrameDecision(rect: inFrame, strategy: "trim", fallback: found == nil ? "nothing to trim" : nil, analysedFrames: [0]),
+                     frame: frame)
 
         // Room around the subject comes from the image itself where it has any, then from padColor.
+        // Decided on the first frame of an animation, and applied to every frame alike.
         let dx = Int((Double(kept.width) * padding / 100).rounded()), dy = Int((Double(kept.height) * padding / 100).rounded())
         let wanted = PixelRect(x: kept.x - dx, y: kept.y - dy, width: kept.width + 2 * dx, height: kept.height + 2 * dy)
         let available = wanted.asRect.intersection(whole.asRect)!.pixelRect(within: image.width, image.height)
-        var out = try image.cropped(available)
         var map = state.mapping.cropped(x: Double(available.x), y: Double(available.y))
         var canvas = (width: wanted.width, height: wanted.height, x: available.x - wanted.x, y: available.y - wanted.y)
         if padToSquare {
             let side = max(canvas.width, canvas.height)
             canvas = (side, side, canvas.x + (side - canvas.width) / 2, canvas.y + (side - canvas.height) / 2)
         }
-        if canvas.width != out.width || canvas.height != out.height {
-            out = try out.embedded(x: canvas.x, y: canvas.y, width: canvas.width, height: canvas.height, colour: padColor)
-            map = map.padded(left: Double(canvas.x), top: Double(canvas.y))
-        }
+        let padded = canvas.width != available.width || canvas.height != available.height
+        if padded { map = map.padded(left: Double(canvas.x), top: Double(canvas.y)) }
+        var size: (width: Int, height: Int)?
+        var plan: ResizePlan?
         if let targetSize {
-            let scale = Double(targetSize) / Double(max(out.width, out.height))
-            let w = max(1, Int((Double(out.width) * scale).rounded())), h = max(1, Int((Double(out.height) * scale).rounded()))
-            map = map.scaled(x: Double(w) / Double(out.width), y: Double(h) / Double(out.height))
-            out = try out.resized(toWidth: w, height: h)
-        } else if let size = outputSize {
-            let plan = ResizePlan.make(inputWidth: out.width, inputHeight: out.height, width: size.width, height: size.height,
-                                       fit: .contain, allowEnlargement: true)
-            (out, map) = try ResizeStep.execute(plan, image: out, mapping: map, background: padColor)
+            let scale = Double(targetSize) / Double(max(canvas.width, canvas.height))
+            let w = max(1, Int((Double(canvas.width) * scale).rounded())), h = max(1, Int((Double(canvas.height) * scale).rounded()))
+            map = map.scaled(x: Double(w) / Double(canvas.width), y: Double(h) / Double(canvas.height))
+            size = (w, h)
+        } else if let outputSize {
+            plan = ResizePlan.make(inputWidth: canvas.width, inputHeight: canvas.height, width: outputSize.width, height: outputSize.height,
+                                   fit: .contain, allowEnlargement: true)
+            map = ResizeStep.mapping(map, through: plan!)
         }
-        state.replace(with: out, mapping: map)
+        try state.transform(mapping: map) { animationFrame in
+            var out = try animationFrame.cropped(available)
+            if padded { out = try out.embedded(x: canvas.x, y: canvas.y, width: canvas.width, height: canvas.height, colour: padColor) }
+            if let size { out = try out.resized(toWidth: size.width, height: size.height) }
+            if let plan { out = try ResizeStep.resized(out, by: plan, background: padColor) }
+            return out
+        }
     }
 }
