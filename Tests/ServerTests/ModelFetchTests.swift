@@ -48,20 +48,7 @@ extension ServerSuite {
                     if start > 0 { headers[.contentRange] = "bytes \(start)-\(bytes.count - 1)/\(bytes.count)" }
                     return Response(status: start > 0 ? .partialContent : .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
                 }
-                var logger = Logger(label: "test.models")
-                logger.logLevel = .critical
-                let (ports, continuation) = AsyncStream<Int>.makeStream()
-                let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                      onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-                let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-                let task = Task { try await group.run() }
-                var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { throw TestFailure("the model server did not start") }
-                defer { task.cancel() }
-                let result = try await body("http://127.0.0.1:\(port)/")
-                await group.triggerGracefulShutdown()
-                _ = try? await task.value
-                return result
+                return try await serveOnLoopback(router, label: "model") { port in try await body("http://127.0.0.1:\(port)/") }
             }
         }
 

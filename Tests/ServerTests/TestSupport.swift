@@ -200,26 +200,34 @@ struct OriginServer {
             let port = request.head.authority?.split(separator: ":").last.map(String.init) ?? "80"
             return Response(status: .found, headers: [.location: "http://127.0.0.2:\(port)/photo.jpg"])
         }
-        var logger = Logger(label: "test.origin")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw TestFailure("the origin server did not start") }
-        defer { task.cancel() }
-        do {
-            let result = try await body(OriginServer(port: port, photoRequests: photoRequests))
-            await group.triggerGracefulShutdown()
-            _ = try? await task.value
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await task.value
-            throw error
+        return try await serveOnLoopback(router, label: "origin") { port in
+            try await body(OriginServer(port: port, photoRequests: photoRequests))
         }
+    }
+}
+
+/// `router` on a free loopback port for the length of `body`, which gets the port; stopped
+/// gracefully after it, whether it returns or throws.
+func serveOnLoopback<T>(_ router: Router<BasicRequestContext>, label: String, _ body: (Int) async throws -> T) async throws -> T {
+    var logger = Logger(label: "test.\(label)")
+    logger.logLevel = .critical
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                          onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+    let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    let task = Task { try await group.run() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw TestFailure("the \(label) server did not start") }
+    defer { task.cancel() }
+    do {
+        let result = try await body(port)
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        return result
+    } catch {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        throw error
     }
 }
 

@@ -130,6 +130,10 @@ extension ServerSuite {
             let direct = options(try Tooling.run(server, ["serve", "--help"]).output)
             #expect(serve.isSuperset(of: ["--config", "--host", "--port", "--workers", "--face-model"]))
             #expect(serve == direct)
+            // `smartcrop models fetch` execs `smartcrop-server fetch-models` the same way.
+            let fetch = options(try Tooling.run(cli, ["models", "fetch", "--help"]).output)
+            #expect(fetch.isSuperset(of: ["--from", "--dir", "--slot"]))
+            #expect(fetch == options(try Tooling.run(server, ["fetch-models", "--help"]).output))
         }
 
         /// `smartcrop serve` on a free loopback port with one worker (or `workers`) and no queue
