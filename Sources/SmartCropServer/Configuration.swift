@@ -231,7 +231,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         return [
             "host": .string(host), "port": number(port), "api_keys": .array(apiKeys.map { _ in redacted }),
             "max_body_bytes": number(maxBodyBytes), "max_pixels": number(maxPixels),
-            "max_output_pixels": maxOutputPixels.map(number) ?? .null, "max_operations": number(maxOperations),
+            "max_output_pixels": maxOutputPixels.map(number) ?? .null, "max_frames": number(maxFrames), "max_operations": number(maxOperations),
             "max_variants": number(maxVariants), "deadline_seconds": duration(deadline), "drain_timeout_seconds": duration(drainTimeout),
             "request_read_timeout_seconds": duration(requestReadTimeout), "idle_timeout_seconds": duration(idleTimeout),
             "fail_on": .string(failOn.rawValue), "workers": number(workers), "queue_size": number(queueSize),
