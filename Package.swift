@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency", "Inference", "OnnxTestSupport"]),
         // Animated GIFs written byte by byte, for the tests of every front-end.
         .target(name: "GIFTestSupport", path: "Tests/GIFTestSupport"),
-        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport"]),
+        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport", "OnnxTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["SmartCropCLI", "GIFTestSupport"]),
         .testTarget(
             name: "ServerTests",

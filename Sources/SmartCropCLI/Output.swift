@@ -97,7 +97,8 @@ struct CropReport: Encodable {
     let faces: [FaceJSON]?
     let usedFaces: [Int]?
     let leftOutFaces: [LeftOutFace]?
-    /// "model" or "heuristic": what made the subject map the crop looked at, if it looked at one.
+    /// "model" or "heuristic": what made the subject map the crop looked at, if it looked at one;
+    /// "skipped" when the faces pinned the crop and none was made.
     let subjectSource: String?
     /// For an animation that stayed one: its frames, and those the decision looked at.
     let frames: Int?

@@ -60,6 +60,22 @@ struct FaceCLITests {
         #expect(num(timings["detect"]) <= num(timings["analyse"]), "detection is part of the analysis")
     }
 
+    @Test func theJSONSaysWhenTheFacesPinnedTheCropAndTheSubjectWasNotAnalysed() throws {
+        let ws = try Workspace()
+        let none = ["SMARTCROP_SUBJECT_MODEL": "none"]
+        let square = try CLI.run(["crop", CLISamples.path("astronaut.png"), "--size", "256x256", "-o", ws.path("a.webp"), "--json"],
+                                 setting: none)
+        #expect(square.status == 0, "\(square.stderr)")
+        let json = try object(square.stdout)
+        #expect(json["subject_source"] as? String == "skipped")
+        #expect((json["timings_ms"] as? [String: Any])?["subject"] == nil, "\(square.stdout)")
+        let both = try CLI.run(["crop", CLISamples.path("astronaut.png"), "--size", "256x256,1200x630", "-o", ws.path("a-{w}.webp"),
+                                "--json"], setting: none)
+        #expect(both.status == 0, "\(both.stderr)")
+        let variants = try #require(try object(both.stdout)["variants"] as? [[String: Any]])
+        #expect(variants.map { $0["subject_source"] as? String } == ["skipped", "heuristic"], "\(both.stdout)")
+    }
+
     @Test func batchContinuesPastBadFilesAndCounts() throws {
         let ws = try Workspace()
         let inputs = ws.path("in"), outputs = ws.path("out")

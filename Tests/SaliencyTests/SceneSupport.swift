@@ -1,3 +1,4 @@
+import OnnxTestSupport
 import Saliency
 
 /// Synthetic RGB scenes for the tests: a background and some objects, drawn in code.
@@ -79,20 +80,6 @@ struct Box: Equatable, CustomStringConvertible {
 }
 
 func clamp(_ v: Int) -> UInt8 { UInt8(max(0, min(255, v))) }
-
-/// A small deterministic generator (SplitMix64), so the scenes are the same on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
 
 /// The five aspects the crop evaluation uses, as output sizes.
 let evaluationSizes: [(Int, Int)] = [(256, 256), (256, 320), (270, 480), (480, 270), (382, 200)]

@@ -1,3 +1,4 @@
+import OnnxTestSupport
 import Testing
 import Saliency
 

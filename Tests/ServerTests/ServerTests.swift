@@ -104,6 +104,18 @@ extension ServerSuite {
                 #expect(crop.data["strategy"] as? String == "face")
                 #expect(crop.data["used_faces"] as? [Int] == [0])
                 #expect(crop.data["left_out_faces"] == nil)
+                // The 2:1 crop may move along her body, so the subject was looked at; a square of the
+                // square portrait is pinned by her face, so it was not, and the answer says so.
+                #expect(["model", "heuristic"].contains(crop.data["subject_source"] as? String), "\(crop.text)")
+                let square = try await HTTP.postJSON(server.base + "/v1/transform", [
+                    "file": Images.fileJSON(photo, name: "a.png"),
+                    "operations": [["type": "smart_crop", "width": 128, "height": 128]],
+                ])
+                #expect(square.data["subject_source"] as? String == "skipped", "\(square.text)")
+                let tool = try await HTTP.postMultipart(server.base + "/api/v1/tools/smart-crop", file: photo, filename: "a.png",
+                                                        fields: ["settings": ["mode": "auto", "width": 128, "height": 128]])
+                #expect(tool.status == 200, "\(tool.text)")
+                #expect(tool.headers.first(name: "X-Smartcrop-Subject-Source") == "skipped")
 
                 let json = try await HTTP.postJSON(server.base + "/v1/detect", ["file": Images.fileJSON(photo, name: "a.png"),
                                                                                "settings": ["sensitivity": 2]])

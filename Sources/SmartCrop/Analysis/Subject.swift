@@ -153,6 +153,9 @@ public enum SubjectSource: String, Codable, Sendable {
     case model
     /// The contrast-based importance map (ImportanceMapBuilder).
     case heuristic
+    /// Not looked at: the faces pin the crop, so no subject map could move it
+    /// (`FaceFraming.subjectCanMove`), and neither the model nor the heuristic map ran.
+    case skipped
 }
 
 /// A subject map and where it came from.

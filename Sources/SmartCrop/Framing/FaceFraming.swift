@@ -64,10 +64,15 @@ public enum FaceFraming {
         /// The subject's importance map, when the faces are constraints and the subject the
         /// objective: among the positions that hold the faces, the one holding the most of it.
         public var subject: ImportanceMap?
+        /// The subject was not looked at because `subjectCanMove` said it could not move the crop:
+        /// the faces are framed as they would be with one (with their room), only no map scores.
+        public var subjectSkipped: Bool
 
         public init(frameWidth: Int, frameHeight: Int, targetWidth: Int, targetHeight: Int, faces: [Face],
-                    policy: FacePolicy = .all, preset: FacePreset? = nil, padding: Double = 0, subject: ImportanceMap? = nil) {
+                    policy: FacePolicy = .all, preset: FacePreset? = nil, padding: Double = 0, subject: ImportanceMap? = nil,
+                    subjectSkipped: Bool = false) {
             self.subject = subject
+            self.subjectSkipped = subjectSkipped
             self.frameWidth = frameWidth
             self.frameHeight = frameHeight
             self.targetWidth = targetWidth
@@ -130,8 +135,55 @@ public enum FaceFraming {
         return kept < 0.5 ? kept : nil
     }
 
+    /// Whether a subject map could move this crop by a pixel of the output or more, decided from
+    /// the faces and the crop's geometry alone, before anything looks at the subject. It cannot
+    /// when one face is too big for the crop (the crop is then placed by the eye line), or when
+    /// every position that holds the faces with their room lies within a pixel of the output of
+    /// the others: a headshot in a square, a face that fills the crop. Small faces are the
+    /// exception: the subject may outweigh them (`backgroundShare`), which it can wherever the
+    /// crop has somewhere else to go. Only `auto`'s composition (no preset needed) asks this;
+    /// when the answer is no, `frame` with `subjectSkipped` gives the faces the same room and the
+    /// same place as any subject map would.
+    public static func subjectCanMove(_ request: Request) -> Bool {
+        var pending = request
+        pending.subject = nil
+        pending.subjectSkipped = true
+        guard let layout = layout(pending), layout.composing else { return false }
+        let pixelX = layout.width / Double(request.targetWidth), pixelY = layout.height / Double(request.targetHeight)
+        if layout.xs.upperBound - layout.xs.lowerBound >= pixelX || layout.ys.upperBound - layout.ys.lowerBound >= pixelY {
+            return true
+        }
+        let shorter = Double(min(request.frameWidth, request.frameHeight))
+        let small = layout.focus.allSatisfy { request.faces[$0].size < backgroundFaceSize * shorter }
+        return request.preset == nil && small
+            && (Double(request.frameWidth) - layout.width >= pixelX || Double(request.frameHeight) - layout.height >= pixelY)
+    }
+
+    /// The crop's size and the positions it may take, before they are scored.
+    private struct Layout {
+        var focus: [Int]
+        var significant: [Int]
+        var union: Rect
+        var width: Double
+        var height: Double
+        var aspect: Double
+        var largestCrop: (width: Int, height: Int)
+        /// Where the crop would ideally sit.
+        var desired: Point
+        /// Whether the faces are constraints with room around them and a subject the objective.
+        var composing: Bool
+        /// The subject's mass, when a map takes part.
+        var subject: SubjectMass?
+        /// Positions that give the faces room, when that is a preference rather than a constraint.
+        var roomy: Rect?
+        /// The crop's possible left and top edges.
+        var xs: ClosedRange<Double>
+        var ys: ClosedRange<Double>
+        var note: String?
+    }
+
     /// Nil when there is no face to frame.
-    public static func frame(_ request: Request) -> Result? {
+    private static func layout(_ request: Request) -> Layout? {
         let significant = significantFaces(request.faces)
         guard let largest = significant.first else { return nil }
         var note: String?
@@ -176,7 +228,6 @@ public enum FaceFraming {
             height = width / aspect
         }
 
-
         // Where the crop would ideally sit: centred on the faces across, eye line at 40 %.
         let eyes = focus.map { faces[$0].eyes }.reduce(0, +) / Double(focus.count)
         let desired = Point(x: union.midX - width / 2, y: eyes - eyeLine * height)
@@ -188,13 +239,15 @@ public enum FaceFraming {
         // main one, when they do not fit together); a face too big for the crop is placed by
         // its eye line, as without a subject.
         let held = fits ? union : faces[main].rect
-        let subject = held.width <= width && held.height <= height ? request.subject.flatMap {
-            $0.isFlat ? nil : SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height)
+        let mapped = request.subject.flatMap { $0.isFlat ? nil : $0 }
+        let composing = held.width <= width && held.height <= height && (mapped != nil || request.subjectSkipped)
+        let subject = composing ? mapped.map {
+            SubjectMass(map: $0, windowWidth: width / frame.width, windowHeight: height / frame.height)
         } : nil
         var anchor = fits ? (padded.width <= width && padded.height <= height ? padded : union) : faces[main].rect
         // Positions that give the faces room; nil when every position considered does.
         var roomy: Rect?
-        if subject != nil {
+        if composing {
             // The subject may pull the crop anywhere the faces stay inside, but not onto them.
             // The room is the head around the box: a detector's box runs from the brows to the
             // chin, and the hair goes on for about half a box above it (the neck as far below);
@@ -221,8 +274,20 @@ public enum FaceFraming {
             }
             return from <= to ? from...to : min(max(from, lo), hi - length)...min(max(from, lo), hi - length)
         }
-        let xs = range(frame.x, frame.maxX, anchor.x, anchor.maxX, width)
-        let ys = range(frame.y, frame.maxY, anchor.y, anchor.maxY, height)
+        return Layout(focus: focus, significant: significant, union: union, width: width, height: height, aspect: aspect,
+                      largestCrop: largestCrop, desired: desired, composing: composing, subject: subject, roomy: roomy,
+                      xs: range(frame.x, frame.maxX, anchor.x, anchor.maxX, width),
+                      ys: range(frame.y, frame.maxY, anchor.y, anchor.maxY, height), note: note)
+    }
+
+    /// Nil when there is no face to frame.
+    public static func frame(_ request: Request) -> Result? {
+        guard let layout = layout(request) else { return nil }
+        let faces = request.faces
+        let frame = Rect(x: 0, y: 0, width: Double(request.frameWidth), height: Double(request.frameHeight))
+        let (width, height, aspect, desired) = (layout.width, layout.height, layout.aspect, layout.desired)
+        let (subject, roomy, xs, ys) = (layout.subject, layout.roomy, layout.xs, layout.ys)
+        let largestCrop = layout.largestCrop
 
         // Every position where a crop edge meets a face edge, plus the ideal one; each is
         // scored on all faces, so no single point decides.
@@ -245,7 +310,7 @@ public enum FaceFraming {
                                      length: width)
         let yCandidates = candidates(ys, ideal: desired.y, edges: considered.map { (faces[$0].rect.y, faces[$0].rect.maxY) } + roomEdges.y,
                                      length: height)
-        let significantSet = Set(significant)
+        let significantSet = Set(layout.significant)
         var best: (score: [Double], rect: Rect)?
         for x in xCandidates {
             for y in yCandidates {
@@ -279,6 +344,7 @@ public enum FaceFraming {
         }
         let rect = Rect(x: chosen.midX - Double(w) / 2, y: chosen.midY - Double(h) / 2, width: Double(w), height: Double(h))
             .pixelRect(within: request.frameWidth, request.frameHeight)
-        return Result(rect: rect, focus: focus, significant: significant, focalPoint: Point(x: union.midX, y: union.midY), note: note)
+        return Result(rect: rect, focus: layout.focus, significant: layout.significant,
+                      focalPoint: Point(x: layout.union.midX, y: layout.union.midY), note: layout.note)
     }
 }

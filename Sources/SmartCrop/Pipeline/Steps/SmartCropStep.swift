@@ -84,23 +84,37 @@ struct SmartCropStep: PipelineStep {
         // faces it trusts; `face` mode and an explicit face choice mean what they say.
         let composing = settings.mode == .auto && settings.faces == .all
         var steering = Array(all.indices)
-        var subject: ImportanceMap?
         if composing {
             found.leftOutFaces = try untrusted(all, report: report, frame: frame, frames: frames, search: search, context: context)
             let left = Set(found.leftOutFaces.map(\.face))
             steering.removeAll { left.contains($0) }
-            let subjectMap = try context.analysis.subjectMap(of: frames, models: try context.subjectModels(),
-                                                             threads: context.options.analysisThreads, stop: context.options.stop)
-            map = subjectMap
-            subject = subjectMap.map.isFlat ? nil : subjectMap.map
         }
-        let request = FaceFraming.Request(
+        var request = FaceFraming.Request(
             frameWidth: frame.width, frameHeight: frame.height, targetWidth: size.width, targetHeight: size.height,
             faces: steering.map { all[$0] },
             policy: settings.faces,
             preset: settings.mode == .face ? (settings.facePreset ?? .headShoulders) : settings.facePreset,
-            padding: settings.padding,
-            subject: subject)
+            padding: settings.padding)
+        var subjectSource: SubjectSource?
+        if composing {
+            // The subject model is most of the cost of a face photo; it runs only where its map
+            // could move the crop. Variants share the analysis cache, so it runs once for all of
+            // an upload's variants that need it, and not at all when none does.
+            if FaceFraming.subjectCanMove(request) {
+                let subjectMap = try context.timed("subject") {
+                    try context.analysis.subjectMap(of: frames, models: try context.subjectModels(),
+                                                    threads: context.options.analysisThreads, stop: context.options.stop)
+                }
+                map = subjectMap
+                if !subjectMap.map.isFlat {
+                    request.subject = subjectMap.map
+                    subjectSource = subjectMap.source
+                }
+            } else {
+                request.subjectSkipped = true
+                subjectSource = .skipped
+            }
+        }
         guard let framed = FaceFraming.frame(request) else { return nil }
         if composing, let kept = FaceFraming.backgroundShare(of: framed, for: request) {
             // Small faces that cannot share the crop with the subject: the subject wins.
@@ -113,7 +127,7 @@ struct SmartCropStep: PipelineStep {
         }
         return FrameDecision(rect: framed.rect, strategy: "face", focalPoint: framed.focalPoint, fallback: framed.note,
                              faces: report.faces, detector: report.detector, usedFaces: framed.focus.map { steering[$0] },
-                             leftOutFaces: found.leftOutFaces, subjectSource: subject == nil ? nil : map?.source)
+                             leftOutFaces: found.leftOutFaces, subjectSource: subjectSource)
     }
 
     /// The faces `auto` does not let steer: those the detector was unsure of (scored below what
@@ -152,9 +166,12 @@ struct SmartCropStep: PipelineStep {
         let interesting: VipsInteresting
         switch settings.strategy ?? .subject {
         case .subject:
-            let (decision, map) = try CropPlanner.subject(frames: frames, frame: frame, target: size, analysis: context.analysis,
-                                                          models: try context.subjectModels(), threads: context.options.analysisThreads,
-                                                          stop: context.options.stop)
+            // Part of "analyse", timed on its own as "detect" is (the map and its search).
+            let (decision, map) = try context.timed("subject") {
+                try CropPlanner.subject(frames: frames, frame: frame, target: size, analysis: context.analysis,
+                                        models: try context.subjectModels(), threads: context.options.analysisThreads,
+                                        stop: context.options.stop)
+            }
             importance = map
             return decision
         case .entropy: interesting = VIPS_INTERESTING_ENTROPY
