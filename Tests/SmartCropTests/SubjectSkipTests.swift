@@ -20,39 +20,43 @@ import OnnxTestSupport
     @Test func aHeadshotInASquareSkips() {
         // A 600 x 800 portrait to a square: the crop is the image's width, and the face with its
         // room (half a face above and below) fills the crop's height.
-        #expect(!FaceFraming.subjectCanMove(request([face(150, 150, 300)], image: (600, 800), target: (1, 1))))
+        #expect(!FaceFraming.subjectCanMove(request([face(150, 150, 300)], image: (600, 800), target: (256, 256))))
         // The same face in a square photo: there is one square crop of the largest size.
         #expect(!FaceFraming.subjectCanMove(request([face(150, 150, 300)], image: (600, 600), target: (256, 256))))
     }
 
     @Test func aFaceThatFillsTheCropSkips() {
         // 2000 x 2400 in a 3000-px square of a 4000 x 3000 photo: its room takes the rest.
-        #expect(!FaceFraming.subjectCanMove(request([face(1000, 300, 2000)], image: (4000, 3000), target: (1, 1))))
+        #expect(!FaceFraming.subjectCanMove(request([face(1000, 300, 2000)], image: (4000, 3000), target: (400, 400))))
     }
 
     @Test func aFaceTooBigForTheCropSkips() {
         // Taller than the 16:9 crop's 1000 px: it is placed by its eye line, whatever the subject.
-        #expect(!FaceFraming.subjectCanMove(request([face(600, 0, 800, 1100)], image: (2000, 1000), target: (16, 9))))
+        #expect(!FaceFraming.subjectCanMove(request([face(600, 0, 800, 1100)], image: (2000, 1000), target: (480, 270))))
     }
 
     @Test func aSmallFaceBesideALargeObjectDoesNotSkip() {
-        #expect(FaceFraming.subjectCanMove(request([face(300, 200, 100)], image: (2000, 1000), target: (1, 1))))
+        #expect(FaceFraming.subjectCanMove(request([face(300, 200, 100)], image: (2000, 1000), target: (256, 256))))
         // Nor a medium face with room to spare in a wide crop of a tall photo.
-        #expect(FaceFraming.subjectCanMove(request([face(450, 300, 100)], image: (1000, 1600), target: (16, 9))))
+        #expect(FaceFraming.subjectCanMove(request([face(450, 300, 100)], image: (1000, 1600), target: (480, 270))))
+        // "A pixel of the output" is the output's: the same free range that matters for a 256-px
+        // avatar is under a pixel of a 4-px one.
+        #expect(FaceFraming.subjectCanMove(request([face(300, 300, 400)], image: (1000, 1200), target: (256, 256))))
+        #expect(!FaceFraming.subjectCanMove(request([face(300, 300, 400)], image: (1000, 1200), target: (4, 4))))
     }
 
     @Test func smallFacesThatPinTheCropStillLetTheSubjectWeighIn() {
         // Two small faces (under a tenth of the shorter side) at both edges of a 3000-px square
         // pin it, but the subject may outweigh them elsewhere in the 4000-px-wide photo.
         let faces = [face(10, 1400, 120), face(2870, 1400, 120)]
-        #expect(FaceFraming.subjectCanMove(request(faces, image: (4000, 3000), target: (1, 1))))
+        #expect(FaceFraming.subjectCanMove(request(faces, image: (4000, 3000), target: (256, 256))))
         // When the crop has nowhere else to go, they cannot be outweighed.
-        #expect(!FaceFraming.subjectCanMove(request(faces, image: (3000, 3000), target: (1, 1))))
+        #expect(!FaceFraming.subjectCanMove(request(faces, image: (3000, 3000), target: (256, 256))))
     }
 
     @Test func noFaceToFrameSkipsNothingItNeeds() {
         // With no face the crop falls back to the subject strategy, which looks at the subject itself.
-        #expect(!FaceFraming.subjectCanMove(request([], image: (1000, 1000), target: (1, 1))))
+        #expect(!FaceFraming.subjectCanMove(request([], image: (1000, 1000), target: (256, 256))))
     }
 
     /// A map with one to three bright blobs at random places, on a faint background.
@@ -75,7 +79,7 @@ import OnnxTestSupport
         var skipped = 0, ran = 0
         for _ in 0..<600 {
             let image = (Int.random(in: 200...4000, using: &rng), Int.random(in: 200...4000, using: &rng))
-            let target = [(1, 1), (4, 5), (16, 9), (9, 16), (3, 2), (1200, 630)].randomElement(using: &rng)!
+            let target = [(48, 48), (256, 256), (256, 320), (270, 480), (480, 270), (382, 200), (1200, 630)].randomElement(using: &rng)!
             let shorter = Double(min(image.0, image.1))
             var faces: [FaceFraming.Face] = []
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
@@ -133,5 +137,10 @@ struct SubjectSkipPipelineTests {
         #expect(mixed[1].timings["subject"] != nil, "\(mixed[1].timings)")
         // Skipping changes nothing about the square crop.
         #expect(mixed[0].decision?.crop == squares[0].decision?.crop)
+        // A map another variant already made costs nothing, so it is used: the card first, and
+        // the square follows the map, in the same place.
+        let cardFirst = try variants([(1200, 630), (256, 256)])
+        #expect(cardFirst[1].decision?.subjectSource == .heuristic)
+        #expect(cardFirst[1].decision?.crop == squares[0].decision?.crop)
     }
 }

@@ -105,6 +105,10 @@ final class AnalysisCache: @unchecked Sendable {
         return report
     }
 
+    func hasSubjectMap(of image: Image) -> Bool {
+        state.withLock { $0.importance[ObjectIdentifier(image)] != nil }
+    }
+
     /// The subject map of `image`, made once per request: U-2-Netp's mask when there is a model
     /// and it marks something, else the heuristic importance map.
     func subjectMap(of image: Image, models: SubjectModels, threads: Int = 1) throws -> SubjectMap {

@@ -59,6 +59,11 @@ extension FaceAnalysis {
 }
 
 extension AnalysisCache {
+    /// Whether every analysed frame's subject map is already made (by another variant).
+    func hasSubjectMap(of frames: AnalysedFrames) -> Bool {
+        frames.images.allSatisfy(hasSubjectMap(of:))
+    }
+
     /// One subject map for all the analysed frames: the per-cell maximum of the frames' maps.
     ///
     /// The maximum, not the mean: the crop must hold the subject wherever it is in any frame.

@@ -99,8 +99,9 @@ struct SmartCropStep: PipelineStep {
         if composing {
             // The subject model is most of the cost of a face photo; it runs only where its map
             // could move the crop. Variants share the analysis cache, so it runs once for all of
-            // an upload's variants that need it, and not at all when none does.
-            if FaceFraming.subjectCanMove(request) {
+            // an upload's variants that need it, and not at all when none does. A map another
+            // variant made costs nothing and is used, so sizes of one aspect keep one rectangle.
+            if FaceFraming.subjectCanMove(request) || context.analysis.hasSubjectMap(of: frames) {
                 let subjectMap = try context.timed("subject") {
                     try context.analysis.subjectMap(of: frames, models: try context.subjectModels(),
                                                     threads: context.options.analysisThreads, stop: context.options.stop)
