@@ -123,8 +123,7 @@ public enum FaceFraming {
     /// a crop. Returns that share when so, else nil. Only for position-only framing with a subject.
     public static func backgroundShare(of framed: Result, for request: Request) -> Double? {
         guard request.preset == nil, let map = request.subject, !map.isFlat else { return nil }
-        let shorter = Double(min(request.frameWidth, request.frameHeight))
-        guard framed.focus.allSatisfy({ request.faces[$0].size < backgroundFaceSize * shorter }) else { return nil }
+        guard inBackground(framed.focus, of: request) else { return nil }
         let fw = Double(request.frameWidth), fh = Double(request.frameHeight)
         let window = framed.rect
         let (w, h) = (Double(window.width) / fw, Double(window.height) / fh)
@@ -153,10 +152,14 @@ public enum FaceFraming {
         if layout.xs.upperBound - layout.xs.lowerBound >= pixelX || layout.ys.upperBound - layout.ys.lowerBound >= pixelY {
             return true
         }
-        let shorter = Double(min(request.frameWidth, request.frameHeight))
-        let small = layout.focus.allSatisfy { request.faces[$0].size < backgroundFaceSize * shorter }
-        return request.preset == nil && small
+        return request.preset == nil && inBackground(layout.focus, of: request)
             && (Double(request.frameWidth) - layout.width >= pixelX || Double(request.frameHeight) - layout.height >= pixelY)
+    }
+
+    /// Whether all these faces are under `backgroundFaceSize`: people in a scene, whom the subject may outweigh.
+    static func inBackground(_ faces: [Int], of request: Request) -> Bool {
+        let shorter = Double(min(request.frameWidth, request.frameHeight))
+        return faces.allSatisfy { request.faces[$0].size < backgroundFaceSize * shorter }
     }
 
     /// The crop's size and the positions it may take, before they are scored.
@@ -166,7 +169,6 @@ public enum FaceFraming {
         var union: Rect
         var width: Double
         var height: Double
-        var aspect: Double
         var largestCrop: (width: Int, height: Int)
         /// Where the crop would ideally sit.
         var desired: Point
@@ -274,7 +276,7 @@ public enum FaceFraming {
             }
             return from <= to ? from...to : min(max(from, lo), hi - length)...min(max(from, lo), hi - length)
         }
-        return Layout(focus: focus, significant: significant, union: union, width: width, height: height, aspect: aspect,
+        return Layout(focus: focus, significant: significant, union: union, width: width, height: height,
                       largestCrop: largestCrop, desired: desired, composing: composing, subject: subject, roomy: roomy,
                       xs: range(frame.x, frame.maxX, anchor.x, anchor.maxX, width),
                       ys: range(frame.y, frame.maxY, anchor.y, anchor.maxY, height), note: note)
@@ -285,7 +287,8 @@ public enum FaceFraming {
         guard let layout = layout(request) else { return nil }
         let faces = request.faces
         let frame = Rect(x: 0, y: 0, width: Double(request.frameWidth), height: Double(request.frameHeight))
-        let (width, height, aspect, desired) = (layout.width, layout.height, layout.aspect, layout.desired)
+        let (width, height, desired) = (layout.width, layout.height, layout.desired)
+        let aspect = Double(request.targetWidth) / Double(request.targetHeight)
         let (subject, roomy, xs, ys) = (layout.subject, layout.roomy, layout.xs, layout.ys)
         let largestCrop = layout.largestCrop
 
