@@ -170,6 +170,27 @@ public final class SubjectModel: Sendable {
 
 // Hooks for SaliencyBench: the raw network on a caller's input, kept out of the public API.
 extension SubjectModel {
+    /// The arithmetic the network's convolutions run in, "float32" or "int8" (int8 on CPUs with
+    /// AVX-512 VNNI for a model file with a calibration table; SMARTCROP_PRECISION forces one).
+    public var precision: String { network.precision.rawValue }
+
+    /// The range of each int8-eligible convolution input of `model` over square RGB inputs of
+    /// `inputSize` (pre-processed as `mask` does), measured in float32: what `make calibration`
+    /// writes.
+    @_spi(Benchmark) public static func activationRanges(model: [UInt8], name: String, inputSize: Int,
+                                                         squareRGBs: [[UInt8]]) throws -> [String: (min: Float, max: Float)] {
+        let network = try Network(model: model, source: ModelSource(name: name, remedy: remedy), outputs: .first(1),
+                                  precision: .float32)
+        let plane = inputSize * inputSize
+        let inputs = squareRGBs.map { rgb in
+            [Float](unsafeUninitializedCapacity: 3 * plane) { buffer, count in
+                normalise(rgb, plane: plane, into: buffer)
+                count = 3 * plane
+            }
+        }
+        return try network.activationRanges(inputs, shape: [1, 3, inputSize, inputSize])
+    }
+
     @_spi(Benchmark) public func runNetwork(_ input: [Float], threads: Int = 1) throws {
         let shape = [1, 3, inputSize, inputSize]
         try network.run(inputShape: shape, threads: threads, fill: { buffer in _ = buffer.initialize(from: input) }, read: { _ in })

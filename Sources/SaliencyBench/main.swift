@@ -47,6 +47,17 @@ func syntheticScene(width: Int, height: Int) -> [UInt8] {
     return rgb
 }
 
+func readFile(_ path: String) -> [UInt8] {
+    guard let file = fopen(path, "rb") else { fatalError("can't open \(path)") }
+    fseek(file, 0, SEEK_END)
+    let count = ftell(file)
+    fseek(file, 0, SEEK_SET)
+    var bytes = [UInt8](repeating: 0, count: count)
+    _ = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
+    fclose(file)
+    return bytes
+}
+
 var iterations = 200
 var width = 256, height = 171
 var rgb: [UInt8]? = nil
@@ -83,6 +94,34 @@ while let a = args.popFirst() {
         let arenaMB = Double(try network.plan(for: shape).arenaCount * MemoryLayout<Float>.size) / 1e6
         print("arena \((arenaMB * 10).rounded() / 10) MB (activations and scratch of one run)")
         exit(0)
+    case "--calibrate":
+        // --calibrate MODEL OUTPUT.json SIZE RGB... : each RGB file is SIZE×SIZE interleaved 8-bit
+        // RGB (tools/calibration/calibrate.sh makes them); writes the model's calibration table.
+        let path = args.popFirst() ?? "", output = args.popFirst() ?? "", side = Int(args.popFirst() ?? "") ?? 0
+        let files = Array(args)
+        args.removeAll()
+        guard side > 0, !files.isEmpty else { fatalError("--calibrate MODEL OUTPUT.json SIZE RGB...") }
+        let bytes = readFile(path)
+        let images = files.map { file -> [UInt8] in
+            let rgb = readFile(file)
+            guard rgb.count == side * side * 3 else { fatalError("\(file): \(rgb.count) bytes, expected \(side * side * 3)") }
+            return rgb
+        }
+        let ranges = try SubjectModel.activationRanges(model: bytes, name: path, inputSize: side, squareRGBs: images)
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        var json = "{\n  \"model\": \"\(name)\",\n  \"sha256\": \"\(sha256Hex(bytes))\",\n  \"bytes\": \(bytes.count),\n"
+        json += "  \"method\": \"float32 run at \(side)x\(side) over \(images.count) photos; each tensor's min and max\",\n"
+        json += "  \"tensors\": {\n"
+        json += ranges.keys.sorted().map { key in
+            "    \"\(key)\": {\"min\": \(ranges[key]!.min), \"max\": \(ranges[key]!.max)}"
+        }.joined(separator: ",\n")
+        json += "\n  }\n}\n"
+        guard let file = fopen(output, "wb") else { fatalError("can't write \(output)") }
+        _ = json.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
+        fclose(file)
+        print("calibrated \(ranges.count) tensors of \(name) over \(images.count) photos into \(output)")
+        exit(0)
+
     case "--iterations": iterations = Int(args.popFirst() ?? "") ?? iterations
     case "--rgb":
         guard let path = args.popFirst(), let w = Int(args.popFirst() ?? ""), let h = Int(args.popFirst() ?? ""),

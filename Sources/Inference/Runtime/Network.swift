@@ -83,6 +83,9 @@ package final class Network: @unchecked Sendable {
     package let inputName: String
     /// The compiled kernels this network runs on (see KernelSelection.swift).
     package let kernels: any KernelSet.Type
+    /// What its convolutions compute in (see PrecisionSelection.swift).
+    package let precision: Precision
+    private let int8: Int8Settings?
     /// The input's declared dimensions (numbers or symbolic names).
     package let declaredInputShape: [OnnxDimension]
     /// Plans are cheap but not free; MTCNN asks for a dozen shapes per image size, so keep a
@@ -100,14 +103,39 @@ package final class Network: @unchecked Sendable {
     }
 
     /// `instructionSet` picks the kernels (tests run every set the CPU has); by default the
-    /// process's choice, `KernelSelection.current`.
+    /// process's choice, `KernelSelection.current`. `precision` likewise, by default
+    /// SMARTCROP_PRECISION's, else int8 when the CPU has VNNI and the model file has a
+    /// calibration table (Inference/Calibration), else float32; a model without a table runs in
+    /// float32 whatever is asked. `int8Implementation` picks the int8 kernel (the portable
+    /// reference runs on any CPU, for tests).
     package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all,
-                 instructionSet: InstructionSet? = nil) throws(ModelError) {
+                 instructionSet: InstructionSet? = nil, precision requested: Precision? = nil,
+                 int8Implementation: Int8Implementation = .vnni) throws(ModelError) {
         self.source = source
         switch instructionSet.map({ .success($0) }) ?? KernelSelection.current {
         case let .success(set) where KernelSelection.supported.contains(set): kernels = KernelSelection.kernels(set)
         case let .success(set): throw source.error("this CPU cannot run the \(set) kernels")
         case let .failure(error): throw source.error(error.description)
+        }
+        let wanted: Precision?
+        if let requested {
+            wanted = requested
+        } else {
+            switch PrecisionSelection.forced {
+            case let .success(forced): wanted = forced
+            case let .failure(error): throw source.error(error.description)
+            }
+        }
+        let runsInt8 = int8Implementation == .reference || PrecisionSelection.hasVNNI
+        if wanted == .int8 && !runsInt8 {
+            throw source.error("int8 needs a CPU with AVX-512 VNNI (avx512_vnni), which this one lacks")
+        }
+        if wanted != .float32, runsInt8, let table = CalibrationTable.model(for: bytes) {
+            int8 = Int8Settings(inputs: table.quantizations, implementation: int8Implementation)
+            precision = .int8
+        } else {
+            int8 = nil
+            precision = .float32
         }
         let model: OnnxModel
         do {
@@ -148,7 +176,7 @@ package final class Network: @unchecked Sendable {
         do {
             let compiled: CompiledGraph
             if let graph { compiled = graph } else { compiled = try CompiledGraph(model!, inputShape: inputShape, keeping: keptOutputs) }
-            plan = try ExecutionPlan(graph: compiled, inputShape: inputShape)
+            plan = try ExecutionPlan(graph: compiled, inputShape: inputShape, int8: int8)
         } catch {
             throw source.error(error.reason)
         }
@@ -192,6 +220,35 @@ package final class Network: @unchecked Sendable {
             }
         }
         return Array(zip(labels, best)).map { (label: $0.0, seconds: $0.1) }
+    }
+
+    /// The range of each int8-eligible convolution input over `inputs` (each of `shape`), by ONNX
+    /// tensor name: what `make calibration` records. Only a float32 network measures what int8
+    /// must approximate.
+    package func activationRanges(_ inputs: [[Float]], shape: [Int]) throws -> [String: (min: Float, max: Float)] {
+        precondition(precision == .float32, "calibrate on a float32 network")
+        let plan = try plan(for: shape)
+        let workspace = checkOutWorkspace(capacity: plan.arenaCount)
+        defer { checkIn(workspace) }
+        var ranges: [String: (min: Float, max: Float)] = [:]
+        for input in inputs {
+            precondition(input.count == shape.reduce(1, *), "input has \(input.count) values for shape \(shape)")
+            input.withUnsafeBufferPointer { (workspace.base + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
+            for step in plan.steps {
+                if let (name, count) = step.calibratedInput {
+                    let values = UnsafeBufferPointer(start: workspace.base + step.inputOffsets[0], count: count)
+                    var low = ranges[name]?.min ?? .infinity, high = ranges[name]?.max ?? -.infinity
+                    for v in values {
+                        low = min(low, v)
+                        high = max(high, v)
+                    }
+                    ranges[name] = (low, high)
+                }
+                kernels.run(step.kernel, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset, arena: workspace.base,
+                            scratch: workspace.base + plan.scratchOffset, threads: 1)
+            }
+        }
+        return ranges
     }
 
     /// Convenience for tests and tools: runs on a copy of `input` and returns copies of the outputs.
