@@ -22,20 +22,16 @@ void smartcrop_int8_quantize_reference(const float *input, uint8_t *quantized, c
     for (int row = row_begin; row < row_end; row++) {
         uint8_t *out = quantized + (size_t)row * (size_t)width * (size_t)channels;
         int y = row - g->pad_top;
-        if (y < 0 || y >= g->in_height) {
-            memset(out, zero_point, (size_t)width * (size_t)channels);
-            continue;
-        }
-        for (int column = 0; column < width; column++) {
-            int x = column - g->pad_left;
-            uint8_t *pixel = out + (size_t)column * (size_t)channels;
-            if (x < 0 || x >= g->in_width) {
-                memset(pixel, zero_point, (size_t)channels);
-                continue;
-            }
-            for (int c = 0; c < channels; c++) {
+        for (int c = 0; c < channels; c++) {
+            for (int column = 0; column < width; column++) {
+                int x = column - g->pad_left;
+                uint8_t *destination = out + ((size_t)(c / 4) * (size_t)width + (size_t)column) * 4 + c % 4;
+                if (y < 0 || y >= g->in_height || x < 0 || x >= g->in_width) {
+                    *destination = (uint8_t)zero_point;
+                    continue;
+                }
                 const float *source = input + ((size_t)(c / 8) * plane + (size_t)y * (size_t)g->in_width + (size_t)x) * 8 + c % 8;
-                pixel[c] = quantize_one(*source, inverse_scale, zero_point);
+                *destination = quantize_one(*source, inverse_scale, zero_point);
             }
         }
     }
@@ -54,12 +50,12 @@ void smartcrop_int8_conv_reference(const uint8_t *quantized, const int8_t *weigh
                 int32_t acc = 0;
                 for (int ky = 0; ky < g->kernel_height; ky++) {
                     for (int kx = 0; kx < g->kernel_width; kx++) {
-                        const uint8_t *pixel = quantized
-                            + ((size_t)(oy * g->stride_y + ky * g->dilation_y) * (size_t)width
-                               + (size_t)(ox * g->stride_x + kx * g->dilation_x)) * (size_t)channels;
+                        const uint8_t *row = quantized + (size_t)(oy * g->stride_y + ky * g->dilation_y) * (size_t)width * (size_t)channels;
+                        const int column = ox * g->stride_x + kx * g->dilation_x;
                         const int8_t *w = weights + ((size_t)(og * taps + ky * g->kernel_width + kx) * (size_t)groups) * 64 + lane * 4;
                         for (int group = 0; group < groups; group++) {
-                            for (int i = 0; i < 4; i++) acc += (int32_t)pixel[group * 4 + i] * (int32_t)w[group * 64 + i];
+                            const uint8_t *pixel = row + ((size_t)group * (size_t)width + (size_t)column) * 4;
+                            for (int i = 0; i < 4; i++) acc += (int32_t)pixel[i] * (int32_t)w[group * 64 + i];
                         }
                     }
                 }

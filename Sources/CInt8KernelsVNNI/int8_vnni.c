@@ -28,18 +28,24 @@ void smartcrop_int8_quantize_vnni(const float *input, uint8_t *quantized, const 
             memset(out, zero_point, (size_t)width * (size_t)channels);
             continue;
         }
-        const size_t left = (size_t)g->pad_left * (size_t)channels;
-        memset(out, zero_point, left);
-        memset(out + left + (size_t)g->in_width * (size_t)channels, zero_point,
-               (size_t)(width - g->pad_left - g->in_width) * (size_t)channels);
+        const size_t group_bytes = (size_t)width * 4, left = (size_t)g->pad_left * 4;
+        const size_t right = (size_t)(g->pad_left + g->in_width) * 4;
+        for (int group = 0; group < blocks * 2; group++) {
+            memset(out + (size_t)group * group_bytes, zero_point, left);
+            memset(out + (size_t)group * group_bytes + right, zero_point, group_bytes - right);
+        }
         for (int block = 0; block < blocks; block++) {
             const float *source = input + ((size_t)block * plane + (size_t)y * (size_t)g->in_width) * 8;
-            uint8_t *destination = out + left + (size_t)block * 8;
+            // A block's eight channels are two groups: bytes 0-3 and 4-7 of each pixel.
+            uint8_t *first = out + (size_t)(2 * block) * group_bytes + left, *second = first + group_bytes;
             for (int x = 0; x < g->in_width; x++) {
                 __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(source + (size_t)x * 8), scale), low), high);
                 __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zero);
                 q = _mm256_min_epi32(_mm256_max_epi32(q, floor), ceiling);
-                _mm_storel_epi64((__m128i *)(destination + (size_t)x * (size_t)channels), _mm256_cvtepi32_epi8(q));
+                const __m128i bytes = _mm256_cvtepi32_epi8(q);
+                const int32_t low_four = _mm_cvtsi128_si32(bytes), high_four = _mm_extract_epi32(bytes, 1);
+                memcpy(first + (size_t)x * 4, &low_four, 4);
+                memcpy(second + (size_t)x * 4, &high_four, 4);
             }
         }
     }
@@ -49,26 +55,25 @@ void smartcrop_int8_quantize_vnni(const float *input, uint8_t *quantized, const 
 /// pixels. Inlined with constant M and P, so the accumulators live in registers.
 static inline __attribute__((always_inline)) void conv_tile(
     const uint8_t *quantized, const int8_t *weights, const float *multiplier, const float *offset, int relu, float *output,
-    const smartcrop_int8_conv_geometry *g, int oy, int ox, int group, int valid, const int M, const int P) {
+    const smartcrop_int8_conv_geometry *g, int oy, int ox, int group, int valid, const int M, const int P, const int stride) {
     const int channels = smartcrop_int8_channels(g), width = smartcrop_int8_padded_width(g);
     const int groups = smartcrop_int8_channel_groups(g), taps = g->kernel_height * g->kernel_width;
     const size_t group_stride = (size_t)taps * (size_t)groups * 64;
-    const size_t pixel_step = (size_t)g->stride_x * (size_t)channels;
+    const size_t group_bytes = (size_t)width * 4;
     __m512i acc[4][SMARTCROP_INT8_TILE_MAX];
     for (int m = 0; m < M; m++)
         for (int p = 0; p < P; p++) acc[m][p] = _mm512_setzero_si512();
     for (int ky = 0; ky < g->kernel_height; ky++) {
         for (int kx = 0; kx < g->kernel_width; kx++) {
-            const uint8_t *pixel = quantized
-                + ((size_t)(oy * g->stride_y + ky * g->dilation_y) * (size_t)width
-                   + (size_t)(ox * g->stride_x + kx * g->dilation_x)) * (size_t)channels;
+            const uint8_t *pixel = quantized + (size_t)(oy * g->stride_y + ky * g->dilation_y) * (size_t)width * (size_t)channels
+                + (size_t)(ox * stride + kx * g->dilation_x) * 4;
             const int8_t *w = weights + ((size_t)group * (size_t)taps + (size_t)(ky * g->kernel_width + kx)) * (size_t)groups * 64;
             for (int c = 0; c < groups; c++) {
                 __m512i wv[4];
                 for (int m = 0; m < M; m++) wv[m] = _mm512_load_si512((const void *)(w + (size_t)m * group_stride + (size_t)c * 64));
                 for (int p = 0; p < P; p++) {
                     int32_t four;
-                    memcpy(&four, pixel + (size_t)p * pixel_step + (size_t)c * 4, 4);
+                    memcpy(&four, pixel + (size_t)c * group_bytes + (size_t)(p * stride * 4), 4);
                     const __m512i b = _mm512_set1_epi32(four);
                     for (int m = 0; m < M; m++) acc[m][p] = _mm512_dpbusd_epi32(acc[m][p], b, wv[m]);
                 }
@@ -93,10 +98,15 @@ static inline __attribute__((always_inline)) void conv_tile(
     }
 }
 
+// Stride 1 (every U-2-Netp layer) gets its own copy, where a tile's pixels are constant offsets.
 #define TILE_LOOP(M, P)                                                                                              \
     for (int ox = 0; ox < g->out_width; ox += (P)) {                                                                 \
         int valid = g->out_width - ox < (P) ? g->out_width - ox : (P);                                               \
-        conv_tile(quantized, weights, multiplier, offset, relu, output, g, oy, ox, group, valid, (M), (P));         \
+        if (g->stride_x == 1)                                                                                        \
+            conv_tile(quantized, weights, multiplier, offset, relu, output, g, oy, ox, group, valid, (M), (P), 1);   \
+        else                                                                                                         \
+            conv_tile(quantized, weights, multiplier, offset, relu, output, g, oy, ox, group, valid, (M), (P),       \
+                      g->stride_x);                                                                                  \
     }
 
 void smartcrop_int8_conv_vnni(const uint8_t *quantized, const int8_t *weights, const float *multiplier, const float *offset,

@@ -78,6 +78,10 @@ while let a = args.popFirst() {
         // The kernel sets this CPU runs, for scripts that bench each (SMARTCROP_ISA picks one).
         print(KernelSelection.supported.map(\.rawValue).joined(separator: " "))
         exit(0)
+    case "--precisions":
+        // The precisions this CPU runs (SMARTCROP_PRECISION picks one), for the same scripts.
+        print(PrecisionSelection.hasVNNI ? "float32 int8" : "float32")
+        exit(0)
     case "--threads": threads = max(1, Int(args.popFirst() ?? "") ?? 1)
     case "--network":
         // Any one-input model at a given shape, profiled per step (for kernel work).

@@ -4,7 +4,10 @@
 // Int8 convolution: u8 activations (per-tensor scale and zero point) times s8 weights
 // (symmetric, per output channel), summed in int32, then scaled back to float. The float
 // tensors around it stay NCHWc8 (see KernelInterface/Layout.swift); only the layer's input is
-// quantised, into a padded NHWC byte buffer, so the rest of the runtime does not change.
+// quantised, into a padded byte buffer, so the rest of the runtime does not change. That buffer
+// is [padded row][group of 4 channels][padded column][4]: the four bytes one VNNI lane sums are
+// adjacent, and consecutive pixels of a group are 4 bytes apart, so a tile of pixels at stride 1
+// reads them at constant offsets from one pointer.
 //
 // The arithmetic, which the portable reference (here) and the VNNI kernel
 // (CInt8KernelsVNNI) compute alike, bit for bit:
@@ -51,7 +54,7 @@ static inline int smartcrop_int8_padded_width(const smartcrop_int8_conv_geometry
     return reach > image ? reach : image;
 }
 
-/// Bytes of the quantised input buffer: [padded height][padded width][channels].
+/// Bytes of the quantised input buffer: [padded height][channels / 4][padded width][4].
 static inline size_t smartcrop_int8_input_bytes(const smartcrop_int8_conv_geometry *g) {
     return (size_t)smartcrop_int8_padded_height(g) * (size_t)smartcrop_int8_padded_width(g) * (size_t)smartcrop_int8_channels(g);
 }
