@@ -51,27 +51,38 @@ import OnnxTestSupport
         let plan = try Self.network(bytes, .float32).plan(for: [1, 3, 224, 224])
         let measured = Set(plan.steps.compactMap { $0.calibratedInput?.name })
         #expect(measured.count > 40)
-        #expect(measured.isSubset(of: Set(table.tensors.keys)), "not calibrated: \(measured.subtracting(table.tensors.keys).sorted())")
+        let known = Set(table.tensors.keys).union(table.float.keys)
+        #expect(measured.isSubset(of: known), "not calibrated: \(measured.subtracting(known).sorted())")
     }
 
-    /// Which layers the int8 plan runs in int8: every 3×3 layer but the first (it reads the image)
-    /// and the single-channel side outputs and fusion (they feed the sigmoids).
+    /// Which layers the int8 plan runs in int8: every 3×3 layer but the first (it reads the image),
+    /// the single-channel side outputs and fusion (they feed the sigmoids), and those whose input
+    /// calibration left in float32 (`float` in the table: measured to move the mask alone).
     @Test(.enabled(if: hasCalibratedModel, "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/)"))
     func int8PlanKeepsTheEndsInFloat() throws {
         let bytes = try #require(Self.modelBytes)
+        let table = try #require(CalibrationTable.model(for: bytes))
+        #expect(!table.float.isEmpty)
+        #expect(Set(table.float.keys).isDisjoint(with: table.tensors.keys))
         let network = try Self.network(bytes, .int8, .reference)
         #expect(network.precision == .int8)
         let plan = try network.plan(for: [1, 3, 64, 64])
         var int8Layers = 0, floatLayers: [String] = []
         for step in plan.steps {
             switch step.kernel {
-            case .convInt8: int8Layers += 1
-            case .convDirect, .convWinograd, .convGeneral, .convDepthwise, .convPointwiseDepthwise: floatLayers.append(step.label)
+            case .convInt8:
+                int8Layers += 1
+                #expect(step.calibratedInput.map { table.tensors[$0.name] != nil } == true, "\(step.label)")
+            case .convDirect, .convWinograd, .convGeneral, .convDepthwise, .convPointwiseDepthwise:
+                floatLayers.append(step.label)
+                if let input = step.calibratedInput {
+                    #expect(table.float[input.name] != nil, "\(step.label) has a calibrated input but runs in float32")
+                }
             default: break
             }
         }
-        #expect(int8Layers > 40)
-        #expect(floatLayers.count == 8, "\(floatLayers)")
+        #expect(int8Layers == table.tensors.count, "one int8 layer per calibrated input")
+        #expect(floatLayers.count == 8 + table.float.count, "\(floatLayers)")
         #expect(floatLayers.contains { $0.contains("stage1/rebnconvin") })
         #expect(floatLayers.filter { $0.contains("side") || $0.contains("outconv") }.count == 7)
     }
@@ -79,11 +90,14 @@ import OnnxTestSupport
     /// The mask d0 in int8 against float32 on test scenes at the product's size. Per-tensor u8
     /// activations carry about 1/255 of each tensor's range as noise into every layer; through
     /// the network's 110 quantised layers that shows in the mask (a sigmoid, 0...1) as shifts of
-    /// the object's edge by a pixel or so, not as moved or lost objects. Where the edge moves,
-    /// single pixels change by up to about 0.5, so the bounds are on the whole mask: correlation
-    /// with the float32 mask of at least 0.99 and mean absolute difference under 0.01 (measured
-    /// 0.999 and 0.0044 on the scene). A wrong scale, zero point, layout or channel order gives
-    /// correlations near 0 and mean differences near 0.3.
+    /// the object's edge, not as moved or lost objects. Measured: correlation 0.99999 and mean
+    /// absolute difference 0.0002 on these scenes; on the 201 dev photos (SaliencyBench
+    /// --compare-precisions) a median correlation of 0.9996 and a mean difference of 0.0044. The
+    /// bounds, correlation at least 0.999 and mean difference under 0.002, leave a margin of ten
+    /// over the scenes' figures; a wrong scale, zero point, layout or channel order gives
+    /// correlations near 0. (With the layer calibration leaves in float32 also in int8, these
+    /// scenes still gave 0.999 and 0.0044, within the bounds, where the dev photos fell to a
+    /// median correlation of 0.79: that check is the calibration's, on photos.)
     @Test(.enabled(if: hasCalibratedModel && PrecisionSelection.hasVNNI,
                    "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/) and a CPU with AVX-512 VNNI"))
     func int8MaskFollowsFloat32() throws {
@@ -113,8 +127,8 @@ import OnnxTestSupport
             }
             let correlation = covariance / (varianceA * varianceB).squareRoot()
             print("u2netp int8 vs float32, input \(index): correlation \(correlation), mean |Δ| \(total / Float(a.count)), max |Δ| \(worst)")
-            #expect(correlation >= 0.99, "input \(index)")
-            #expect(total / Float(a.count) < 0.01, "input \(index)")
+            #expect(correlation >= 0.999, "input \(index)")
+            #expect(total / Float(a.count) < 0.002, "input \(index)")
         }
     }
 

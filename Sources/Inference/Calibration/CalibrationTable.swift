@@ -22,8 +22,11 @@ package struct CalibratedModel: Decodable, Sendable {
     package var bytes: Int
     /// How the ranges were measured (input size, images, statistic), for people.
     package var method: String
-    /// Each convolution input's range, by its ONNX tensor name.
+    /// Each convolution input's range, by its ONNX tensor name; a convolution whose input is not
+    /// here stays float32.
     package var tensors: [String: TensorRange]
+    /// The inputs measured but left in float32, with the mean mask difference each caused alone.
+    package var float: [String: Double]
 
     package var quantizations: [String: ActivationQuantization] {
         tensors.mapValues { ActivationQuantization(min: $0.min, max: $0.max) }

@@ -107,10 +107,12 @@ package final class Network: @unchecked Sendable {
     /// SMARTCROP_PRECISION's, else int8 when the CPU has VNNI and the model file has a
     /// calibration table (Inference/Calibration), else float32; a model without a table runs in
     /// float32 whatever is asked. `int8Implementation` picks the int8 kernel (the portable
-    /// reference runs on any CPU, for tests).
+    /// reference runs on any CPU, for tests). `int8Inputs` replaces the calibration table (for
+    /// calibration itself, which measures layers one at a time).
     package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all,
                  instructionSet: InstructionSet? = nil, precision requested: Precision? = nil,
-                 int8Implementation: Int8Implementation = .vnni) throws(ModelError) {
+                 int8Implementation: Int8Implementation = .vnni,
+                 int8Inputs: [String: ActivationQuantization]? = nil) throws(ModelError) {
         self.source = source
         switch instructionSet.map({ .success($0) }) ?? KernelSelection.current {
         case let .success(set) where KernelSelection.supported.contains(set): kernels = KernelSelection.kernels(set)
@@ -130,8 +132,8 @@ package final class Network: @unchecked Sendable {
         if wanted == .int8 && !runsInt8 {
             throw source.error("int8 needs a CPU with AVX-512 VNNI (avx512_vnni), which this one lacks")
         }
-        if wanted != .float32, runsInt8, let table = CalibrationTable.model(for: bytes) {
-            int8 = Int8Settings(inputs: table.quantizations, implementation: int8Implementation)
+        if wanted != .float32, runsInt8, let inputs = int8Inputs ?? CalibrationTable.model(for: bytes)?.quantizations {
+            int8 = Int8Settings(inputs: inputs, implementation: int8Implementation)
             precision = .int8
         } else {
             int8 = nil
@@ -224,28 +226,59 @@ package final class Network: @unchecked Sendable {
 
     /// The range of each int8-eligible convolution input over `inputs` (each of `shape`), by ONNX
     /// tensor name: what `make calibration` records. Only a float32 network measures what int8
-    /// must approximate.
-    package func activationRanges(_ inputs: [[Float]], shape: [Int]) throws -> [String: (min: Float, max: Float)] {
+    /// must approximate. With `percentile` (say 0.9999), the top of a range is where that share
+    /// of the tensor's positive values lies below, not its largest value: a few outliers would
+    /// otherwise stretch the u8 grid over values that hardly occur, and coarsen it for the rest.
+    package func activationRanges(_ inputs: [[Float]], shape: [Int], percentile: Double? = nil) throws
+        -> [String: (min: Float, max: Float)] {
         precondition(precision == .float32, "calibrate on a float32 network")
         let plan = try plan(for: shape)
         let workspace = checkOutWorkspace(capacity: plan.arenaCount)
         defer { checkIn(workspace) }
-        var ranges: [String: (min: Float, max: Float)] = [:]
-        for input in inputs {
-            precondition(input.count == shape.reduce(1, *), "input has \(input.count) values for shape \(shape)")
-            input.withUnsafeBufferPointer { (workspace.base + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
-            for step in plan.steps {
-                if let (name, count) = step.calibratedInput {
-                    let values = UnsafeBufferPointer(start: workspace.base + step.inputOffsets[0], count: count)
-                    var low = ranges[name]?.min ?? .infinity, high = ranges[name]?.max ?? -.infinity
-                    for v in values {
-                        low = min(low, v)
-                        high = max(high, v)
+        /// Runs every input through the plan, showing each calibrated input to `observe`.
+        func pass(_ observe: (String, UnsafeBufferPointer<Float>) -> Void) {
+            for input in inputs {
+                precondition(input.count == shape.reduce(1, *), "input has \(input.count) values for shape \(shape)")
+                input.withUnsafeBufferPointer { (workspace.base + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
+                for step in plan.steps {
+                    if let (name, count) = step.calibratedInput {
+                        observe(name, UnsafeBufferPointer(start: workspace.base + step.inputOffsets[0], count: count))
                     }
-                    ranges[name] = (low, high)
+                    kernels.run(step.kernel, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset, arena: workspace.base,
+                                scratch: workspace.base + plan.scratchOffset, threads: 1)
                 }
-                kernels.run(step.kernel, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset, arena: workspace.base,
-                            scratch: workspace.base + plan.scratchOffset, threads: 1)
+            }
+        }
+        var ranges: [String: (min: Float, max: Float)] = [:]
+        pass { name, values in
+            var low = ranges[name]?.min ?? .infinity, high = ranges[name]?.max ?? -.infinity
+            for v in values {
+                low = min(low, v)
+                high = max(high, v)
+            }
+            ranges[name] = (low, high)
+        }
+        guard let percentile else { return ranges }
+        // Second pass: a histogram of the positive values of each tensor over (0, max].
+        let bins = 4096
+        var histograms: [String: [Int]] = [:]
+        pass { name, values in
+            let top = ranges[name]!.max
+            guard top > 0 else { return }
+            var histogram = histograms[name] ?? [Int](repeating: 0, count: bins)
+            let scale = Float(bins) / top
+            for v in values where v > 0 { histogram[min(Int(v * scale), bins - 1)] += 1 }
+            histograms[name] = histogram
+        }
+        for (name, histogram) in histograms {
+            let total = histogram.reduce(0, +)
+            var seen = 0
+            for (bin, count) in histogram.enumerated() {
+                seen += count
+                if Double(seen) >= percentile * Double(total) {
+                    ranges[name]!.max = ranges[name]!.max * Float(bin + 1) / Float(bins)
+                    break
+                }
             }
         }
         return ranges
