@@ -63,14 +63,14 @@ key, ort, ort_min = read(sys.argv[2])
 flags = set(open("/proc/cpuinfo").read().split()) if sys.platform.startswith("linux") else set()
 vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni", "avx_vnni") if f in flags)
 print(f"{key} network, one thread (CPU vector flags: {vector or 'none of avx2/fma/avx512'}); ratios against onnxruntime float32:")
-print(f"  onnxruntime float32  {ort:8.1f} ms median  {ort_min:8.1f} ms fastest")
+print(f"  onnxruntime float32    {ort:8.1f} ms median  {ort_min:8.1f} ms fastest")
 if os.path.exists(sys.argv[4]):
     _, ort8, ort8_min = read(sys.argv[4])
-    print(f"  onnxruntime int8     {ort8:8.1f} ms median  {ort8_min:8.1f} ms fastest   "
+    print(f"  onnxruntime int8       {ort8:8.1f} ms median  {ort8_min:8.1f} ms fastest   "
           f"{ort8 / ort:5.2f}x median  {ort8_min / ort_min:5.2f}x fastest")
 for row in sys.argv[3].split():
     _, ours, ours_min = read(sys.argv[1], row)
     label = "ours, int8 (VNNI)" if row == "int8" else f"ours, {row} float32"
-    print(f"  {label:<20} {ours:8.1f} ms median  {ours_min:8.1f} ms fastest   "
+    print(f"  {label:<22} {ours:8.1f} ms median  {ours_min:8.1f} ms fastest   "
           f"{ours / ort:5.2f}x median  {ours_min / ort_min:5.2f}x fastest")
 PY

@@ -79,7 +79,13 @@ while let a = args.popFirst() {
         print(KernelSelection.supported.map(\.rawValue).joined(separator: " "))
         exit(0)
     case "--precisions":
-        // The precisions this CPU runs (SMARTCROP_PRECISION picks one), for the same scripts.
+        // The precisions this CPU runs, for the same scripts; when SMARTCROP_PRECISION asks for
+        // one it cannot run, the error and exit status 2 (scripts/portability-check.sh checks
+        // that forcing int8 on a CPU without VNNI says so rather than faulting).
+        if case let .failure(error) = PrecisionSelection.forced {
+            print("SaliencyBench: \(error.description)")
+            exit(2)
+        }
         print(PrecisionSelection.hasVNNI ? "float32 int8" : "float32")
         exit(0)
     case "--threads": threads = max(1, Int(args.popFirst() ?? "") ?? 1)
