@@ -86,10 +86,10 @@ let package = Package(
         // The ONNX runtime every network runs on (face detectors, the subject model): tensors,
         // model reading, graph compilation and kernels, with no I/O.
         // What the runtime and the kernels share: layouts, packed weights, geometry, plan steps.
-        .target(name: "KernelInterface", swiftSettings: optimisedSwift),
+        .target(name: "KernelInterface", dependencies: ["CInt8Kernels"], swiftSettings: optimisedSwift),
         // cpuid and xgetbv, which Swift cannot execute.
         .target(name: "CCPUFeatures"),
-        .target(name: "Inference", dependencies: ["KernelInterface", "CCPUFeatures", "CInt8Kernels"] + kernelDependencies,
+        .target(name: "Inference", dependencies: ["KernelInterface", "CCPUFeatures"] + kernelDependencies,
                 exclude: ["Calibration/json"], swiftSettings: optimisedSwift),
         .target(name: "FaceDetection", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         .target(name: "Saliency", dependencies: ["Inference"], swiftSettings: optimisedSwift),

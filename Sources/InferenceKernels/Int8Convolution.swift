@@ -6,22 +6,11 @@ import CInt8KernelsVNNI
 import Dispatch
 import KernelInterface
 
-/// The C geometry of a planned convolution.
-@inline(__always)
-func int8Geometry(_ g: ConvGeometry) -> smartcrop_int8_conv_geometry {
-    smartcrop_int8_conv_geometry(
-        in_channels: Int32(g.inChannels), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
-        out_channels: Int32(g.outChannels), out_height: Int32(g.outHeight), out_width: Int32(g.outWidth),
-        kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
-        stride_y: Int32(g.strideY), stride_x: Int32(g.strideX), dilation_y: Int32(g.dilationY), dilation_x: Int32(g.dilationX),
-        pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
-}
-
 /// Quantises the input into `scratch` (as bytes), then convolves. With `threads` above 1 both
 /// passes split their rows; the result is the same.
 func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: FloatPointer, output: MutableFloatPointer,
                      scratch: MutableFloatPointer, threads: Int) {
-    var g = int8Geometry(geometry)
+    var g = geometry.int8Kernel
     let quantizedRows = Int(smartcrop_int8_padded_height(&g))
     let bytes = Int(smartcrop_int8_input_bytes(&g))
     let quantized = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt8.self, capacity: bytes)

@@ -3,6 +3,26 @@
 // kernels are C (CInt8Kernels, and CInt8KernelsVNNI for CPUs with AVX-512 VNNI; see
 // Package.swift), and the byte layouts below are theirs (CInt8Kernels/include/int8_kernels.h).
 
+import CInt8Kernels
+
+extension ConvGeometry {
+    /// The int8 kernels' geometry of this convolution.
+    package var int8Kernel: smartcrop_int8_conv_geometry {
+        smartcrop_int8_conv_geometry(
+            in_channels: Int32(inChannels), in_height: Int32(inHeight), in_width: Int32(inWidth),
+            out_channels: Int32(outChannels), out_height: Int32(outHeight), out_width: Int32(outWidth),
+            kernel_height: Int32(kernelHeight), kernel_width: Int32(kernelWidth),
+            stride_y: Int32(strideY), stride_x: Int32(strideX), dilation_y: Int32(dilationY), dilation_x: Int32(dilationX),
+            pad_top: Int32(padTop), pad_left: Int32(padLeft))
+    }
+
+    /// Floats of scratch the int8 convolution needs: its quantised input, as bytes.
+    package var int8ScratchCount: Int {
+        var g = int8Kernel
+        return (Int(smartcrop_int8_input_bytes(&g)) + 3) / 4
+    }
+}
+
 /// Which int8 kernel runs a step.
 package enum Int8Implementation: String, Sendable, Equatable {
     /// AVX-512 VNNI; only on CPUs that report it.

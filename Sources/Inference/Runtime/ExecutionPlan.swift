@@ -1,4 +1,3 @@
-import CInt8Kernels
 import KernelInterface
 
 // One compiled graph bound to one input shape: every tensor's shape, where it lives in a single
@@ -343,10 +342,8 @@ package struct ExecutionPlan: Sendable {
                                               weights: layer.weights, bias: layer.bias, activation: layer.activation)
                 let source = b.blocked(inputs[0])
                 let output = b.newValue(outShape, .blocked)
-                var g = int8KernelGeometry(geometry)
-                let scratch = (Int(smartcrop_int8_input_bytes(&g)) + 3) / 4
                 b.add(step.nodeName, .convInt8(Int8Convolution(weights: weights, input: quantization, implementation: implementation),
-                                               geometry), [source], output, scratch: scratch)
+                                               geometry), [source], output, scratch: geometry.int8ScratchCount)
                 return output
             }
             switch layer.kernel {
@@ -700,12 +697,3 @@ package struct ExecutionPlan: Sendable {
     }
 }
 
-/// The C kernels' geometry of a planned convolution.
-func int8KernelGeometry(_ g: ConvGeometry) -> smartcrop_int8_conv_geometry {
-    smartcrop_int8_conv_geometry(
-        in_channels: Int32(g.inChannels), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
-        out_channels: Int32(g.outChannels), out_height: Int32(g.outHeight), out_width: Int32(g.outWidth),
-        kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
-        stride_y: Int32(g.strideY), stride_x: Int32(g.strideX), dilation_y: Int32(g.dilationY), dilation_x: Int32(g.dilationX),
-        pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
-}
