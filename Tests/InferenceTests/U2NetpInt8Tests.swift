@@ -147,6 +147,25 @@ import OnnxTestSupport
         #expect(try vnni.run(input, shape: shape)[0].values == reference.run(input, shape: shape)[0].values)
     }
 
+    /// Without SMARTCROP_PRECISION: int8 on the avx512 kernels, float32 on the sets that stand for
+    /// CPUs without AVX-512 (SMARTCROP_ISA=avx2 or baseline), int8 on any set when asked by name.
+    @Test(.enabled(if: hasCalibratedModel && PrecisionSelection.hasVNNI && PrecisionSelection.forced == .success(nil),
+                   "needs the calibrated u2netp.onnx, a CPU with AVX-512 VNNI and SMARTCROP_PRECISION unset"))
+    func automaticPrecisionFollowsTheKernelSet() throws {
+        let bytes = try #require(Self.modelBytes)
+        let source = ModelSource(name: "u2netp.onnx", remedy: "(test)")
+        for set in supportedInstructionSets {
+            let automatic = try Network(model: bytes, source: source, outputs: .first(1), instructionSet: set)
+            #expect(automatic.precision == (set == .avx512 ? .int8 : .float32), "\(set)")
+            let named = try Network(model: bytes, source: source, outputs: .first(1), instructionSet: set, precision: .int8)
+            #expect(named.precision == .int8, "\(set)")
+        }
+        // A model without a table runs in float32 whatever is asked.
+        let conv = makeModel(inputDims: [1, 8, 4, 4], outputs: ["y"], nodes: [TestNode("Conv", ["x", "w"], ["y"])],
+                             initializers: [.floats("w", [8, 8, 1, 1], [Float](repeating: 0.5, count: 64))])
+        #expect(try Network(model: conv, source: source, precision: .int8).precision == .float32)
+    }
+
     @Test(.enabled(if: U2NetpParityTests.hasModel && !PrecisionSelection.hasVNNI, "runs on CPUs without AVX-512 VNNI"))
     func int8WithoutVNNIIsAnError() throws {
         let bytes = try #require(Self.modelBytes)

@@ -104,8 +104,8 @@ package final class Network: @unchecked Sendable {
 
     /// `instructionSet` picks the kernels (tests run every set the CPU has); by default the
     /// process's choice, `KernelSelection.current`. `precision` likewise, by default
-    /// SMARTCROP_PRECISION's, else int8 when the CPU has VNNI and the model file has a
-    /// calibration table (Inference/Calibration), else float32; a model without a table runs in
+    /// SMARTCROP_PRECISION's, else int8 when the CPU has VNNI, the avx512 kernels run and the
+    /// model file has a calibration table (Inference/Calibration), else float32; a model without a table runs in
     /// float32 whatever is asked. `int8Implementation` picks the int8 kernel (the portable
     /// reference runs on any CPU, for tests). `int8Inputs` replaces the calibration table (for
     /// calibration itself, which measures layers one at a time).
@@ -132,7 +132,10 @@ package final class Network: @unchecked Sendable {
         if wanted == .int8 && !runsInt8 {
             throw source.error("int8 needs a CPU with AVX-512 VNNI (avx512_vnni), which this one lacks")
         }
-        if wanted != .float32, runsInt8, let inputs = int8Inputs ?? CalibrationTable.model(for: bytes)?.quantizations {
+        // The narrower kernel sets stand for CPUs without AVX-512, and so without VNNI: forcing
+        // one (SMARTCROP_ISA, tests) means float32 too, unless int8 is asked for by name.
+        let automaticInt8 = kernels.instructionSet == .avx512
+        if wanted == .int8 || (wanted == nil && automaticInt8), runsInt8, let inputs = int8Inputs ?? CalibrationTable.model(for: bytes)?.quantizations {
             int8 = Int8Settings(inputs: inputs, implementation: int8Implementation)
             precision = .int8
         } else {
