@@ -31,7 +31,7 @@ BIG_JPEG    := $(BENCH_DIR)/12mp.jpg
 BENCH_VENV  := .venv-bench
 BENCH_REQ   := onnxruntime==1.31.1 onnx==1.23.2 numpy==2.4.6 pillow==13.0.0
 
-.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench bench-bytes parity-fixtures eval clean install pictures
+.PHONY: all deps bench-deps models samples build demo test bench face-bench subject-bench bench-bytes calibration parity-fixtures eval clean install pictures
 
 all: build
 
@@ -158,6 +158,10 @@ bench-bytes: build samples bench-deps
 # U-2-Netp on our runtime against onnxruntime, one thread each, at the product's input size.
 subject-bench: $(BENCH_VENV)/bin/python
 	SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/subject-bench.sh
+
+# Re-measures the activation ranges of U-2-Netp's int8 path (Sources/Inference/Calibration).
+calibration: samples $(BENCH_VENV)/bin/python
+	SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python tools/calibration/calibrate.sh
 
 # Regenerates the committed onnxruntime outputs the parity tests compare against.
 parity-fixtures: models $(BENCH_VENV)/bin/python

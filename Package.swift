@@ -36,8 +36,24 @@ let kernelISAs: [(name: String, settings: [SwiftSetting])] = [
 ]
 #endif
 let kernelTargets: [Target] = kernelISAs.map { isa in
-    .target(name: "InferenceKernels\(isa.name)", dependencies: ["KernelInterface"], swiftSettings: optimisedSwift + isa.settings)
+    .target(name: "InferenceKernels\(isa.name)", dependencies: ["KernelInterface", "CInt8Kernels", "CInt8KernelsVNNI"],
+            swiftSettings: optimisedSwift + isa.settings)
 }
+
+// The int8 convolution is C with intrinsics because Swift has no VNNI intrinsics: vpdpbusd (u8 ×
+// s8 products summed four at a time into int32 lanes) has no SIMD-type spelling Swift lowers to
+// it, whatever -target-cpu says. CInt8KernelsVNNI alone is compiled for AVX-512 VNNI and is called
+// only when cpuid reports it (Inference/Runtime/PrecisionSelection.swift); CInt8Kernels is the
+// portable reference of the same arithmetic, compiled for the default target.
+#if arch(x86_64)
+let vnniFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512vnni", "-mfma"])]
+#else
+let vnniFlags: [CSetting] = []
+#endif
+let int8Targets: [Target] = [
+    .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+    .target(name: "CInt8KernelsVNNI", dependencies: ["CInt8Kernels"], cSettings: vnniFlags),
+]
 let kernelDependencies: [Target.Dependency] = kernelISAs.map { .target(name: "InferenceKernels\($0.name)") }
 
 let package = Package(
@@ -70,11 +86,11 @@ let package = Package(
         // The ONNX runtime every network runs on (face detectors, the subject model): tensors,
         // model reading, graph compilation and kernels, with no I/O.
         // What the runtime and the kernels share: layouts, packed weights, geometry, plan steps.
-        .target(name: "KernelInterface", swiftSettings: optimisedSwift),
+        .target(name: "KernelInterface", dependencies: ["CInt8Kernels"], swiftSettings: optimisedSwift),
         // cpuid and xgetbv, which Swift cannot execute.
         .target(name: "CCPUFeatures"),
         .target(name: "Inference", dependencies: ["KernelInterface", "CCPUFeatures"] + kernelDependencies,
-                swiftSettings: optimisedSwift),
+                exclude: ["Calibration/json"], swiftSettings: optimisedSwift),
         .target(name: "FaceDetection", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         .target(name: "Saliency", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         // MTCNN weights embedded at build time (#embed) from the files `make models` unpacks.
@@ -142,6 +158,6 @@ let package = Package(
             ],
             exclude: ["browser"]
         ),
-    ] + kernelTargets,
+    ] + kernelTargets + int8Targets,
     swiftLanguageModes: [.v6]
 )

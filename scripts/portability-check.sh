@@ -3,7 +3,8 @@
 # emulation of a Nehalem (x86-64-v2: no AVX, which QEMU faults like the real CPU would) and of a
 # Haswell (AVX2, no AVX-512), and checks that each run picks the widest kernels that CPU has and
 # finds the same faces as the native run. Only the kernel targets may use more than the
-# x86-64 baseline; anything else built for AVX would die here with SIGILL.
+# x86-64 baseline; anything else built for AVX would die here with SIGILL. Then checks that
+# neither picks int8 (no VNNI), and that forcing it is an error.
 #
 # Usage: scripts/portability-check.sh SMARTCROP_BINARY PHOTO
 set -euo pipefail
@@ -23,3 +24,19 @@ for pair in Nehalem:baseline Haswell:avx2; do
     echo "portability-check: $cpu found $(faces <<<"$out"), natively $expected_faces" >&2; exit 1; }
   echo "portability-check: emulated $cpu runs the $got kernels and finds the same faces ($expected_faces)"
 done
+# Int8 inference needs AVX-512 VNNI, which neither emulated CPU has: float32 must be picked, and
+# SMARTCROP_PRECISION=int8 must be refused with a message, not run into an illegal instruction.
+# (SaliencyBench, built beside smartcrop by `make test`, reports the runtime's choice.)
+bench=$(dirname "$binary")/SaliencyBench
+if [ -x "$bench" ]; then
+  for cpu in Nehalem Haswell; do
+    got=$(qemu-x86_64 -cpu "$cpu" "$bench" --precisions)
+    [ "$got" = float32 ] || { echo "portability-check: $cpu offers precisions '$got', expected float32" >&2; exit 1; }
+    status=0
+    message=$(SMARTCROP_PRECISION=int8 qemu-x86_64 -cpu "$cpu" "$bench" --precisions 2>/dev/null) || status=$?
+    if [ "$status" -ne 2 ] || ! grep -q VNNI <<<"$message"; then
+      echo "portability-check: SMARTCROP_PRECISION=int8 on $cpu gave exit $status: $message" >&2; exit 1
+    fi
+    echo "portability-check: emulated $cpu runs float32, and refuses int8 ($message)"
+  done
+fi

@@ -27,6 +27,8 @@ unsigned smartcrop_cpu_features(void) {
     int avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1, avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
     if ((features & SMARTCROP_CPU_X86_64_V2) && avx && avx2 && fma && ymm) features |= SMARTCROP_CPU_AVX2_FMA;
     if ((features & SMARTCROP_CPU_AVX2_FMA) && avx512f && avx512dq && avx512bw && avx512vl && zmm) features |= SMARTCROP_CPU_AVX512;
+    int avx512vnni = (ecx >> 11) & 1;
+    if ((features & SMARTCROP_CPU_AVX512) && avx512vnni) features |= SMARTCROP_CPU_AVX512_VNNI;
     return features;
 }
 

@@ -40,6 +40,8 @@ package enum Kernels: KernelSet {
         case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool, stem):
             pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, stem: stem, input: input, output: output,
                                scratch: scratch)
+        case let .convInt8(convolution, geometry):
+            int8Convolution(convolution, geometry: geometry, input: input, output: output, scratch: scratch, threads: threads)
         case let .convGeneral(weights, geometry):
             generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
         case let .maxPool(geometry):

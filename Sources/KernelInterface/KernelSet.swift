@@ -35,6 +35,9 @@ package enum StepKernel: Sendable {
     /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
     case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)
     case convGeneral([PackedWeights], ConvGeometry)
+    /// Group 1, blocked input and output, ReLU or no activation: the input quantised to u8 into
+    /// scratch (int8_kernels.h's padded layout), int32 sums, float output.
+    case convInt8(Int8Convolution, ConvGeometry)
     case maxPool(PoolGeometry)
     case maxPoolBlocked(PoolGeometry)
     case relu(count: Int)

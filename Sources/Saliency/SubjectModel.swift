@@ -170,6 +170,43 @@ public final class SubjectModel: Sendable {
 
 // Hooks for SaliencyBench: the raw network on a caller's input, kept out of the public API.
 extension SubjectModel {
+    /// The arithmetic the network's convolutions run in, "float32" or "int8" (int8 on CPUs with
+    /// AVX-512 VNNI for a model file with a calibration table; SMARTCROP_PRECISION forces one).
+    public var precision: String { network.precision.rawValue }
+
+    /// The range of each int8-eligible convolution input of `model` over square RGB inputs of
+    /// `inputSize` (pre-processed as `mask` does), measured in float32: what `make calibration`
+    /// writes.
+    @_spi(Benchmark) public static func activationRanges(model: [UInt8], name: String, inputSize: Int,
+                                                         squareRGBs: [[UInt8]], percentile: Double? = nil) throws
+        -> [String: (min: Float, max: Float)] {
+        let network = try Network(model: model, source: ModelSource(name: name, remedy: remedy), outputs: .first(1),
+                                  precision: .float32)
+        let plane = inputSize * inputSize
+        let inputs = squareRGBs.map { rgb in
+            [Float](unsafeUninitializedCapacity: 3 * plane) { buffer, count in
+                normalise(rgb, plane: plane, into: buffer)
+                count = 3 * plane
+            }
+        }
+        return try network.activationRanges(inputs, shape: [1, 3, inputSize, inputSize], percentile: percentile)
+    }
+
+    /// The masks of square RGB inputs in float32 or int8, for comparing precisions.
+    /// `int8Ranges` replaces the calibration table: only the tensors it names are quantised.
+    @_spi(Benchmark) public static func masks(model: [UInt8], name: String, inputSize: Int, squareRGBs: [[UInt8]],
+                                              int8: Bool, int8Ranges: [String: (min: Float, max: Float)]? = nil) throws -> [[Float]] {
+        let network = try Network(model: model, source: ModelSource(name: name, remedy: remedy), outputs: .first(1),
+                                  precision: int8 ? .int8 : .float32,
+                                  int8Inputs: int8Ranges?.mapValues { ActivationQuantization(min: $0.min, max: $0.max) })
+        guard network.precision == (int8 ? .int8 : .float32) else { throw SubjectModelError.invalidImage(reason: "no int8 here") }
+        let plane = inputSize * inputSize
+        return try squareRGBs.map { rgb in
+            try network.run(inputShape: [1, 3, inputSize, inputSize], fill: { normalise(rgb, plane: plane, into: $0) },
+                            read: { Array($0[0]) })
+        }
+    }
+
     @_spi(Benchmark) public func runNetwork(_ input: [Float], threads: Int = 1) throws {
         let shape = [1, 3, inputSize, inputSize]
         try network.run(inputShape: shape, threads: threads, fill: { buffer in _ = buffer.initialize(from: input) }, read: { _ in })

@@ -47,6 +47,17 @@ func syntheticScene(width: Int, height: Int) -> [UInt8] {
     return rgb
 }
 
+func readFile(_ path: String) -> [UInt8] {
+    guard let file = fopen(path, "rb") else { fatalError("can't open \(path)") }
+    fseek(file, 0, SEEK_END)
+    let count = ftell(file)
+    fseek(file, 0, SEEK_SET)
+    var bytes = [UInt8](repeating: 0, count: count)
+    _ = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
+    fclose(file)
+    return bytes
+}
+
 var iterations = 200
 var width = 256, height = 171
 var rgb: [UInt8]? = nil
@@ -67,6 +78,16 @@ while let a = args.popFirst() {
         // The kernel sets this CPU runs, for scripts that bench each (SMARTCROP_ISA picks one).
         print(KernelSelection.supported.map(\.rawValue).joined(separator: " "))
         exit(0)
+    case "--precisions":
+        // The precisions this CPU runs, for the same scripts; when SMARTCROP_PRECISION asks for
+        // one it cannot run, the error and exit status 2 (scripts/portability-check.sh checks
+        // that forcing int8 on a CPU without VNNI says so rather than faulting).
+        if case let .failure(error) = PrecisionSelection.forced {
+            print("SaliencyBench: \(error.description)")
+            exit(2)
+        }
+        print(PrecisionSelection.hasVNNI ? "float32 int8" : "float32")
+        exit(0)
     case "--threads": threads = max(1, Int(args.popFirst() ?? "") ?? 1)
     case "--network":
         // Any one-input model at a given shape, profiled per step (for kernel work).
@@ -82,6 +103,111 @@ while let a = args.popFirst() {
         for (label, seconds) in try network.profile(input, shape: shape, runs: 10) { print("\(Int((seconds * 1e6).rounded())) us  \(label)") }
         let arenaMB = Double(try network.plan(for: shape).arenaCount * MemoryLayout<Float>.size) / 1e6
         print("arena \((arenaMB * 10).rounded() / 10) MB (activations and scratch of one run)")
+        exit(0)
+    case "--calibrate":
+        // --calibrate MODEL OUTPUT.json SIZE PERCENTILE THRESHOLD RGB... : each RGB file is
+        // SIZE×SIZE interleaved 8-bit RGB (tools/calibration/calibrate.sh makes them); writes the
+        // model's calibration table, each range's top at PERCENTILE of its values (1: the
+        // largest), without the tensors that alone move the mask by more than THRESHOLD.
+        let path = args.popFirst() ?? "", output = args.popFirst() ?? "", side = Int(args.popFirst() ?? "") ?? 0
+        let percentile = Double(args.popFirst() ?? "") ?? 1
+        let floatThreshold = Double(args.popFirst() ?? "") ?? 0.005
+        let files = Array(args)
+        args.removeAll()
+        guard side > 0, !files.isEmpty else { fatalError("--calibrate MODEL OUTPUT.json SIZE RGB...") }
+        let bytes = readFile(path)
+        let images = files.map { file -> [UInt8] in
+            let rgb = readFile(file)
+            guard rgb.count == side * side * 3 else { fatalError("\(file): \(rgb.count) bytes, expected \(side * side * 3)") }
+            return rgb
+        }
+        var ranges = try SubjectModel.activationRanges(model: bytes, name: path, inputSize: side, squareRGBs: images,
+                                                       percentile: percentile < 1 ? percentile : nil)
+        // Which layers stay float: each tensor quantised alone, on every 5th photo, against the
+        // float32 mask; those that alone move the mask by more than the threshold (mean absolute
+        // difference) are left out of the table. (In U-2-Netp one decoder input carries a few
+        // channels a hundred times larger than the rest, which one u8 grid cannot hold.)
+        let probe = stride(from: 0, to: images.count, by: 5).map { images[$0] }
+        let reference = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: probe, int8: false)
+        func maskError(_ subset: [String: (min: Float, max: Float)]) throws -> Double {
+            let masks = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: probe, int8: true, int8Ranges: subset)
+            var total = 0.0
+            for (a, b) in zip(reference, masks) { for (x, y) in zip(a, b) { total += Double(abs(x - y)) } }
+            return total / Double(reference.count * reference[0].count)
+        }
+        var keptFloat: [(String, Double)] = []
+        for name in ranges.keys.sorted() {
+            let error = try maskError([name: ranges[name]!])
+            if error > floatThreshold { keptFloat.append((name, error)) }
+        }
+        for (name, _) in keptFloat { ranges[name] = nil }
+        let combined = try maskError(ranges)
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        var json = "{\n  \"model\": \"\(name)\",\n  \"sha256\": \"\(sha256Hex(bytes))\",\n  \"bytes\": \(bytes.count),\n"
+        let statistic = percentile < 1 ? "its min and the \(percentile) quantile of its positive values" : "its min and max"
+        json += "  \"method\": \"float32 run at \(side)x\(side) over \(images.count) photos; each tensor's \(statistic). "
+        json += "Left in float32: the tensors that alone move the mask by more than \(floatThreshold) on average (every 5th photo); "
+        json += "with the rest in int8 the mask moves by \((combined * 1e5).rounded() / 1e5) on average\",\n"
+        json += "  \"float\": {" + keptFloat.map { "\"\($0.0)\": \(($0.1 * 1e5).rounded() / 1e5)" }.joined(separator: ", ") + "},\n"
+        json += "  \"tensors\": {\n"
+        json += ranges.keys.sorted().map { key in
+            "    \"\(key)\": {\"min\": \(ranges[key]!.min), \"max\": \(ranges[key]!.max)}"
+        }.joined(separator: ",\n")
+        json += "\n  }\n}\n"
+        guard let file = fopen(output, "wb") else { fatalError("can't write \(output)") }
+        _ = json.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
+        fclose(file)
+        print("calibrated \(ranges.count) tensors of \(name) over \(images.count) photos into \(output); left in float32: "
+              + "\(keptFloat.map(\.0)); mask moves by \(combined) on average")
+        exit(0)
+
+    case "--sensitivity":
+        // --sensitivity MODEL SIZE RGB... : each calibrated tensor quantised alone, the mean
+        // absolute difference of the mask from float32's, over the photos.
+        let path = args.popFirst() ?? "", side = Int(args.popFirst() ?? "") ?? 0
+        let images = args.map { readFile($0) }
+        args.removeAll()
+        let bytes = readFile(path)
+        guard let table = CalibrationTable.model(for: bytes) else { fatalError("no calibration table for \(path)") }
+        let ranges = table.tensors.mapValues { (min: $0.min, max: $0.max) }
+        let float = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images, int8: false)
+        func error(_ subset: [String: (min: Float, max: Float)]) throws -> Double {
+            let masks = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images, int8: true, int8Ranges: subset)
+            var total = 0.0
+            for (a, b) in zip(float, masks) { for (x, y) in zip(a, b) { total += Double(abs(x - y)) } }
+            return total / Double(float.count * float[0].count)
+        }
+        for name in ranges.keys.sorted() {
+            print("\(try error([name: ranges[name]!]))\t\(name)")
+        }
+        print("all\t\(try error(ranges))")
+        exit(0)
+    case "--compare-precisions":
+        // --compare-precisions MODEL SIZE RGB... : the int8 mask against the float32 one per photo
+        // (correlation, mean and largest absolute difference), for tuning the calibration.
+        let path = args.popFirst() ?? "", side = Int(args.popFirst() ?? "") ?? 0
+        let images = args.map { readFile($0) }
+        args.removeAll()
+        let bytes = readFile(path)
+        let float = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images, int8: false)
+        let int8 = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images, int8: true)
+        var correlations: [Double] = [], means: [Double] = []
+        for (a, b) in zip(float, int8) {
+            let n = Double(a.count)
+            let meanA = a.reduce(0.0) { $0 + Double($1) } / n, meanB = b.reduce(0.0) { $0 + Double($1) } / n
+            var covariance = 0.0, varianceA = 0.0, varianceB = 0.0, total = 0.0
+            for (x, y) in zip(a, b) {
+                covariance += (Double(x) - meanA) * (Double(y) - meanB)
+                varianceA += (Double(x) - meanA) * (Double(x) - meanA)
+                varianceB += (Double(y) - meanB) * (Double(y) - meanB)
+                total += abs(Double(x - y))
+            }
+            correlations.append(covariance / max((varianceA * varianceB).squareRoot(), 1e-12))
+            means.append(total / n)
+        }
+        let sorted = correlations.sorted()
+        print("\(images.count) photos: correlation median \(sorted[sorted.count / 2]), worst \(sorted[0]), "
+              + "below 0.95: \(sorted.filter { $0 < 0.95 }.count); mean |Δ| \(means.reduce(0, +) / Double(means.count))")
         exit(0)
     case "--iterations": iterations = Int(args.popFirst() ?? "") ?? iterations
     case "--rgb":

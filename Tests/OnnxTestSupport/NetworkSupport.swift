@@ -57,9 +57,11 @@ package struct ParityReport {
 }
 
 /// Loads one network the way the detectors do, for tests that look at raw outputs; on the
-/// process's kernel set (SMARTCROP_ISA's, or the widest) unless `instructionSet` names one.
-package func loadNetwork(_ bytes: [UInt8], name: String = "test.onnx", instructionSet: InstructionSet? = nil) throws -> Network {
-    try Network(model: bytes, source: ModelSource(name: name, remedy: "(test)"), instructionSet: instructionSet)
+/// process's kernel set (SMARTCROP_ISA's, or the widest) unless `instructionSet` names one, in
+/// float32 (parity with onnxruntime's float32 is what these tests hold; int8 has its own).
+package func loadNetwork(_ bytes: [UInt8], name: String = "test.onnx", instructionSet: InstructionSet? = nil,
+                         precision: Precision = .float32) throws -> Network {
+    try Network(model: bytes, source: ModelSource(name: name, remedy: "(test)"), instructionSet: instructionSet, precision: precision)
 }
 
 /// Every kernel set this CPU runs, for parity tests that check each one in the same process.

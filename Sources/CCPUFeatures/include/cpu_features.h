@@ -9,6 +9,8 @@ enum {
     SMARTCROP_CPU_AVX2_FMA = 1 << 1,
     /// AVX-512 F, BW, DQ and VL, with the OS saving zmm and mask state.
     SMARTCROP_CPU_AVX512 = 1 << 2,
+    /// AVX-512 VNNI (vpdpbusd) on top of SMARTCROP_CPU_AVX512: what the int8 kernels need.
+    SMARTCROP_CPU_AVX512_VNNI = 1 << 3,
 };
 
 /// What this CPU and OS can run (0 on other architectures than x86-64). Swift cannot execute

@@ -23,6 +23,21 @@ package struct PlannedStep: Sendable {
     package var kernel: StepKernel
     package var inputOffsets: [Int]
     package var outputOffset: Int
+    /// For a convolution that could run in int8: its input's ONNX name and the floats its
+    /// storage holds, which calibration measures before the step runs.
+    package var calibratedInput: (name: String, count: Int)? = nil
+}
+
+/// What an int8 plan needs: the calibrated input quantisation of each convolution, by ONNX
+/// tensor name, and the kernel that runs them.
+package struct Int8Settings: Sendable {
+    package var inputs: [String: ActivationQuantization]
+    package var implementation: Int8Implementation
+
+    package init(inputs: [String: ActivationQuantization], implementation: Int8Implementation) {
+        self.inputs = inputs
+        self.implementation = implementation
+    }
 }
 
 package struct ExecutionPlan: Sendable {
@@ -49,6 +64,8 @@ package struct ExecutionPlan: Sendable {
         var values: [Value] = []
         var storageSize: [Int] = []
         var steps: [(label: String, kernel: StepKernel, inputs: [Int], output: Int)] = []
+        /// Step index → the int8-eligible convolution input it reads (see PlannedStep).
+        var calibrated: [Int: (name: String, count: Int)] = [:]
         var scratch = 0
         var plainCopy: [Int: Int] = [:]
         var blockedCopy: [Int: Int] = [:]
@@ -139,7 +156,9 @@ package struct ExecutionPlan: Sendable {
         func storedCount(_ value: Int) -> Int { storageSize[values[value].storage] }
     }
 
-    package init(graph: CompiledGraph, inputShape: [Int]) throws(ModelLoadError) {
+    /// With `int8`, the convolutions it has an input quantisation for, and that `int8Eligible`
+    /// admits, run in int8.
+    package init(graph: CompiledGraph, inputShape: [Int], int8: Int8Settings? = nil) throws(ModelLoadError) {
         self.inputShape = inputShape
         guard inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelLoadError(reason: "input shape \(inputShape) has an empty dimension")
@@ -153,7 +172,16 @@ package struct ExecutionPlan: Sendable {
         valueOf[graph.inputValue] = builder.newValue(inputShape, .plain)
         for step in graph.steps {
             let inputs = step.inputs.map { valueOf[$0] }
-            valueOf[step.output] = try Self.plan(step, inputs, &builder)
+            var eligibleInput: String?
+            if case let .conv(layer) = step.operation, step.inputs[0] != graph.inputValue, Self.int8Eligible(layer) {
+                eligibleInput = graph.valueNames[step.inputs[0]]
+            }
+            let quantization = eligibleInput.flatMap { int8?.inputs[$0] }
+            valueOf[step.output] = try Self.plan(step, inputs, &builder,
+                                                 int8: quantization.map { ($0, int8!.implementation) })
+            if let eligibleInput, let conv = builder.steps.last {
+                builder.calibrated[builder.steps.count - 1] = (eligibleInput, builder.storedCount(conv.inputs[0]))
+            }
         }
         let outputs = graph.outputValues.map { builder.plain(valueOf[$0]) }
 
@@ -204,9 +232,9 @@ package struct ExecutionPlan: Sendable {
         inputOffset = offsets[inputStorage]
         outputOffsets = outputs.map { offsets[values[$0].storage] }
         outputShapes = outputs.map { values[$0].shape }
-        steps = builder.steps.map { step in
+        steps = builder.steps.enumerated().map { index, step in
             PlannedStep(label: step.label, kernel: step.kernel, inputOffsets: step.inputs.map { offsets[values[$0].storage] },
-                        outputOffset: offsets[values[step.output].storage])
+                        outputOffset: offsets[values[step.output].storage], calibratedInput: builder.calibrated[index])
         }
         scratchOffset = arenaEnd
         arenaCount = arenaEnd + aligned(builder.scratch)
@@ -244,9 +272,20 @@ package struct ExecutionPlan: Sendable {
 
     // MARK: Shape inference and kernel choice
 
+    /// Whether a convolution may run in int8: group 1 over a blocked input (a network's first
+    /// layer reads the image, three plain channels, and stays float), more than one output
+    /// channel (a network's single-channel heads feed sigmoids, where int8's step shows most), and
+    /// ReLU or no activation.
+    package static func int8Eligible(_ layer: ConvLayer) -> Bool {
+        layer.group == 1 && layer.inChannels > plainInputChannelLimit && layer.outChannels > 1 && layer.activation != .prelu
+            && layer.pool == nil
+    }
+
     /// Plans one graph step: picks the layout its inputs should be in (adding reorders), the
-    /// kernel and the output's shape and layout. Returns the output value.
-    private static func plan(_ step: GraphStep, _ inputs: [Int], _ b: inout Builder) throws(ModelLoadError) -> Int {
+    /// kernel and the output's shape and layout. Returns the output value. `int8` is the input
+    /// quantisation of a convolution to run in int8.
+    private static func plan(_ step: GraphStep, _ inputs: [Int], _ b: inout Builder,
+                             int8: (ActivationQuantization, Int8Implementation)? = nil) throws(ModelLoadError) -> Int {
         var inputs = inputs
         if case let .transpose(perm) = step.operation, perm == [0, 2, 3, 1] {
             // A channel view goes straight out to NHWC (below).
@@ -296,6 +335,17 @@ package struct ExecutionPlan: Sendable {
             let geometry = try convGeometry(layer, x, fail)
             let (outHeight, outWidth) = (geometry.outHeight, geometry.outWidth)
             let outShape = [x[0], layer.outChannels, outHeight, outWidth]
+            // One image: the quantised buffer and the kernels' indexing hold a single batch item.
+            if let (quantization, implementation) = int8, geometry.batch == 1 {
+                let weights = Int8ConvWeights(outChannels: layer.outChannels, inChannels: layer.inChannels,
+                                              kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
+                                              weights: layer.weights, bias: layer.bias, activation: layer.activation)
+                let source = b.blocked(inputs[0])
+                let output = b.newValue(outShape, .blocked)
+                b.add(step.nodeName, .convInt8(Int8Convolution(weights: weights, input: quantization, implementation: implementation),
+                                               geometry), [source], output, scratch: geometry.int8ScratchCount)
+                return output
+            }
             switch layer.kernel {
             case let .direct(weights):
                 let source = weights.inputLanes == channelBlock ? b.blocked(inputs[0])
@@ -646,3 +696,4 @@ package struct ExecutionPlan: Sendable {
         }
     }
 }
+

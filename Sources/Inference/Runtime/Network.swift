@@ -83,6 +83,9 @@ package final class Network: @unchecked Sendable {
     package let inputName: String
     /// The compiled kernels this network runs on (see KernelSelection.swift).
     package let kernels: any KernelSet.Type
+    /// What its convolutions compute in (see PrecisionSelection.swift).
+    package let precision: Precision
+    private let int8: Int8Settings?
     /// The input's declared dimensions (numbers or symbolic names).
     package let declaredInputShape: [OnnxDimension]
     /// Plans are cheap but not free; MTCNN asks for a dozen shapes per image size, so keep a
@@ -100,14 +103,44 @@ package final class Network: @unchecked Sendable {
     }
 
     /// `instructionSet` picks the kernels (tests run every set the CPU has); by default the
-    /// process's choice, `KernelSelection.current`.
+    /// process's choice, `KernelSelection.current`. `precision` likewise, by default
+    /// SMARTCROP_PRECISION's, else int8 when the CPU has VNNI, the avx512 kernels run and the
+    /// model file has a calibration table (Inference/Calibration), else float32; a model without a table runs in
+    /// float32 whatever is asked. `int8Implementation` picks the int8 kernel (the portable
+    /// reference runs on any CPU, for tests). `int8Inputs` replaces the calibration table (for
+    /// calibration itself, which measures layers one at a time).
     package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all,
-                 instructionSet: InstructionSet? = nil) throws(ModelError) {
+                 instructionSet: InstructionSet? = nil, precision requested: Precision? = nil,
+                 int8Implementation: Int8Implementation = .vnni,
+                 int8Inputs: [String: ActivationQuantization]? = nil) throws(ModelError) {
         self.source = source
         switch instructionSet.map({ .success($0) }) ?? KernelSelection.current {
         case let .success(set) where KernelSelection.supported.contains(set): kernels = KernelSelection.kernels(set)
         case let .success(set): throw source.error("this CPU cannot run the \(set) kernels")
         case let .failure(error): throw source.error(error.description)
+        }
+        let wanted: Precision?
+        if let requested {
+            wanted = requested
+        } else {
+            switch PrecisionSelection.forced {
+            case let .success(forced): wanted = forced
+            case let .failure(error): throw source.error(error.description)
+            }
+        }
+        let runsInt8 = int8Implementation == .reference || PrecisionSelection.hasVNNI
+        if wanted == .int8 && !runsInt8 {
+            throw source.error("int8 needs a CPU with AVX-512 VNNI (avx512_vnni), which this one lacks")
+        }
+        // The narrower kernel sets stand for CPUs without AVX-512, and so without VNNI: forcing
+        // one (SMARTCROP_ISA, tests) means float32 too, unless int8 is asked for by name.
+        let automaticInt8 = kernels.instructionSet == .avx512
+        if wanted == .int8 || (wanted == nil && automaticInt8), runsInt8, let inputs = int8Inputs ?? CalibrationTable.model(for: bytes)?.quantizations {
+            int8 = Int8Settings(inputs: inputs, implementation: int8Implementation)
+            precision = .int8
+        } else {
+            int8 = nil
+            precision = .float32
         }
         let model: OnnxModel
         do {
@@ -148,7 +181,7 @@ package final class Network: @unchecked Sendable {
         do {
             let compiled: CompiledGraph
             if let graph { compiled = graph } else { compiled = try CompiledGraph(model!, inputShape: inputShape, keeping: keptOutputs) }
-            plan = try ExecutionPlan(graph: compiled, inputShape: inputShape)
+            plan = try ExecutionPlan(graph: compiled, inputShape: inputShape, int8: int8)
         } catch {
             throw source.error(error.reason)
         }
@@ -192,6 +225,66 @@ package final class Network: @unchecked Sendable {
             }
         }
         return Array(zip(labels, best)).map { (label: $0.0, seconds: $0.1) }
+    }
+
+    /// The range of each int8-eligible convolution input over `inputs` (each of `shape`), by ONNX
+    /// tensor name: what `make calibration` records. Only a float32 network measures what int8
+    /// must approximate. With `percentile` (say 0.9999), the top of a range is where that share
+    /// of the tensor's positive values lies below, not its largest value: a few outliers would
+    /// otherwise stretch the u8 grid over values that hardly occur, and coarsen it for the rest.
+    package func activationRanges(_ inputs: [[Float]], shape: [Int], percentile: Double? = nil) throws
+        -> [String: (min: Float, max: Float)] {
+        precondition(precision == .float32, "calibrate on a float32 network")
+        let plan = try plan(for: shape)
+        let workspace = checkOutWorkspace(capacity: plan.arenaCount)
+        defer { checkIn(workspace) }
+        /// Runs every input through the plan, showing each calibrated input to `observe`.
+        func pass(_ observe: (String, UnsafeBufferPointer<Float>) -> Void) {
+            for input in inputs {
+                precondition(input.count == shape.reduce(1, *), "input has \(input.count) values for shape \(shape)")
+                input.withUnsafeBufferPointer { (workspace.base + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
+                for step in plan.steps {
+                    if let (name, count) = step.calibratedInput {
+                        observe(name, UnsafeBufferPointer(start: workspace.base + step.inputOffsets[0], count: count))
+                    }
+                    kernels.run(step.kernel, inputOffsets: step.inputOffsets, outputOffset: step.outputOffset, arena: workspace.base,
+                                scratch: workspace.base + plan.scratchOffset, threads: 1)
+                }
+            }
+        }
+        var ranges: [String: (min: Float, max: Float)] = [:]
+        pass { name, values in
+            var low = ranges[name]?.min ?? .infinity, high = ranges[name]?.max ?? -.infinity
+            for v in values {
+                low = min(low, v)
+                high = max(high, v)
+            }
+            ranges[name] = (low, high)
+        }
+        guard let percentile else { return ranges }
+        // Second pass: a histogram of the positive values of each tensor over (0, max].
+        let bins = 4096
+        var histograms: [String: [Int]] = [:]
+        pass { name, values in
+            let top = ranges[name]!.max
+            guard top > 0 else { return }
+            var histogram = histograms[name] ?? [Int](repeating: 0, count: bins)
+            let scale = Float(bins) / top
+            for v in values where v > 0 { histogram[min(Int(v * scale), bins - 1)] += 1 }
+            histograms[name] = histogram
+        }
+        for (name, histogram) in histograms {
+            let total = histogram.reduce(0, +)
+            var seen = 0
+            for (bin, count) in histogram.enumerated() {
+                seen += count
+                if Double(seen) >= percentile * Double(total) {
+                    ranges[name]!.max = ranges[name]!.max * Float(bin + 1) / Float(bins)
+                    break
+                }
+            }
+        }
+        return ranges
     }
 
     /// Convenience for tests and tools: runs on a copy of `input` and returns copies of the outputs.

@@ -1,0 +1,60 @@
+// Dispatch of the int8 convolution, whose kernels are C (CInt8Kernels, CInt8KernelsVNNI): the
+// same in every kernel set, since the int8 kernels do not depend on the float set's width.
+
+import CInt8Kernels
+import CInt8KernelsVNNI
+import Dispatch
+import KernelInterface
+
+/// Quantises the input into `scratch` (as bytes), then convolves. With `threads` above 1 both
+/// passes split their rows; the result is the same.
+func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: FloatPointer, output: MutableFloatPointer,
+                     scratch: MutableFloatPointer, threads: Int) {
+    var g = geometry.int8Kernel
+    let quantizedRows = Int(smartcrop_int8_padded_height(&g))
+    let bytes = Int(smartcrop_int8_input_bytes(&g))
+    let quantized = UnsafeMutableRawPointer(scratch).bindMemory(to: UInt8.self, capacity: bytes)
+    let weights = UnsafeRawPointer(conv.weights.packed.base).assumingMemoryBound(to: Int8.self)
+    let multiplier = FloatPointer(conv.epilogue.base)
+    let offset = FloatPointer(conv.epilogue.base + conv.offsetStart)
+    let relu: Int32 = conv.weights.activation == .relu ? 1 : 0
+    let inverseScale = conv.input.inverseScale
+    let zeroPoint = conv.input.zeroPoint
+    let vnni = conv.implementation == .vnni
+    let addresses = (UInt(bitPattern: input), UInt(bitPattern: quantized), UInt(bitPattern: output),
+                     UInt(bitPattern: weights), UInt(bitPattern: multiplier), UInt(bitPattern: offset))
+    let geometryCopy = g
+    @Sendable func quantize(_ rows: Range<Int>) {
+        var g = geometryCopy
+        let input = FloatPointer(bitPattern: addresses.0)!, quantized = UnsafeMutablePointer<UInt8>(bitPattern: addresses.1)!
+        if vnni {
+            smartcrop_int8_quantize_vnni(input, quantized, &g, inverseScale, zeroPoint, Int32(rows.lowerBound), Int32(rows.upperBound))
+        } else {
+            smartcrop_int8_quantize_reference(input, quantized, &g, inverseScale, zeroPoint, Int32(rows.lowerBound), Int32(rows.upperBound))
+        }
+    }
+    @Sendable func convolve(_ rows: Range<Int>) {
+        var g = geometryCopy
+        let quantized = UnsafePointer<UInt8>(bitPattern: addresses.1)!, output = MutableFloatPointer(bitPattern: addresses.2)!
+        let weights = UnsafePointer<Int8>(bitPattern: addresses.3)!
+        let multiplier = FloatPointer(bitPattern: addresses.4)!, offset = FloatPointer(bitPattern: addresses.5)!
+        if vnni {
+            smartcrop_int8_conv_vnni(quantized, weights, multiplier, offset, relu, output, &g, Int32(rows.lowerBound), Int32(rows.upperBound))
+        } else {
+            smartcrop_int8_conv_reference(quantized, weights, multiplier, offset, relu, output, &g, Int32(rows.lowerBound), Int32(rows.upperBound))
+        }
+    }
+    let outRows = geometry.outHeight
+    let bands = max(1, min(threads, outRows / 2))
+    if bands == 1 {
+        quantize(0..<quantizedRows)
+        convolve(0..<outRows)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: bands) { band in
+        quantize((quantizedRows * band / bands)..<(quantizedRows * (band + 1) / bands))
+    }
+    DispatchQueue.concurrentPerform(iterations: bands) { band in
+        convolve((outRows * band / bands)..<(outRows * (band + 1) / bands))
+    }
+}

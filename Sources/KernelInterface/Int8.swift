@@ -1,0 +1,142 @@
+// What an int8 convolution step carries: weights quantised per output channel, the per-tensor
+// quantisation of its input, and the factors that scale the int32 sums back to float. The
+// kernels are C (CInt8Kernels, and CInt8KernelsVNNI for CPUs with AVX-512 VNNI; see
+// Package.swift), and the byte layouts below are theirs (CInt8Kernels/include/int8_kernels.h).
+
+import CInt8Kernels
+
+extension ConvGeometry {
+    /// The int8 kernels' geometry of this convolution.
+    package var int8Kernel: smartcrop_int8_conv_geometry {
+        smartcrop_int8_conv_geometry(
+            in_channels: Int32(inChannels), in_height: Int32(inHeight), in_width: Int32(inWidth),
+            out_channels: Int32(outChannels), out_height: Int32(outHeight), out_width: Int32(outWidth),
+            kernel_height: Int32(kernelHeight), kernel_width: Int32(kernelWidth),
+            stride_y: Int32(strideY), stride_x: Int32(strideX), dilation_y: Int32(dilationY), dilation_x: Int32(dilationX),
+            pad_top: Int32(padTop), pad_left: Int32(padLeft))
+    }
+
+    /// Floats of scratch the int8 convolution needs: its quantised input, as bytes.
+    package var int8ScratchCount: Int {
+        var g = int8Kernel
+        return (Int(smartcrop_int8_input_bytes(&g)) + 3) / 4
+    }
+}
+
+/// Which int8 kernel runs a step.
+package enum Int8Implementation: String, Sendable, Equatable {
+    /// AVX-512 VNNI; only on CPUs that report it.
+    case vnni
+    /// The portable scalar loops of the same arithmetic: the tests' yardstick, and a way to run an
+    /// int8 network on any CPU in tests.
+    case reference
+}
+
+/// An activation tensor as u8: real = scale · (q − zeroPoint), q in 0...255.
+package struct ActivationQuantization: Sendable, Equatable {
+    package let scale: Float
+    package let zeroPoint: Int32
+
+    /// The u8 grid over [min, max], widened to hold 0 exactly: the quantised input's padding is
+    /// the zero point, and a ReLU output's floor then costs no rounding.
+    package init(min: Float, max: Float) {
+        let low = Swift.min(min, 0), high = Swift.max(max, 0)
+        let span = high - low
+        scale = span > 0 ? span / 255 : 1
+        zeroPoint = Int32(Swift.min(Swift.max((-low / scale).rounded(), 0), 255))
+    }
+
+    package init(scale: Float, zeroPoint: Int32) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// The factor the kernels multiply by (float32, as both kernels use it).
+    package var inverseScale: Float { 1 / scale }
+}
+
+/// A convolution's weights as s8, symmetric per output channel (scale = max |w| / 127, so a
+/// channel of small weights keeps its own resolution), packed for the int8 kernels:
+/// [16-channel output group][ky][kx][4-channel input group][16 outputs][4 inputs].
+package struct Int8ConvWeights: Sendable {
+    package let outChannels: Int
+    package let inChannels: Int
+    package let kernelHeight: Int
+    package let kernelWidth: Int
+    package let activation: ActivationKind
+    /// The packed bytes (a ConstantBuffer for its 64-byte alignment; read as Int8).
+    package let packed: ConstantBuffer
+    package let weightScales: [Float]
+    /// Σ q over each output channel's weights, for the input's zero point.
+    package let weightSums: [Int32]
+    package let bias: [Float]
+
+    /// Input channels as the kernels see them: whole blocks of eight.
+    @inlinable package var paddedInChannels: Int { channelBlocks(inChannels) * channelBlock }
+    @inlinable package var outputGroups: Int { (outChannels + 15) / 16 }
+
+    /// `weights` is OIHW; `activation` is none or ReLU (PRelu layers stay float).
+    package init(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, weights: [Float], bias: [Float],
+                 activation: ActivationKind) {
+        precondition(activation != .prelu, "int8 convolutions fuse ReLU only")
+        self.outChannels = outChannels
+        self.inChannels = inChannels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.activation = activation
+        self.bias = bias
+        let taps = kernelHeight * kernelWidth
+        let groups = channelBlocks(inChannels) * channelBlock / 4
+        let outputGroups = (outChannels + 15) / 16
+        let bytes = outputGroups * taps * groups * 64
+        packed = ConstantBuffer(count: (bytes + 3) / 4)
+        let destination = UnsafeMutableRawPointer(packed.base).bindMemory(to: Int8.self, capacity: bytes)
+        var scales = [Float](repeating: 1, count: outChannels)
+        var sums = [Int32](repeating: 0, count: outChannels)
+        let perChannel = inChannels * taps
+        for oc in 0..<outChannels {
+            let channel = weights[(oc * perChannel)..<((oc + 1) * perChannel)]
+            let peak = channel.reduce(Float(0)) { Swift.max($0, abs($1)) }
+            let scale = peak > 0 ? peak / 127 : 1
+            scales[oc] = scale
+            var sum: Int32 = 0
+            for ic in 0..<inChannels {
+                for tap in 0..<taps {
+                    let q = Int8(Swift.min(Swift.max((weights[(oc * inChannels + ic) * taps + tap] / scale).rounded(), -127), 127))
+                    destination[(((oc / 16) * taps + tap) * groups + ic / 4) * 64 + (oc % 16) * 4 + ic % 4] = q
+                    sum += Int32(q)
+                }
+            }
+            sums[oc] = sum
+        }
+        weightScales = scales
+        weightSums = sums
+    }
+}
+
+/// An int8 convolution step: the weights, the quantisation of the input it reads, and per output
+/// channel the multiplier (input scale × weight scale) and offset (bias − multiplier · zero
+/// point · Σ q) that turn an int32 sum into the float output, 16 floats per output group each.
+package struct Int8Convolution: Sendable {
+    package let weights: Int8ConvWeights
+    package let input: ActivationQuantization
+    package let implementation: Int8Implementation
+    /// Multipliers, then offsets.
+    package let epilogue: ConstantBuffer
+
+    @inlinable package var offsetStart: Int { weights.outputGroups * 16 }
+
+    package init(weights: Int8ConvWeights, input: ActivationQuantization, implementation: Int8Implementation) {
+        self.weights = weights
+        self.input = input
+        self.implementation = implementation
+        let padded = weights.outputGroups * 16
+        epilogue = ConstantBuffer(count: 2 * padded)
+        for oc in 0..<weights.outChannels {
+            let multiplier = Float(input.scale) * weights.weightScales[oc]
+            epilogue.base[oc] = multiplier
+            epilogue.base[padded + oc] = Float(Double(weights.bias[oc])
+                                               - Double(multiplier) * Double(input.zeroPoint) * Double(weights.weightSums[oc]))
+        }
+    }
+}
