@@ -52,4 +52,26 @@ import Testing
             #expect(!w.files.contains("out-\(name).png"))
         }
     }
+
+    /// The precision line of `--version` with SMARTCROP_PRECISION and SMARTCROP_ISA as given.
+    static func precisionLine(_ settings: [String: String]) throws -> String {
+        let r = try CLI.run(["--version"], without: ["SMARTCROP_PRECISION", "SMARTCROP_ISA"].filter { settings[$0] == nil }, setting: settings)
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("precision: ") }, "\(r.stdout)")
+        return String(line.dropFirst("precision: ".count))
+    }
+
+    @Test func versionSaysWhatCalibratedModelsRunIn() throws {
+        let automatic = try Self.precisionLine([:])
+        let cpuHasVNNI = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8).contains(" avx512_vnni")
+        let (selected, _) = try Self.supportedSets()
+        // int8 runs by itself only on the avx512 kernels of a CPU with VNNI.
+        #expect(automatic.hasPrefix("int8") == (cpuHasVNNI && selected == "avx512"), "\(automatic)")
+        #expect(try Self.precisionLine(["SMARTCROP_PRECISION": "float32"]) == "float32, forced by SMARTCROP_PRECISION")
+        #expect(try Self.precisionLine(["SMARTCROP_ISA": "baseline"]).hasPrefix("float32 ("))
+        #expect(try Self.precisionLine(["SMARTCROP_PRECISION": "fp8"]).contains("SMARTCROP_PRECISION=fp8 is not a precision"))
+        if cpuHasVNNI {
+            #expect(try Self.precisionLine(["SMARTCROP_PRECISION": "int8", "SMARTCROP_ISA": "baseline"]).hasPrefix("int8 for calibrated models, forced"))
+        }
+    }
 }

@@ -100,6 +100,15 @@ import Testing
         #expect(reports["subject"]?["sha256"] as? String == "2b58591a25cfcb7ce878c11b2d22801d4ccc9093bb47ce612ec334072b1252b6")
         #expect(reports["subject"]?["input_size"] as? Int == 224)
         #expect(try install.crop().json["detector"] as? String == "yunet")
+        // The shared U-2-Netp file has a calibration table, so it runs in int8 wherever --version
+        // says calibrated models do; SMARTCROP_PRECISION=float32 turns that off for every slot.
+        let version = try install.run(["--version"]).stdout
+        let int8Here = version.contains("precision: int8")
+        #expect(reports["subject"]?["precision"] as? String == (int8Here ? "int8" : "float32"), "\(version)")
+        #expect(["float32", "int8"].contains(reports["face"]?["precision"] as? String ?? ""))
+        let forced = try install.reports(extra: ["SMARTCROP_PRECISION": "float32"])
+        #expect(forced["subject"]?["precision"] as? String == "float32" && forced["face"]?["precision"] as? String == "float32")
+        #expect(try install.run(["models"]).stdout.contains("runs in \(int8Here ? "int8" : "float32")"))
 
         // The user data folder beats the installation; SMARTCROP_MODEL_DIR beats both.
         try install.put("face_detection_yunet_2023mar.onnx", in: install.userModels, bytes: yunet)

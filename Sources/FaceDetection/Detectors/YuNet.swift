@@ -54,6 +54,10 @@ public final class YuNetDetector: FaceDetector {
         }
     }
 
+    /// The arithmetic the network's convolutions run in, "float32" or "int8" (int8 on CPUs with
+    /// VNNI for a model file with a calibration table; SMARTCROP_PRECISION forces one).
+    public var precision: String { network.precision.rawValue }
+
     public convenience init(model: Data, name displayName: String) throws {
         try self.init(model: [UInt8](model), name: displayName)
     }

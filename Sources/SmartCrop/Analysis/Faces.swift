@@ -134,6 +134,10 @@ public final class FaceModels: Sendable {
 
     public var hasYuNet: Bool { yunet != nil }
 
+    /// What the face network's convolutions run in: YuNet's precision, or float32 for the
+    /// embedded MTCNN (it has no calibration table).
+    public var precision: String { yunet?.precision ?? "float32" }
+
     private static let fromEnvironment: Result<FaceModels, SmartCropError> = {
         do { return .success(try FaceModels()) } catch let error as SmartCropError { return .failure(error) } catch {
             return .failure(.io("cannot load the face model: \(error)"))

@@ -12,19 +12,40 @@ public struct KernelReport: Sendable, Equatable {
     public let cpu: String
     /// Why no set could be chosen (SMARTCROP_ISA names a set this CPU lacks, or none).
     public let error: String?
+    /// What calibrated models run in, and why: "int8 for calibrated models (avx512_vnni),
+    /// float32 for the others".
+    public let precision: String
 
     public static let current: KernelReport = {
         let supported = KernelSelection.supported.map(\.rawValue)
         switch KernelSelection.current {
         case let .success(set):
-            return KernelReport(selected: set.rawValue, supported: supported, cpu: KernelSelection.cpuName, error: nil)
+            return KernelReport(selected: set.rawValue, supported: supported, cpu: KernelSelection.cpuName, error: nil,
+                                precision: precisionSummary(kernels: set.rawValue))
         case let .failure(error):
-            return KernelReport(selected: nil, supported: supported, cpu: KernelSelection.cpuName, error: error.description)
+            return KernelReport(selected: nil, supported: supported, cpu: KernelSelection.cpuName, error: error.description,
+                                precision: "float32")
         }
     }()
 
-    /// One line: "kernels: avx512 (this CPU runs avx512, avx2, baseline; AMD EPYC 9R14)".
-    public var summary: String {
+    /// The rule Network applies to a model with a calibration table, in words.
+    static func precisionSummary(kernels set: String) -> String {
+        switch PrecisionSelection.forced {
+        case let .failure(error): return "none (\(error.description))"
+        case .success(.float32): return "float32, forced by \(PrecisionSelection.environmentVariable)"
+        case .success(.int8): return "int8 for calibrated models, forced by \(PrecisionSelection.environmentVariable); float32 for the others"
+        case .success(nil):
+            guard PrecisionSelection.hasVNNI else { return "float32 (this CPU has no VNNI)" }
+            guard set == "avx512" else { return "float32 (the \(set) kernels stand for CPUs without VNNI)" }
+            return "int8 for calibrated models (avx512_vnni), float32 for the others"
+        }
+    }
+
+    /// Two lines: "kernels: avx512 (this CPU runs avx512, avx2, baseline; AMD EPYC 9R14)" and
+    /// "precision: …".
+    public var summary: String { "\(kernelSummary)\nprecision: \(precision)" }
+
+    private var kernelSummary: String {
         let runs = supported.isEmpty ? "none" : supported.joined(separator: ", ")
         let machine = cpu.isEmpty ? "" : "; \(cpu)"
         if let selected {
