@@ -153,7 +153,7 @@ while let a = args.popFirst() {
         json += ranges.keys.sorted().map { key in
             "    \"\(key)\": {\"min\": \(ranges[key]!.min), \"max\": \(ranges[key]!.max)}"
         }.joined(separator: ",\n")
-        json += "\n  }\n}\n"
+        json += "\n  },\n" + CalibrationTable.readersJSON(of: try OnnxModel(serialized: bytes), tensors: ranges.keys) + "\n}\n"
         guard let file = fopen(output, "wb") else { fatalError("can't write \(output)") }
         _ = json.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
         fclose(file)
@@ -161,6 +161,31 @@ while let a = args.popFirst() {
               + "\(keptFloat.map(\.0)); mask moves by \(combined) on average")
         exit(0)
 
+    case "--readers":
+        // --readers MODEL TABLE.json : (re)writes the table's "convolutions" and "readers" from
+        // the model it was measured on, leaving its ranges as they are; for tables measured
+        // before tables carried them.
+        let path = args.popFirst() ?? "", output = args.popFirst() ?? ""
+        let bytes = readFile(path)
+        var text = String(decoding: readFile(output), as: UTF8.self)
+        guard let table = try? CalibrationTable.decode(text), table.sha256 == sha256Hex(bytes) else {
+            fatalError("\(output) is not the calibration table of \(path)")
+        }
+        // --calibrate ends a table with the tensors' closing "  }" (and, since, the readers) and "}".
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while lines.last == "" { lines.removeLast() }
+        if let start = lines.firstIndex(where: { $0.hasPrefix("  \"convolutions\"") }) { lines = Array(lines[..<start]) + ["}"] }
+        guard lines.count >= 2, lines[lines.count - 1] == "}", lines[lines.count - 2].hasPrefix("  }") else {
+            fatalError("\(output): not as --calibrate writes it")
+        }
+        lines[lines.count - 2] = "  },"
+        lines.insert(CalibrationTable.readersJSON(of: try OnnxModel(serialized: bytes), tensors: table.tensors.keys), at: lines.count - 1)
+        text = lines.joined(separator: "\n") + "\n"
+        guard let file = fopen(output, "wb") else { fatalError("can't write \(output)") }
+        _ = text.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
+        fclose(file)
+        print("wrote the readers of \(table.tensors.count) tensors into \(output)")
+        exit(0)
     case "--sensitivity":
         // --sensitivity MODEL SIZE RGB... : each calibrated tensor quantised alone, the mean
         // absolute difference of the mask from float32's, over the photos.

@@ -1,8 +1,9 @@
 // The activation ranges that let a model run in int8, measured once per model file by running
 // it in float32 over a calibration set (`make calibration`, tools/calibration/calibrate.sh) and
 // kept in Calibration/json/<model>.json. CalibratedModels.swift embeds those files, so the
-// runtime reads no file and the ranges cannot drift from the binary. A table belongs to one
-// model file (its sha256): another export of the same network names its tensors differently.
+// runtime reads no file and the ranges cannot drift from the binary. A table is measured on one
+// model file (its sha256) and serves any other export of the same weights, found by the
+// convolutions that read each tensor (ConvolutionFingerprint.swift).
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -27,6 +28,10 @@ package struct CalibratedModel: Decodable, Sendable {
     package var tensors: [String: TensorRange]
     /// The inputs measured but left in float32, with the mean mask difference each caused alone.
     package var float: [String: Double]
+    /// How many convolutions the measured file has, and the weights of the first one reading each
+    /// tensor of `tensors`: what finds the tensors again in another export.
+    package var convolutions: Int?
+    package var readers: [String: ConvolutionFingerprint]?
 
     package var quantizations: [String: ActivationQuantization] {
         tensors.mapValues { ActivationQuantization(min: $0.min, max: $0.max) }
@@ -36,10 +41,14 @@ package struct CalibratedModel: Decodable, Sendable {
 package enum CalibrationTable {
     package static let models: [CalibratedModel] = documents.map { document in
         do {
-            return try JSONDecoder().decode(CalibratedModel.self, from: Data(document.utf8))
+            return try decode(document)
         } catch {
             fatalError("an embedded calibration table does not decode: \(error)")
         }
+    }
+
+    package static func decode(_ document: String) throws -> CalibratedModel {
+        try JSONDecoder().decode(CalibratedModel.self, from: Data(document.utf8))
     }
 
     /// The table of the model whose file is `bytes`, if there is one. Hashes only files of a
@@ -49,5 +58,50 @@ package enum CalibrationTable {
         guard !candidates.isEmpty else { return nil }
         let digest = SHA256.hex(bytes)
         return candidates.first { $0.sha256 == digest }
+    }
+
+    /// The quantisation of each convolution input of `model`, from the table of its own file or
+    /// else of a file with the same weights under other names (another export of the network).
+    package static func quantizations(for bytes: [UInt8], parsed onnx: OnnxModel) -> [String: ActivationQuantization]? {
+        if let table = model(for: bytes) { return table.quantizations }
+        let tables = models.filter { $0.readers != nil }
+        guard !tables.isEmpty else { return nil }
+        let readers = ConvolutionReader.all(in: onnx)
+        for table in tables {
+            if let ranges = ranges(of: table, renamedFor: readers) {
+                return ranges.mapValues { ActivationQuantization(min: $0.min, max: $0.max) }
+            }
+        }
+        return nil
+    }
+
+    /// `table`'s ranges under the names of the model whose convolutions are `readers`, when that
+    /// model has as many convolutions and every calibrated tensor is read, in exactly one place,
+    /// by a convolution with the weights that read it in the measured file; else nil (the model
+    /// then runs in float32).
+    package static func ranges(of table: CalibratedModel, renamedFor readers: [ConvolutionReader]) -> [String: CalibratedModel.TensorRange]? {
+        guard let tableReaders = table.readers, table.convolutions == readers.count else { return nil }
+        var renamed: [String: CalibratedModel.TensorRange] = [:]
+        for (name, range) in table.tensors {
+            guard let fingerprint = tableReaders[name] else { return nil }
+            let inputs = Set(readers.lazy.filter { $0.fingerprint.matches(fingerprint) }.map(\.input))
+            guard inputs.count == 1, let input = inputs.first, renamed[input] == nil else { return nil }
+            renamed[input] = range
+        }
+        return renamed
+    }
+
+    /// The "convolutions" and "readers" members of a table for `model`, as JSON lines to put in
+    /// its document: the first convolution reading each of `tensors`.
+    package static func readersJSON(of model: OnnxModel, tensors: some Sequence<String>) -> String {
+        let readers = ConvolutionReader.all(in: model)
+        var first: [String: ConvolutionFingerprint] = [:]
+        for reader in readers where first[reader.input] == nil { first[reader.input] = reader.fingerprint }
+        let lines = tensors.sorted().compactMap { name -> String? in
+            guard let f = first[name] else { return nil }
+            return "    \"\(name)\": {\"shape\": \(f.shape), \"sum\": \(f.sum), \"abs\": \(f.abs), \"squares\": \(f.squares), "
+                + "\"samples\": \(f.samples)}"
+        }
+        return "  \"convolutions\": \(readers.count),\n  \"readers\": {\n" + lines.joined(separator: ",\n") + "\n  }"
     }
 }

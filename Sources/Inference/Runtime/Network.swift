@@ -132,21 +132,22 @@ package final class Network: @unchecked Sendable {
         if wanted == .int8 && !runsInt8 {
             throw source.error("int8 needs a CPU with AVX-512 VNNI (avx512_vnni), which this one lacks")
         }
-        // The narrower kernel sets stand for CPUs without AVX-512, and so without VNNI: forcing
-        // one (SMARTCROP_ISA, tests) means float32 too, unless int8 is asked for by name.
-        let automaticInt8 = kernels.instructionSet == .avx512
-        if wanted == .int8 || (wanted == nil && automaticInt8), runsInt8, let inputs = int8Inputs ?? CalibrationTable.model(for: bytes)?.quantizations {
-            int8 = Int8Settings(inputs: inputs, implementation: int8Implementation)
-            precision = .int8
-        } else {
-            int8 = nil
-            precision = .float32
-        }
         let model: OnnxModel
         do {
             model = try OnnxModel(serialized: bytes)
         } catch {
             throw source.error(bytes.isEmpty ? "the file is empty" : "not a readable ONNX model (\(error.reason))")
+        }
+        // The narrower kernel sets stand for CPUs without AVX-512, and so without VNNI: forcing
+        // one (SMARTCROP_ISA, tests) means float32 too, unless int8 is asked for by name.
+        let automaticInt8 = kernels.instructionSet == .avx512
+        if wanted == .int8 || (wanted == nil && automaticInt8), runsInt8,
+           let inputs = int8Inputs ?? CalibrationTable.quantizations(for: bytes, parsed: model) {
+            int8 = Int8Settings(inputs: inputs, implementation: int8Implementation)
+            precision = .int8
+        } else {
+            int8 = nil
+            precision = .float32
         }
         let outputs: [String]?
         switch selection {
