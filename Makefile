@@ -181,11 +181,11 @@ bench: build bench-deps $(BIG_JPEG) face-bench subject-bench $(BENCH_DEPS)
 	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'; \
 	else echo "avatars-yunet: skipped, no YuNet model at $(YUNET_MODEL)"; fi
 	@echo "== the same with the models setup installed (what ships: $$($(RELEASE_BIN) models | grep -E '^(face|subject):' | tr '\n' ' '))"
-	@python3 bench/cli_bench.py --case avatars-as-installed --share analyse \
+	@python3 bench/cli_bench.py --case avatars-as-installed --share analyse --target-time 1.5 --target-rss 2.0 \
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 48x48,128x128,256x256,400x400 -o $(BENCH_DIR)/avatar-{w}x{h}.webp --json' \
 	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'
 	@if [ -f $(SUBJECT_MODEL) ]; then echo "== subject crop with U-2-Netp, 12 MP JPEG to a 256x256 WebP, vs vipsthumbnail attention =="; \
-	  python3 bench/cli_bench.py --case subject-model-256 --share analyse \
+	  python3 bench/cli_bench.py --case subject-model-256 --share analyse --target-time 1.3 \
 	  '$(RELEASE_BIN) crop $(BIG_JPEG) --size 256x256 --mode subject --subject-model $(SUBJECT_MODEL) -o $(BENCH_DIR)/ours.webp --json' \
 	  'vipsthumbnail $(BIG_JPEG) --smartcrop attention -s 256x256 -o $(CURDIR)/$(BENCH_DIR)/ref.webp[Q=85]'; \
 	else echo "subject-model-256: skipped, no U-2-Netp model at $(SUBJECT_MODEL)"; fi
