@@ -52,7 +52,8 @@ let vnniFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx512f", "-mavx512bw", "-m
 // No AVX-512 flag: the compiler must not reach for an EVEX instruction the CPUs this target is
 // for fault on (scripts/portability-check.sh disassembles it to check).
 let avxVNNIFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mavxvnni"])]
-// The test-only copy of the AVX-VNNI kernels with AVX-512 VNNI's 256-bit vpdpbusd (see its header).
+// The test-only copy of the AVX-VNNI kernels with AVX-512 VNNI's 256-bit vpdpbusd, and the SIGILL
+// handler that runs the real ones' vpdpbusd on CPUs without AVX-VNNI (see its headers).
 let avxVNNICheckFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mavx512f", "-mavx512vl", "-mavx512vnni"]),
                                      .define("SMARTCROP_INT8_AVXVNNI_AS_EVEX")]
 #else

@@ -77,6 +77,6 @@ if [ -x "$bench" ]; then
       echo "portability-check: emulated $cpu offers int8; no SMARTCROP_SUBJECT_MODEL file, so its mask is not compared"
     fi
   else
-    echo "portability-check: this QEMU ($(qemu-x86_64 --version | head -1)) does not emulate AVX-VNNI, so the AVX-VNNI kernels are not run here (Int8ConvolutionTests runs their code with AVX-512 VNNI's vpdpbusd)"
+    echo "portability-check: this QEMU ($(qemu-x86_64 --version | head -1)) does not emulate AVX-VNNI, so the AVX-VNNI kernels are not run here (Int8ConvolutionTests runs them with vpdpbusd trapped, on AVX-512 VNNI CPUs)"
   fi
 fi

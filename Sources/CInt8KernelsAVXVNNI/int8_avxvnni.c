@@ -12,7 +12,8 @@
 // Tests/CInt8KernelsAVXVNNICheck compiles this same file with SMARTCROP_INT8_AVXVNNI_AS_EVEX, where
 // the dot product is AVX-512 VNNI's 256-bit form (the same operation, EVEX-encoded) and the
 // functions are renamed: CPUs with AVX-512 VNNI but not AVX-VNNI (AMD Zen 4, Intel Ice Lake to
-// Emerald Rapids) then hold this code to the reference too.
+// Emerald Rapids) then hold this code to the reference too. The tests also run this build's own
+// machine code there, each vpdpbusd trapped and emulated (vpdpbusd_trap.c in that folder).
 
 #if defined(SMARTCROP_INT8_AVXVNNI_AS_EVEX)
 #include "int8_kernels_avxvnni_check.h"
