@@ -36,23 +36,38 @@ let kernelISAs: [(name: String, settings: [SwiftSetting])] = [
 ]
 #endif
 let kernelTargets: [Target] = kernelISAs.map { isa in
-    .target(name: "InferenceKernels\(isa.name)", dependencies: ["KernelInterface", "CInt8Kernels", "CInt8KernelsVNNI"],
+    .target(name: "InferenceKernels\(isa.name)", dependencies: ["KernelInterface", "CInt8Kernels", "CInt8KernelsVNNI", "CInt8KernelsAVXVNNI"],
             swiftSettings: optimisedSwift + isa.settings)
 }
 
 // The int8 convolution is C with intrinsics because Swift has no VNNI intrinsics: vpdpbusd (u8 ×
 // s8 products summed four at a time into int32 lanes) has no SIMD-type spelling Swift lowers to
-// it, whatever -target-cpu says. CInt8KernelsVNNI alone is compiled for AVX-512 VNNI and is called
-// only when cpuid reports it (Inference/Runtime/PrecisionSelection.swift); CInt8Kernels is the
-// portable reference of the same arithmetic, compiled for the default target.
+// it, whatever -target-cpu says, neither in AVX-512 VNNI's EVEX form nor in AVX-VNNI's VEX one.
+// CInt8KernelsVNNI alone is compiled for AVX-512 VNNI, CInt8KernelsAVXVNNI alone for AVX-VNNI
+// (256-bit, for AVX2 CPUs without AVX-512: Alder Lake and later clients, Sierra Forest), and
+// each is called only when cpuid reports its extension (Inference/Runtime/PrecisionSelection.swift);
+// CInt8Kernels is the portable reference of the same arithmetic, compiled for the default target.
 #if arch(x86_64)
 let vnniFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512vnni", "-mfma"])]
+// No AVX-512 flag: the compiler must not reach for an EVEX instruction the CPUs this target is
+// for fault on (scripts/portability-check.sh disassembles it to check).
+let avxVNNIFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mavxvnni"])]
+// The test-only copy of the AVX-VNNI kernels with AVX-512 VNNI's 256-bit vpdpbusd, and the SIGILL
+// handler that runs the real ones' vpdpbusd on CPUs without AVX-VNNI (see its headers).
+let avxVNNICheckFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mavx512f", "-mavx512vl", "-mavx512vnni"]),
+                                     .define("SMARTCROP_INT8_AVXVNNI_AS_EVEX")]
 #else
 let vnniFlags: [CSetting] = []
+let avxVNNIFlags: [CSetting] = []
+let avxVNNICheckFlags: [CSetting] = [.define("SMARTCROP_INT8_AVXVNNI_AS_EVEX")]
 #endif
 let int8Targets: [Target] = [
     .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
     .target(name: "CInt8KernelsVNNI", dependencies: ["CInt8Kernels"], cSettings: vnniFlags),
+    .target(name: "CInt8KernelsAVXVNNI", dependencies: ["CInt8Kernels"], cSettings: avxVNNIFlags),
+    // int8_avxvnni.c is a symlink to CInt8KernelsAVXVNNI's.
+    .target(name: "CInt8KernelsAVXVNNICheck", dependencies: ["CInt8Kernels"],
+            path: "Tests/CInt8KernelsAVXVNNICheck", cSettings: avxVNNICheckFlags),
 ]
 let kernelDependencies: [Target.Dependency] = kernelISAs.map { .target(name: "InferenceKernels\($0.name)") }
 
@@ -140,7 +155,8 @@ let package = Package(
         .executableTarget(name: "FaceBench", dependencies: ["Inference", "FaceDetection", "Saliency"], swiftSettings: optimisedSwift),
         // Hand-built ONNX models and the parity criterion, shared by the runtime's test targets.
         .target(name: "OnnxTestSupport", dependencies: ["Inference"], path: "Tests/OnnxTestSupport"),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "OnnxTestSupport", "CInt8KernelsAVXVNNICheck"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "Inference", "OnnxTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency", "Inference", "OnnxTestSupport"]),
         // Animated GIFs written byte by byte, for the tests of every front-end.

@@ -23,12 +23,18 @@ unsigned smartcrop_cpu_features(void) {
     unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
     int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return features;
+    const unsigned leaf7_subleaves = eax;
     int avx2 = (ebx >> 5) & 1;
     int avx512f = (ebx >> 16) & 1, avx512dq = (ebx >> 17) & 1, avx512bw = (ebx >> 30) & 1, avx512vl = (ebx >> 31) & 1;
     if ((features & SMARTCROP_CPU_X86_64_V2) && avx && avx2 && fma && ymm) features |= SMARTCROP_CPU_AVX2_FMA;
     if ((features & SMARTCROP_CPU_AVX2_FMA) && avx512f && avx512dq && avx512bw && avx512vl && zmm) features |= SMARTCROP_CPU_AVX512;
     int avx512vnni = (ecx >> 11) & 1;
     if ((features & SMARTCROP_CPU_AVX512) && avx512vnni) features |= SMARTCROP_CPU_AVX512_VNNI;
+    // AVX-VNNI is in subleaf 1, which exists only where subleaf 0 says so (EAX: the last subleaf).
+    if (leaf7_subleaves >= 1 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) {
+        int avxvnni = (eax >> 4) & 1;
+        if ((features & SMARTCROP_CPU_AVX2_FMA) && avxvnni) features |= SMARTCROP_CPU_AVX_VNNI;
+    }
     return features;
 }
 

@@ -1,7 +1,10 @@
-// Dispatch of the int8 convolution, whose kernels are C (CInt8Kernels, CInt8KernelsVNNI): the
-// same in every kernel set, since the int8 kernels do not depend on the float set's width.
+// Dispatch of the int8 convolution, whose kernels are C (CInt8Kernels, CInt8KernelsVNNI,
+// CInt8KernelsAVXVNNI): the same in every kernel set, since the int8 kernels do not depend on the
+// float set's width (which int8 kernel a network uses is chosen with its precision, in
+// Inference/Runtime/PrecisionSelection.swift).
 
 import CInt8Kernels
+import CInt8KernelsAVXVNNI
 import CInt8KernelsVNNI
 import Dispatch
 import KernelInterface
@@ -20,17 +23,18 @@ func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: Flo
     let relu: Int32 = conv.weights.activation == .relu ? 1 : 0
     let inverseScale = conv.input.inverseScale
     let zeroPoint = conv.input.zeroPoint
-    let vnni = conv.implementation == .vnni
+    let implementation = conv.implementation
     let addresses = (UInt(bitPattern: input), UInt(bitPattern: quantized), UInt(bitPattern: output),
                      UInt(bitPattern: weights), UInt(bitPattern: multiplier), UInt(bitPattern: offset))
     let geometryCopy = g
     @Sendable func quantize(_ rows: Range<Int>) {
         var g = geometryCopy
         let input = FloatPointer(bitPattern: addresses.0)!, quantized = UnsafeMutablePointer<UInt8>(bitPattern: addresses.1)!
-        if vnni {
-            smartcrop_int8_quantize_vnni(input, quantized, &g, inverseScale, zeroPoint, Int32(rows.lowerBound), Int32(rows.upperBound))
-        } else {
-            smartcrop_int8_quantize_reference(input, quantized, &g, inverseScale, zeroPoint, Int32(rows.lowerBound), Int32(rows.upperBound))
+        let begin = Int32(rows.lowerBound), end = Int32(rows.upperBound)
+        switch implementation {
+        case .vnni: smartcrop_int8_quantize_vnni(input, quantized, &g, inverseScale, zeroPoint, begin, end)
+        case .avxVNNI: smartcrop_int8_quantize_avxvnni(input, quantized, &g, inverseScale, zeroPoint, begin, end)
+        case .reference: smartcrop_int8_quantize_reference(input, quantized, &g, inverseScale, zeroPoint, begin, end)
         }
     }
     @Sendable func convolve(_ rows: Range<Int>) {
@@ -38,10 +42,11 @@ func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: Flo
         let quantized = UnsafePointer<UInt8>(bitPattern: addresses.1)!, output = MutableFloatPointer(bitPattern: addresses.2)!
         let weights = UnsafePointer<Int8>(bitPattern: addresses.3)!
         let multiplier = FloatPointer(bitPattern: addresses.4)!, offset = FloatPointer(bitPattern: addresses.5)!
-        if vnni {
-            smartcrop_int8_conv_vnni(quantized, weights, multiplier, offset, relu, output, &g, Int32(rows.lowerBound), Int32(rows.upperBound))
-        } else {
-            smartcrop_int8_conv_reference(quantized, weights, multiplier, offset, relu, output, &g, Int32(rows.lowerBound), Int32(rows.upperBound))
+        let begin = Int32(rows.lowerBound), end = Int32(rows.upperBound)
+        switch implementation {
+        case .vnni: smartcrop_int8_conv_vnni(quantized, weights, multiplier, offset, relu, output, &g, begin, end)
+        case .avxVNNI: smartcrop_int8_conv_avxvnni(quantized, weights, multiplier, offset, relu, output, &g, begin, end)
+        case .reference: smartcrop_int8_conv_reference(quantized, weights, multiplier, offset, relu, output, &g, begin, end)
         }
     }
     let outRows = geometry.outHeight

@@ -1,7 +1,8 @@
 // What an int8 convolution step carries: weights quantised per output channel, the per-tensor
 // quantisation of its input, and the factors that scale the int32 sums back to float. The
-// kernels are C (CInt8Kernels, and CInt8KernelsVNNI for CPUs with AVX-512 VNNI; see
-// Package.swift), and the byte layouts below are theirs (CInt8Kernels/include/int8_kernels.h).
+// kernels are C (CInt8Kernels, CInt8KernelsVNNI for CPUs with AVX-512 VNNI and
+// CInt8KernelsAVXVNNI for those with AVX-VNNI; see Package.swift), and the byte layouts below are
+// theirs (CInt8Kernels/include/int8_kernels.h), the same for all three.
 
 import CInt8Kernels
 
@@ -27,6 +28,9 @@ extension ConvGeometry {
 package enum Int8Implementation: String, Sendable, Equatable {
     /// AVX-512 VNNI; only on CPUs that report it.
     case vnni
+    /// AVX-VNNI, 256-bit (AVX2 CPUs without AVX-512 have it: Alder Lake and later, Sierra
+    /// Forest); only on CPUs that report it.
+    case avxVNNI = "avx-vnni"
     /// The portable scalar loops of the same arithmetic: the tests' yardstick, and a way to run an
     /// int8 network on any CPU in tests.
     case reference

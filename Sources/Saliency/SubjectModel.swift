@@ -171,7 +171,8 @@ public final class SubjectModel: Sendable {
 // Hooks for SaliencyBench: the raw network on a caller's input, kept out of the public API.
 extension SubjectModel {
     /// The arithmetic the network's convolutions run in, "float32" or "int8" (int8 on CPUs with
-    /// AVX-512 VNNI for a model file with a calibration table; SMARTCROP_PRECISION forces one).
+    /// AVX-512 VNNI or AVX-VNNI for a model file with a calibration table; SMARTCROP_PRECISION
+    /// forces one).
     public var precision: String { network.precision.rawValue }
 
     /// The range of each int8-eligible convolution input of `model` over square RGB inputs of

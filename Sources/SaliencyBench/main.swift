@@ -86,8 +86,39 @@ while let a = args.popFirst() {
             print("SaliencyBench: \(error.description)")
             exit(2)
         }
-        print(PrecisionSelection.hasVNNI ? "float32 int8" : "float32")
+        print(PrecisionSelection.int8Kernels.isEmpty ? "float32" : "float32 int8")
         exit(0)
+    case "--int8-kernels":
+        // The int8 kernels this CPU runs, widest first ("vnni" for AVX-512 VNNI, "avx-vnni"), or nothing.
+        print(PrecisionSelection.int8Kernels.map(\.rawValue).joined(separator: " "))
+        exit(0)
+    case "--int8-parity":
+        // --int8-parity MODEL: a calibrated U-2-Netp in int8 on the int8 kernels this CPU picks by
+        // itself, against the same plan on the portable reference kernels, bit for bit. For
+        // scripts/portability-check.sh, which runs it on emulated CPUs. Exit 0 and the kernels
+        // when equal, 1 when not, 3 when this CPU picks float32.
+        let path = args.popFirst() ?? ""
+        guard let file = fopen(path, "rb") else { fatalError("can't open \(path)") }
+        fseek(file, 0, SEEK_END); let count = ftell(file); fseek(file, 0, SEEK_SET)
+        var bytes = [UInt8](repeating: 0, count: count)
+        _ = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, count, file) }
+        fclose(file)
+        let source = ModelSource(name: path, remedy: "")
+        let automatic = try Network(model: bytes, source: source, outputs: .first(1))
+        guard let kernel = automatic.int8Kernel else {
+            print("float32 on the \(automatic.kernels.instructionSet) kernels")
+            exit(3)
+        }
+        let reference = try Network(model: bytes, source: source, outputs: .first(1), instructionSet: automatic.kernels.instructionSet,
+                                    precision: .int8, int8Implementation: .reference)
+        // A small input, as the reference kernels are scalar loops and emulation is slow; rows
+        // and columns that are not whole tiles, so the kernels' edges are in it.
+        let shape = [1, 3, 40, 58]
+        let input = (0..<shape.reduce(1, *)).map { i in Float((i * 37) % 251) / 125 - 1 }
+        let equal = try automatic.run(input, shape: shape)[0].values == reference.run(input, shape: shape)[0].values
+        print("int8 on the \(kernel.rawValue) kernels (\(automatic.kernels.instructionSet) float kernels): "
+              + (equal ? "mask equals the reference kernels'" : "mask DIFFERS from the reference kernels'"))
+        exit(equal ? 0 : 1)
     case "--threads": threads = max(1, Int(args.popFirst() ?? "") ?? 1)
     case "--network":
         // Any one-input model at a given shape, profiled per step (for kernel work).

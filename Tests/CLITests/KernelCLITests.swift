@@ -63,10 +63,14 @@ import Testing
 
     @Test func versionSaysWhatCalibratedModelsRunIn() throws {
         let automatic = try Self.precisionLine([:])
-        let cpuHasVNNI = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8).contains(" avx512_vnni")
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let hasAVX512VNNI = cpuinfo.contains(" avx512_vnni"), hasAVXVNNI = cpuinfo.contains(" avx_vnni")
+        let cpuHasVNNI = hasAVX512VNNI || hasAVXVNNI
         let (selected, _) = try Self.supportedSets()
-        // int8 runs by itself only on the avx512 kernels of a CPU with VNNI.
-        #expect(automatic.hasPrefix("int8") == (cpuHasVNNI && selected == "avx512"), "\(automatic)")
+        // Unasked, int8 runs on a CPU with VNNI, on the kernel set that stands for it: avx512, or
+        // avx2 with AVX-VNNI.
+        #expect(automatic.hasPrefix("int8") == ((selected == "avx512" && cpuHasVNNI) || (selected == "avx2" && hasAVXVNNI)),
+                "\(automatic)")
         #expect(try Self.precisionLine(["SMARTCROP_PRECISION": "float32"]) == "float32, forced by SMARTCROP_PRECISION")
         #expect(try Self.precisionLine(["SMARTCROP_ISA": "baseline"]).hasPrefix("float32 ("))
         #expect(try Self.precisionLine(["SMARTCROP_PRECISION": "fp8"]).contains("SMARTCROP_PRECISION=fp8 is not a precision"))

@@ -14,7 +14,7 @@ import OnnxTestSupport
 
     static var hasCalibratedModel: Bool { modelBytes.map { CalibrationTable.model(for: $0) != nil } ?? false }
 
-    static func network(_ bytes: [UInt8], _ precision: Precision, _ implementation: Int8Implementation = .vnni) throws -> Network {
+    static func network(_ bytes: [UInt8], _ precision: Precision, _ implementation: Int8Implementation? = nil) throws -> Network {
         try Network(model: bytes, source: ModelSource(name: "u2netp.onnx", remedy: "(test)"), outputs: .first(1),
                     precision: precision, int8Implementation: implementation)
     }
@@ -98,8 +98,8 @@ import OnnxTestSupport
     /// correlations near 0. (With the layer calibration leaves in float32 also in int8, these
     /// scenes still gave 0.999 and 0.0044, within the bounds, where the dev photos fell to a
     /// median correlation of 0.79: that check is the calibration's, on photos.)
-    @Test(.enabled(if: hasCalibratedModel && PrecisionSelection.hasVNNI,
-                   "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/) and a CPU with AVX-512 VNNI"))
+    @Test(.enabled(if: hasCalibratedModel && !PrecisionSelection.int8Kernels.isEmpty,
+                   "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/) and a CPU with AVX-512 VNNI or AVX-VNNI"))
     func int8MaskFollowsFloat32() throws {
         let bytes = try #require(Self.modelBytes)
         let float = try Self.network(bytes, .float32), int8 = try Self.network(bytes, .int8)
@@ -132,33 +132,47 @@ import OnnxTestSupport
         }
     }
 
-    /// A network in int8 is the same on the VNNI kernel as on the portable reference, bit for bit.
-    @Test(.enabled(if: hasCalibratedModel && PrecisionSelection.hasVNNI,
-                   "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/) and a CPU with AVX-512 VNNI"),
+    /// A network in int8 is the same on every VNNI kernel the CPU runs (AVX-512 VNNI, AVX-VNNI) as
+    /// on the portable reference, bit for bit.
+    @Test(.enabled(if: hasCalibratedModel && !PrecisionSelection.int8Kernels.isEmpty,
+                   "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/) and a CPU with AVX-512 VNNI or AVX-VNNI"),
           arguments: supportedInstructionSets)
     func vnniNetworkEqualsReference(instructionSet: InstructionSet) throws {
         let bytes = try #require(Self.modelBytes)
         let shape = [1, 3, 64, 96]
         let input = syntheticSceneInput(shape: shape)
-        let vnni = try Network(model: bytes, source: ModelSource(name: "u2netp.onnx", remedy: "(test)"), outputs: .first(1),
-                               instructionSet: instructionSet, precision: .int8, int8Implementation: .vnni)
         let reference = try Network(model: bytes, source: ModelSource(name: "u2netp.onnx", remedy: "(test)"), outputs: .first(1),
                                     instructionSet: instructionSet, precision: .int8, int8Implementation: .reference)
-        #expect(try vnni.run(input, shape: shape)[0].values == reference.run(input, shape: shape)[0].values)
+        let expected = try reference.run(input, shape: shape)[0].values
+        for kernel in PrecisionSelection.int8Kernels {
+            let network = try Network(model: bytes, source: ModelSource(name: "u2netp.onnx", remedy: "(test)"), outputs: .first(1),
+                                      instructionSet: instructionSet, precision: .int8, int8Implementation: kernel)
+            #expect(network.int8Kernel == kernel)
+            #expect(try network.run(input, shape: shape)[0].values == expected, "\(kernel)")
+        }
     }
 
-    /// Without SMARTCROP_PRECISION: int8 on the avx512 kernels, float32 on the sets that stand for
-    /// CPUs without AVX-512 (SMARTCROP_ISA=avx2 or baseline), int8 on any set when asked by name.
-    @Test(.enabled(if: hasCalibratedModel && PrecisionSelection.hasVNNI && PrecisionSelection.forced == .success(nil),
-                   "needs the calibrated u2netp.onnx, a CPU with AVX-512 VNNI and SMARTCROP_PRECISION unset"))
+    /// Without SMARTCROP_PRECISION: int8 on the avx512 kernels with AVX-512 VNNI, on the avx2
+    /// kernels with AVX-VNNI where the CPU has it (avx2 stands for AVX2 CPUs without AVX-512,
+    /// some of which have AVX-VNNI), float32 on the other sets; int8 on any set when asked by
+    /// name, on the widest int8 kernels the CPU has where the set has none of its own.
+    @Test(.enabled(if: hasCalibratedModel && !PrecisionSelection.int8Kernels.isEmpty && PrecisionSelection.forced == .success(nil),
+                   "needs the calibrated u2netp.onnx, a CPU with AVX-512 VNNI or AVX-VNNI, and SMARTCROP_PRECISION unset"))
     func automaticPrecisionFollowsTheKernelSet() throws {
         let bytes = try #require(Self.modelBytes)
         let source = ModelSource(name: "u2netp.onnx", remedy: "(test)")
         for set in supportedInstructionSets {
+            let own: Int8Implementation? = switch set {
+            case .avx512: PrecisionSelection.int8Kernels.first
+            case .avx2: PrecisionSelection.hasAVXVNNI ? .avxVNNI : nil
+            case .baseline: nil
+            }
             let automatic = try Network(model: bytes, source: source, outputs: .first(1), instructionSet: set)
-            #expect(automatic.precision == (set == .avx512 ? .int8 : .float32), "\(set)")
+            #expect(automatic.precision == (own != nil ? .int8 : .float32), "\(set)")
+            #expect(automatic.int8Kernel == own, "\(set)")
             let named = try Network(model: bytes, source: source, outputs: .first(1), instructionSet: set, precision: .int8)
             #expect(named.precision == .int8, "\(set)")
+            #expect(named.int8Kernel == own ?? PrecisionSelection.int8Kernels.first, "\(set)")
         }
         // A model without a table runs in float32 whatever is asked.
         let conv = makeModel(inputDims: [1, 8, 4, 4], outputs: ["y"], nodes: [TestNode("Conv", ["x", "w"], ["y"])],
@@ -166,7 +180,7 @@ import OnnxTestSupport
         #expect(try Network(model: conv, source: source, precision: .int8).precision == .float32)
     }
 
-    @Test(.enabled(if: U2NetpParityTests.hasModel && !PrecisionSelection.hasVNNI, "runs on CPUs without AVX-512 VNNI"))
+    @Test(.enabled(if: U2NetpParityTests.hasModel && PrecisionSelection.int8Kernels.isEmpty, "runs on CPUs without AVX-512 VNNI or AVX-VNNI"))
     func int8WithoutVNNIIsAnError() throws {
         let bytes = try #require(Self.modelBytes)
         #expect(throws: ModelError.self) { try Self.network(bytes, .int8) }

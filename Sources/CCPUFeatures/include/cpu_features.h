@@ -11,6 +11,10 @@ enum {
     SMARTCROP_CPU_AVX512 = 1 << 2,
     /// AVX-512 VNNI (vpdpbusd) on top of SMARTCROP_CPU_AVX512: what the int8 kernels need.
     SMARTCROP_CPU_AVX512_VNNI = 1 << 3,
+    /// AVX-VNNI (the VEX-encoded vpdpbusd on ymm) on top of SMARTCROP_CPU_AVX2_FMA: what the
+    /// 256-bit int8 kernels need. Intel Alder Lake and later clients and Sierra Forest have it
+    /// without AVX-512; Sapphire Rapids and AMD Zen 5 have both.
+    SMARTCROP_CPU_AVX_VNNI = 1 << 4,
 };
 
 /// What this CPU and OS can run (0 on other architectures than x86-64). Swift cannot execute

@@ -86,6 +86,8 @@ package final class Network: @unchecked Sendable {
     /// What its convolutions compute in (see PrecisionSelection.swift).
     package let precision: Precision
     private let int8: Int8Settings?
+    /// The int8 kernels its int8 convolutions run on; nil in float32.
+    package var int8Kernel: Int8Implementation? { int8?.implementation }
     /// The input's declared dimensions (numbers or symbolic names).
     package let declaredInputShape: [OnnxDimension]
     /// Plans are cheap but not free; MTCNN asks for a dozen shapes per image size, so keep a
@@ -104,14 +106,16 @@ package final class Network: @unchecked Sendable {
 
     /// `instructionSet` picks the kernels (tests run every set the CPU has); by default the
     /// process's choice, `KernelSelection.current`. `precision` likewise, by default
-    /// SMARTCROP_PRECISION's, else int8 when the CPU has VNNI, the avx512 kernels run and the
-    /// model file has a calibration table (Inference/Calibration), else float32; a model without a table runs in
-    /// float32 whatever is asked. `int8Implementation` picks the int8 kernel (the portable
-    /// reference runs on any CPU, for tests). `int8Inputs` replaces the calibration table (for
+    /// SMARTCROP_PRECISION's, else int8 when the kernel set has int8 kernels on this CPU (AVX-512
+    /// VNNI on avx512, AVX-VNNI on avx2: `PrecisionSelection.int8Kernel`) and the model file has
+    /// a calibration table (Inference/Calibration), else float32; a model without a table runs
+    /// in float32 whatever is asked. `int8Implementation` picks the int8 kernel (the portable
+    /// reference runs on any CPU, for tests; one this CPU lacks counts as no int8 kernel); by
+    /// default `PrecisionSelection.int8Kernel`'s. `int8Inputs` replaces the calibration table (for
     /// calibration itself, which measures layers one at a time).
     package init(model bytes: [UInt8], source: ModelSource, outputs selection: OutputSelection = .all,
                  instructionSet: InstructionSet? = nil, precision requested: Precision? = nil,
-                 int8Implementation: Int8Implementation = .vnni,
+                 int8Implementation: Int8Implementation? = nil,
                  int8Inputs: [String: ActivationQuantization]? = nil) throws(ModelError) {
         self.source = source
         switch instructionSet.map({ .success($0) }) ?? KernelSelection.current {
@@ -128,9 +132,19 @@ package final class Network: @unchecked Sendable {
             case let .failure(error): throw source.error(error.description)
             }
         }
-        let runsInt8 = int8Implementation == .reference || PrecisionSelection.hasVNNI
-        if wanted == .int8 && !runsInt8 {
-            throw source.error("int8 needs a CPU with AVX-512 VNNI (avx512_vnni), which this one lacks")
+        // The narrower kernel sets stand for CPUs without AVX-512: forcing one (SMARTCROP_ISA,
+        // tests) means the int8 kernels such a CPU would have, or float32 (see int8Kernel).
+        let set = kernels.instructionSet
+        let automaticInt8 = PrecisionSelection.int8Kernel(for: set, named: false) != nil
+        let int8Kernel: Int8Implementation?
+        if let int8Implementation {
+            int8Kernel = int8Implementation == .reference || PrecisionSelection.int8Kernels.contains(int8Implementation)
+                ? int8Implementation : nil
+        } else {
+            int8Kernel = PrecisionSelection.int8Kernel(for: set, named: wanted == .int8)
+        }
+        if wanted == .int8 && int8Kernel == nil {
+            throw source.error("int8 \(PrecisionSelection.int8Requirement), which this one lacks")
         }
         let model: OnnxModel
         do {
@@ -138,12 +152,9 @@ package final class Network: @unchecked Sendable {
         } catch {
             throw source.error(bytes.isEmpty ? "the file is empty" : "not a readable ONNX model (\(error.reason))")
         }
-        // The narrower kernel sets stand for CPUs without AVX-512, and so without VNNI: forcing
-        // one (SMARTCROP_ISA, tests) means float32 too, unless int8 is asked for by name.
-        let automaticInt8 = kernels.instructionSet == .avx512
-        if wanted == .int8 || (wanted == nil && automaticInt8), runsInt8,
+        if wanted == .int8 || (wanted == nil && automaticInt8), let int8Kernel,
            let inputs = int8Inputs ?? CalibrationTable.quantizations(for: bytes, parsed: model) {
-            int8 = Int8Settings(inputs: inputs, implementation: int8Implementation)
+            int8 = Int8Settings(inputs: inputs, implementation: int8Kernel)
             precision = .int8
         } else {
             int8 = nil

@@ -21,23 +21,25 @@ public struct KernelReport: Sendable, Equatable {
         switch KernelSelection.current {
         case let .success(set):
             return KernelReport(selected: set.rawValue, supported: supported, cpu: KernelSelection.cpuName, error: nil,
-                                precision: precisionSummary(kernels: set.rawValue))
+                                precision: precisionSummary(kernels: set.rawValue,
+                                                            int8Kernel: PrecisionSelection.int8Kernel(for: set, named: false)?.rawValue))
         case let .failure(error):
             return KernelReport(selected: nil, supported: supported, cpu: KernelSelection.cpuName, error: error.description,
                                 precision: "float32")
         }
     }()
 
-    /// The rule Network applies to a model with a calibration table, in words.
-    static func precisionSummary(kernels set: String) -> String {
+    /// The rule Network applies to a model with a calibration table, in words. `int8Kernel` is
+    /// what the `set` kernels run int8 on, unasked (PrecisionSelection.int8Kernel).
+    static func precisionSummary(kernels set: String, int8Kernel: String?) -> String {
         switch PrecisionSelection.forced {
         case let .failure(error): return "none (\(error.description))"
         case .success(.float32): return "float32, forced by \(PrecisionSelection.environmentVariable)"
         case .success(.int8): return "int8 for calibrated models, forced by \(PrecisionSelection.environmentVariable); float32 for the others"
         case .success(nil):
-            guard PrecisionSelection.hasVNNI else { return "float32 (this CPU has no VNNI)" }
-            guard set == "avx512" else { return "float32 (the \(set) kernels stand for CPUs without VNNI)" }
-            return "int8 for calibrated models (avx512_vnni), float32 for the others"
+            guard !PrecisionSelection.int8Kernels.isEmpty else { return "float32 (this CPU has no VNNI)" }
+            guard let int8Kernel else { return "float32 (the \(set) kernels stand for CPUs without VNNI)" }
+            return "int8 for calibrated models (\(int8Kernel == "vnni" ? "avx512_vnni" : "avx_vnni")), float32 for the others"
         }
     }
 

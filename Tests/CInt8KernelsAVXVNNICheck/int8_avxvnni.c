@@ -1,0 +1,1 @@
+../../Sources/CInt8KernelsAVXVNNI/int8_avxvnni.c
