@@ -6,6 +6,8 @@
 //              [--runs N] [--warmup N] [--calls-out FILE] [--only yunet|mtcnn]
 //              [--sizes 640x640,640x480] [--network-only] [--profile]
 //
+// `--calibrate ...` measures YuNet's int8 calibration table instead (see Calibration.swift).
+//
 // --profile prints each plan step's fastest time instead (YuNet at each size; MTCNN per
 // distinct network call). --network-only skips the detect/full-cascade timings.
 //
@@ -121,6 +123,14 @@ func fitted(_ source: RGBImage, width: Int, height: Int) -> RGBImage {
     return RGBImage(width: width, height: height, pixels: pixels)
 }
 
+if CommandLine.arguments.dropFirst().first == "--calibrate" {
+    do {
+        try calibrateYuNet(Array(CommandLine.arguments.dropFirst(2)))
+    } catch {
+        fail("\(error)")
+    }
+    exit(0)
+}
 let arguments = Arguments()
 var photo: RGBImage?
 if let path = arguments.rgb {

@@ -58,3 +58,36 @@ func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: Flo
         convolve((outRows * band / bands)..<(outRows * (band + 1) / bands))
     }
 }
+
+/// Quantises all of a convolution's input into `quantized` (int8_kernels.h's padded layout) on
+/// the calling thread.
+func int8Quantize(_ conv: Int8Convolution, geometry: ConvGeometry, input: FloatPointer, quantized: UnsafeMutablePointer<UInt8>) {
+    var g = geometry.int8Kernel
+    let rows = smartcrop_int8_padded_height(&g)
+    if conv.implementation == .vnni {
+        smartcrop_int8_quantize_vnni(input, quantized, &g, conv.input.inverseScale, conv.input.zeroPoint, 0, rows)
+    } else {
+        smartcrop_int8_quantize_reference(input, quantized, &g, conv.input.inverseScale, conv.input.zeroPoint, 0, rows)
+    }
+}
+
+/// Output row `row` of a 1×1, stride-1, unpadded convolution from its quantised input, into
+/// `output`: one NCHWc8 row, its blocks `geometry.outWidth` pixels apart (a ring row of
+/// `pointwiseDepthwise`). The kernels see a one-row image starting at that row, whose output
+/// plane is exactly one row.
+func int8PointwiseRow(_ conv: Int8Convolution, geometry: ConvGeometry, quantized: UnsafePointer<UInt8>, row: Int,
+                      output: MutableFloatPointer) {
+    var g = geometry.int8Kernel
+    let rowBytes = Int(smartcrop_int8_padded_width(&g)) * Int(smartcrop_int8_channels(&g))
+    g.in_height = 1
+    g.out_height = 1
+    let source = quantized + row * rowBytes
+    let weights = UnsafeRawPointer(conv.weights.packed.base).assumingMemoryBound(to: Int8.self)
+    let multiplier = FloatPointer(conv.epilogue.base), offset = FloatPointer(conv.epilogue.base + conv.offsetStart)
+    let relu: Int32 = conv.weights.activation == .relu ? 1 : 0
+    if conv.implementation == .vnni {
+        smartcrop_int8_conv_vnni(source, weights, multiplier, offset, relu, output, &g, 0, 1)
+    } else {
+        smartcrop_int8_conv_reference(source, weights, multiplier, offset, relu, output, &g, 0, 1)
+    }
+}

@@ -34,6 +34,10 @@ package enum StepKernel: Sendable {
     case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
     /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
     case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)
+    /// The same pair with its 1×1 layer in int8 (geometry `pointwise`): the step's input is
+    /// quantised once into scratch, after `pointwiseDepthwiseScratchCount`, and each 1×1 row the
+    /// depthwise layer needs is computed from it; the depthwise layer stays float.
+    case convPointwiseInt8Depthwise(Int8Convolution, pointwise: ConvGeometry, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
     case convGeneral([PackedWeights], ConvGeometry)
     /// Group 1, blocked input and output, ReLU or no activation: the input quantised to u8 into
     /// scratch (int8_kernels.h's padded layout), int32 sums, float output.
