@@ -145,7 +145,8 @@ let package = Package(
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency", "Inference", "OnnxTestSupport"]),
         // Animated GIFs written byte by byte, for the tests of every front-end.
         .target(name: "GIFTestSupport", path: "Tests/GIFTestSupport"),
-        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport", "OnnxTestSupport"]),
+        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport", "OnnxTestSupport",
+                                                      "FaceDetection", "Inference"]),
         .testTarget(name: "CLITests", dependencies: ["SmartCropCLI", "GIFTestSupport"]),
         .testTarget(
             name: "ServerTests",

@@ -42,6 +42,9 @@ package enum StepKernel: Sendable {
     /// Group 1, blocked input and output, ReLU or no activation: the input quantised to u8 into
     /// scratch (int8_kernels.h's padded layout), int32 sums, float output.
     case convInt8(Int8Convolution, ConvGeometry)
+    /// Depthwise 3×3 in int8: the input quantised to u8 into scratch (int8_kernels.h's depthwise
+    /// layout, `int8DepthwiseScratchCount` floats), int32 sums, float output.
+    case convDepthwiseInt8(Int8DepthwiseConvolution, ConvGeometry)
     case maxPool(PoolGeometry)
     case maxPoolBlocked(PoolGeometry)
     case relu(count: Int)
