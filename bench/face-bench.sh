@@ -113,9 +113,10 @@ for name, ours_key, ort_key in rows:
         print(f"{name:44} {isa:>8} {a[0]:8.2f} {b[0]:8.2f} {a[0] / b[0]:6.2f}   {a[1]:8.2f} {b[1]:8.2f} {a[1] / b[1]:6.2f}")
     a, b = ort_int8.get(f"ort-int8:{ort_key}"), ort.get(ort_key)
     if ort_key.startswith("yunet_net") and ours_key == ort_key and a is not None and b is not None:
-        label = "onnxruntime int8 (QDQ)"
+        label = "ort-int8"
         print(f"{name:44} {label:>8} {a[0]:8.2f} {b[0]:8.2f} {a[0] / b[0]:6.2f}   {a[1]:8.2f} {b[1]:8.2f} {a[1] / b[1]:6.2f}")
 print("(medians of the rounds' medians, then fastest runs; detect and full-cascade rows include our")
 print(" pre/post-processing, the onnxruntime column is network time only, with its own choice of kernels;")
-print(" the kernel sets run float32, int8 is YuNet's int8 path on the widest set, target <= 0.6 of onnxruntime float32)")
+print(" the kernel sets run float32, int8 is YuNet's int8 path on the widest set, target <= 0.6 of onnxruntime float32;")
+print(" ort-int8 is onnxruntime's own int8 YuNet, quantize_static QDQ with our calibration photos, against its float32)")
 PY

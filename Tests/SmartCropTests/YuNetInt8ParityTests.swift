@@ -8,8 +8,9 @@ import Testing
 /// (SMARTCROP_EVAL_DIR, default ../shared/eval: faces/ and portraits/, never copied here): of
 /// the faces float32 reports at OpenCV's default score 0.6, the share int8 reports at the same
 /// threshold with an IoU of at least 0.9. The issue asks for all of them; int8 misses 6 of 202
-/// and 8 of 496 (most are faces float32 scores below 0.63, which int8 scores just under 0.6, the
-/// rest boxes at an IoU of 0.79-0.89), so the test holds the share to 96 % and prints every miss.
+/// and 8 of 496 (8 of the 14 are faces float32 scores below 0.63, which int8 scores just under
+/// 0.6; 5 are boxes at an IoU of 0.79-0.89), so the test holds the share to 96 % and prints every
+/// miss.
 /// Each photo goes through the product's face proxy (longest side 640, decoded as `detect`
 /// decodes it).
 @Suite struct YuNetInt8ParityTests {
