@@ -159,9 +159,14 @@ bench-bytes: build samples bench-deps
 subject-bench: $(BENCH_VENV)/bin/python
 	SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python bench/subject-bench.sh
 
-# Re-measures the activation ranges of U-2-Netp's int8 path (Sources/Inference/Calibration).
+# Re-measures the activation ranges of the int8 paths (Sources/Inference/Calibration): U-2-Netp's
+# and YuNet's, or one of them with CALIBRATE=subject or CALIBRATE=face.
+CALIBRATE ?= subject face
 calibration: samples $(BENCH_VENV)/bin/python
-	SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python tools/calibration/calibrate.sh
+	for which in $(CALIBRATE); do \
+	  SMARTCROP_SUBJECT_MODEL=$(SUBJECT_MODEL) SMARTCROP_YUNET_MODEL=$(YUNET_MODEL) BENCH_PYTHON=$(BENCH_VENV)/bin/python \
+	    tools/calibration/calibrate.sh $$which || exit 1; \
+	done
 
 # Regenerates the committed onnxruntime outputs the parity tests compare against.
 parity-fixtures: models $(BENCH_VENV)/bin/python

@@ -161,7 +161,8 @@ let package = Package(
         .testTarget(name: "SaliencyTests", dependencies: ["Saliency", "Inference", "OnnxTestSupport"]),
         // Animated GIFs written byte by byte, for the tests of every front-end.
         .target(name: "GIFTestSupport", path: "Tests/GIFTestSupport"),
-        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport", "OnnxTestSupport", "Saliency"]),
+        .testTarget(name: "SmartCropTests", dependencies: ["SmartCrop", "CVips", "CVipsShim", "GIFTestSupport", "OnnxTestSupport",
+                                                      "FaceDetection", "Inference", "Saliency"]),
         .testTarget(name: "CLITests", dependencies: ["SmartCropCLI", "GIFTestSupport"]),
         .testTarget(
             name: "ServerTests",

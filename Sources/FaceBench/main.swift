@@ -6,6 +6,9 @@
 //              [--runs N] [--warmup N] [--calls-out FILE] [--only yunet|mtcnn]
 //              [--sizes 640x640,640x480] [--network-only] [--profile]
 //
+// `--depthwise` times YuNet's depthwise layers alone in float32 and int8 (DepthwiseBench.swift).
+// `--calibrate ...` measures YuNet's int8 calibration table instead (see Calibration.swift).
+//
 // --profile prints each plan step's fastest time instead (YuNet at each size; MTCNN per
 // distinct network call). --network-only skips the detect/full-cascade timings.
 //
@@ -59,6 +62,13 @@ struct Arguments {
                 }
             case "--network-only": networkOnly = true
             case "--profile": profile = true
+            case "--depthwise":
+                depthwiseBench(runs: runs, warmup: warmup)
+                exit(0)
+            case "--precisions":
+                // The precisions this CPU runs YuNet in (int8 where it has AVX-512 VNNI).
+                print(PrecisionSelection.hasVNNI ? "float32 int8" : "float32")
+                exit(0)
             case "--kernel-sets":
                 // The kernel sets this CPU runs, for scripts that bench each (SMARTCROP_ISA picks one).
                 print(KernelSelection.supported.map(\.rawValue).joined(separator: " "))
@@ -121,6 +131,14 @@ func fitted(_ source: RGBImage, width: Int, height: Int) -> RGBImage {
     return RGBImage(width: width, height: height, pixels: pixels)
 }
 
+if CommandLine.arguments.dropFirst().first == "--calibrate" {
+    do {
+        try calibrateYuNet(Array(CommandLine.arguments.dropFirst(2)))
+    } catch {
+        fail("\(error)")
+    }
+    exit(0)
+}
 let arguments = Arguments()
 var photo: RGBImage?
 if let path = arguments.rgb {

@@ -715,9 +715,10 @@ func depthwiseBlocked3x3(_ w: DepthwiseConvWeights, geometry g: ConvGeometry, po
 /// without storing the 1×1 layer's output: its rows are computed into a ring of four as the
 /// depthwise rows need them, so the intermediate tensor stays in L1/L2. With a `stem`, the 1×1
 /// layer's input rows are themselves computed one at a time from `input` by that convolution.
-func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
-                        stem: StemConvolution? = nil, input: FloatPointer, output: MutableFloatPointer,
-                        scratch: MutableFloatPointer) {
+/// With `int8` (one image, no stem) the 1×1 layer is that int8 convolution instead of `pw`.
+func pointwiseDepthwise(_ pw: DirectConvWeights?, _ dw: DepthwiseConvWeights, geometry g: ConvGeometry, pool: PoolGeometry?,
+                        stem: StemConvolution? = nil, int8: (Int8Convolution, ConvGeometry)? = nil, input: FloatPointer,
+                        output: MutableFloatPointer, scratch: MutableFloatPointer) {
     let width = g.inWidth, height = g.inHeight
     let blocks = dw.blocks
     let slot = blocks * width * channelBlock
@@ -731,21 +732,27 @@ func pointwiseDepthwise(_ pw: DirectConvWeights, _ dw: DepthwiseConvWeights, geo
     let interiorStart = min(g.outWidth, g.padLeft)
     let interiorEnd = max(interiorStart, min(g.outWidth, width - 2 + g.padLeft))
     let base = FloatPointer(dw.buffer.base)
+    // The quantised input lives after the float scratch, whole: quantising it in one pass is
+    // cheaper than a row at a time, and each of its rows is read once.
+    let quantized = UnsafeMutableRawPointer(stemRow).bindMemory(to: UInt8.self, capacity: int8.map { $0.1.int8ScratchCount * 4 } ?? 0)
+    if let (conv, pointwise) = int8 { int8Quantize(conv, geometry: pointwise, input: input, quantized: quantized) }
     for n in 0..<g.batch {
-        let image = input + n * pw.inputBlocks * inPlane
+        let image = input + n * (pw?.inputBlocks ?? 0) * inPlane
         let outImage = output + n * blocks * outPlane
         var computed = 0
         func row(_ iy: Int, _ block: Int) -> FloatPointer {
             guard iy >= 0 && iy < height else { return zeroRow }
             while computed <= iy {
                 let destination = ring + (computed % pointwiseDepthwiseRingRows) * slot
-                if let stem {
+                if let (conv, pointwise) = int8 {
+                    int8PointwiseRow(conv, geometry: pointwise, quantized: quantized, row: computed, output: destination)
+                } else if let stem {
                     directConvolutionRow(stem.weights, geometry: stem.geometry, channelsLast: stem.channelsLast, input: input,
                                          image: n, row: computed, output: stemRow, outputBlockStride: width * channelBlock)
-                    pointwiseSegment(pw, count: width, input: stemRow, inputBlockStride: width * channelBlock,
+                    pointwiseSegment(pw!, count: width, input: stemRow, inputBlockStride: width * channelBlock,
                                      output: destination, outputBlockStride: width * channelBlock)
                 } else {
-                    pointwiseSegment(pw, count: width, input: image + computed * width * channelBlock, inputBlockStride: inPlane,
+                    pointwiseSegment(pw!, count: width, input: image + computed * width * channelBlock, inputBlockStride: inPlane,
                                      output: destination, outputBlockStride: width * channelBlock)
                 }
                 computed += 1

@@ -40,6 +40,11 @@ package enum Kernels: KernelSet {
         case let .convPointwiseDepthwise(pointwise, depthwise, geometry, pool, stem):
             pointwiseDepthwise(pointwise, depthwise, geometry: geometry, pool: pool, stem: stem, input: input, output: output,
                                scratch: scratch)
+        case let .convPointwiseInt8Depthwise(convolution, pointwiseGeometry, depthwise, geometry, pool):
+            pointwiseDepthwise(nil, depthwise, geometry: geometry, pool: pool, int8: (convolution, pointwiseGeometry), input: input,
+                               output: output, scratch: scratch)
+        case let .convDepthwiseInt8(convolution, geometry):
+            int8Depthwise(convolution, geometry: geometry, input: input, output: output, scratch: scratch, threads: threads)
         case let .convInt8(convolution, geometry):
             int8Convolution(convolution, geometry: geometry, input: input, output: output, scratch: scratch, threads: threads)
         case let .convGeneral(weights, geometry):

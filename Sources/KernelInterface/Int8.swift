@@ -144,3 +144,79 @@ package struct Int8Convolution: Sendable {
         }
     }
 }
+
+extension ConvGeometry {
+    /// Floats of scratch the int8 depthwise convolution needs: its quantised input, as bytes.
+    package var int8DepthwiseScratchCount: Int {
+        var g = int8Kernel
+        return (Int(smartcrop_int8_dw_input_bytes(&g)) + 3) / 4
+    }
+}
+
+/// A depthwise 3×3 convolution's weights as s8, symmetric per channel like `Int8ConvWeights`,
+/// packed for the int8 depthwise kernels: [16-channel group][tap][16 channels], each weight in
+/// the low byte of an int32 lane.
+package struct Int8DepthwiseWeights: Sendable {
+    package let channels: Int
+    package let activation: ActivationKind
+    package let packed: ConstantBuffer
+    package let weightScales: [Float]
+    package let weightSums: [Int32]
+    package let bias: [Float]
+
+    @inlinable package var groups: Int { (channels + 15) / 16 }
+
+    /// `weights` is [channels][3][3]; `activation` none or ReLU.
+    package init(channels: Int, weights: [Float], bias: [Float], activation: ActivationKind) {
+        precondition(activation != .prelu, "int8 convolutions fuse ReLU only")
+        precondition(weights.count == channels * 9, "depthwise 3×3 weights")
+        self.channels = channels
+        self.activation = activation
+        self.bias = bias
+        let groups = (channels + 15) / 16
+        packed = ConstantBuffer(count: groups * 9 * 16)
+        let lanes = UnsafeMutableRawPointer(packed.base).bindMemory(to: Int32.self, capacity: groups * 9 * 16)
+        lanes.initialize(repeating: 0, count: groups * 9 * 16)
+        var scales = [Float](repeating: 1, count: channels)
+        var sums = [Int32](repeating: 0, count: channels)
+        for c in 0..<channels {
+            let taps = weights[(c * 9)..<(c * 9 + 9)]
+            let peak = taps.reduce(Float(0)) { Swift.max($0, abs($1)) }
+            let scale = peak > 0 ? peak / 127 : 1
+            scales[c] = scale
+            for (tap, w) in taps.enumerated() {
+                let q = Int32(Swift.min(Swift.max((w / scale).rounded(), -127), 127))
+                // The low byte only: vpdpbusd multiplies it by a zero-extended input byte.
+                lanes[((c / 16) * 9 + tap) * 16 + c % 16] = q & 0xFF
+                sums[c] += q
+            }
+        }
+        weightScales = scales
+        weightSums = sums
+    }
+}
+
+/// An int8 depthwise step: as `Int8Convolution`, with per-channel multipliers and offsets.
+package struct Int8DepthwiseConvolution: Sendable {
+    package let weights: Int8DepthwiseWeights
+    package let input: ActivationQuantization
+    package let implementation: Int8Implementation
+    /// Multipliers, then offsets, 16 floats per group each.
+    package let epilogue: ConstantBuffer
+
+    @inlinable package var offsetStart: Int { weights.groups * 16 }
+
+    package init(weights: Int8DepthwiseWeights, input: ActivationQuantization, implementation: Int8Implementation) {
+        self.weights = weights
+        self.input = input
+        self.implementation = implementation
+        let padded = weights.groups * 16
+        epilogue = ConstantBuffer(count: 2 * padded)
+        for c in 0..<weights.channels {
+            let multiplier = Float(input.scale) * weights.weightScales[c]
+            epilogue.base[c] = multiplier
+            epilogue.base[padded + c] = Float(Double(weights.bias[c])
+                                              - Double(multiplier) * Double(input.zeroPoint) * Double(weights.weightSums[c]))
+        }
+    }
+}

@@ -34,10 +34,17 @@ package enum StepKernel: Sendable {
     case convDepthwise(DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
     /// 1×1 then depthwise 3×3; the geometry is the depthwise layer's.
     case convPointwiseDepthwise(DirectConvWeights, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?, stem: StemConvolution?)
+    /// The same pair with its 1×1 layer in int8 (geometry `pointwise`): the step's input is
+    /// quantised once into scratch, after `pointwiseDepthwiseScratchCount`, and each 1×1 row the
+    /// depthwise layer needs is computed from it; the depthwise layer stays float.
+    case convPointwiseInt8Depthwise(Int8Convolution, pointwise: ConvGeometry, DepthwiseConvWeights, ConvGeometry, pool: PoolGeometry?)
     case convGeneral([PackedWeights], ConvGeometry)
     /// Group 1, blocked input and output, ReLU or no activation: the input quantised to u8 into
     /// scratch (int8_kernels.h's padded layout), int32 sums, float output.
     case convInt8(Int8Convolution, ConvGeometry)
+    /// Depthwise 3×3 in int8: the input quantised to u8 into scratch (int8_kernels.h's depthwise
+    /// layout, `int8DepthwiseScratchCount` floats), int32 sums, float output.
+    case convDepthwiseInt8(Int8DepthwiseConvolution, ConvGeometry)
     case maxPool(PoolGeometry)
     case maxPoolBlocked(PoolGeometry)
     case relu(count: Int)

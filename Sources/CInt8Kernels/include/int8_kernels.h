@@ -81,6 +81,32 @@ void smartcrop_int8_quantize_reference(const float *input, uint8_t *quantized, c
 void smartcrop_int8_conv_reference(const uint8_t *quantized, const int8_t *weights, const float *multiplier, const float *offset,
                                    int relu, float *output, const smartcrop_int8_conv_geometry *g, int row_begin, int row_end);
 
+/// Depthwise 3×3 (in_channels == out_channels, one channel per group), same quantisation and
+/// epilogue as the convolution: acc = sum over the 9 taps of q * w, y = fma(float(acc),
+/// multiplier[c], offset[c]). Its input buffer holds 16 channels of a pixel together, since no
+/// sum runs across channels: [padded row][group of 16 channels][padded column][16], u8, channels
+/// past the real ones at the zero point; padded as the convolution's (smartcrop_int8_padded_*).
+static inline int smartcrop_int8_dw_groups(const smartcrop_int8_conv_geometry *g) { return (g->in_channels + 15) / 16; }
+
+static inline size_t smartcrop_int8_dw_input_bytes(const smartcrop_int8_conv_geometry *g) {
+    return (size_t)smartcrop_int8_padded_height(g) * (size_t)smartcrop_int8_padded_width(g) * (size_t)smartcrop_int8_dw_groups(g) * 16;
+}
+
+/// Bytes of packed depthwise weights: [group of 16][tap][16 channels] as int32 lanes holding the
+/// s8 weight in their low byte and zeros above (what vpdpbusd multiplies a zero-extended u8
+/// input lane by), zero past the real channels.
+static inline size_t smartcrop_int8_dw_weight_bytes(const smartcrop_int8_conv_geometry *g) {
+    return (size_t)smartcrop_int8_dw_groups(g) * 9 * 64;
+}
+
+/// Quantises rows [row_begin, row_end) of the depthwise input buffer from an NCHWc8 float input.
+void smartcrop_int8_dw_quantize_reference(const float *input, uint8_t *quantized, const smartcrop_int8_conv_geometry *g,
+                                          float inverse_scale, int zero_point, int row_begin, int row_end);
+
+/// Depthwise 3×3 output rows [row_begin, row_end) into an NCHWc8 float output.
+void smartcrop_int8_dw_reference(const uint8_t *quantized, const int32_t *weights, const float *multiplier, const float *offset,
+                                 int relu, float *output, const smartcrop_int8_conv_geometry *g, int row_begin, int row_end);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,12 @@ void smartcrop_int8_quantize_vnni(const float *input, uint8_t *quantized, const 
 void smartcrop_int8_conv_vnni(const uint8_t *quantized, const int8_t *weights, const float *multiplier, const float *offset,
                               int relu, float *output, const smartcrop_int8_conv_geometry *g, int row_begin, int row_end);
 
+void smartcrop_int8_dw_quantize_vnni(const float *input, uint8_t *quantized, const smartcrop_int8_conv_geometry *g,
+                                     float inverse_scale, int zero_point, int row_begin, int row_end);
+
+void smartcrop_int8_dw_vnni(const uint8_t *quantized, const int32_t *weights, const float *multiplier, const float *offset,
+                            int relu, float *output, const smartcrop_int8_conv_geometry *g, int row_begin, int row_end);
+
 #ifdef __cplusplus
 }
 #endif

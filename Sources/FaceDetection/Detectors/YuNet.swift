@@ -16,6 +16,9 @@ import Inference
 public final class YuNetDetector: FaceDetector {
     public let name = "yunet"
     let network: Network
+    /// What its convolutions compute in: "int8" (its calibrated 1×1 layers, on CPUs with AVX-512
+    /// VNNI) or "float32".
+    public var precision: String { network.precision.rawValue }
     /// Output index of cls/obj/bbox/kps for strides 8, 16, 32, looked up by name once.
     private let headIndices: [(stride: Int, cls: Int, obj: Int, bbox: Int, kps: Int)]
 
@@ -26,9 +29,14 @@ public final class YuNetDetector: FaceDetector {
     static let remedy = "Download face_detection_yunet_2023mar.onnx (232,589 bytes) from the OpenCV Zoo "
         + "(opencv_zoo/models/face_detection_yunet) and pass it with --face-model or SMARTCROP_FACE_MODEL."
 
-    public init(model: [UInt8], name displayName: String) throws {
+    public convenience init(model: [UInt8], name displayName: String) throws {
+        try self.init(model: model, name: displayName, precision: nil)
+    }
+
+    /// `precision` nil: the process's choice (see PrecisionSelection); tests compare both.
+    package init(model: [UInt8], name displayName: String, precision: Precision?) throws {
         let source = ModelSource(name: displayName, remedy: Self.remedy)
-        let network = try faceModel { () throws(ModelError) in try Network(model: model, source: source) }
+        let network = try faceModel { () throws(ModelError) in try Network(model: model, source: source, precision: precision) }
         self.network = network
         var indices: [(stride: Int, cls: Int, obj: Int, bbox: Int, kps: Int)] = []
         for stride in Self.strides {

@@ -23,6 +23,10 @@ package struct CalibratedModel: Decodable, Sendable {
     package var bytes: Int
     /// How the ranges were measured (input size, images, statistic), for people.
     package var method: String
+    /// Whether int8 runs unasked where the CPU has VNNI (absent: yes). False for a model whose
+    /// int8 measured outside the quality bounds: it runs in int8 only when SMARTCROP_PRECISION
+    /// asks for it.
+    package var automatic: Bool?
     /// Each convolution input's range, by its ONNX tensor name; a convolution whose input is not
     /// here stays float32.
     package var tensors: [String: TensorRange]
@@ -62,14 +66,16 @@ package enum CalibrationTable {
 
     /// The quantisation of each convolution input of `model`, from the table of its own file or
     /// else of a file with the same weights under other names (another export of the network).
-    package static func quantizations(for bytes: [UInt8], parsed onnx: OnnxModel) -> [String: ActivationQuantization]? {
-        if let table = model(for: bytes) { return table.quantizations }
+    /// `automatic` is the table's: whether int8 runs unasked.
+    package static func quantizations(for bytes: [UInt8], parsed onnx: OnnxModel)
+        -> (inputs: [String: ActivationQuantization], automatic: Bool)? {
+        if let table = model(for: bytes) { return (table.quantizations, table.automatic ?? true) }
         let tables = models.filter { $0.readers != nil }
         guard !tables.isEmpty else { return nil }
         let readers = ConvolutionReader.all(in: onnx)
         for table in tables {
             if let ranges = ranges(of: table, renamedFor: readers) {
-                return ranges.mapValues { ActivationQuantization(min: $0.min, max: $0.max) }
+                return (ranges.mapValues { ActivationQuantization(min: $0.min, max: $0.max) }, table.automatic ?? true)
             }
         }
         return nil

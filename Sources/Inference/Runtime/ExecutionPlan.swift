@@ -176,6 +176,10 @@ package struct ExecutionPlan: Sendable {
             if case let .conv(layer) = step.operation, step.inputs[0] != graph.inputValue, Self.int8Eligible(layer) {
                 eligibleInput = graph.valueNames[step.inputs[0]]
             }
+            if case let .pointwiseDepthwise(pw, dw, nil) = step.operation, step.inputs[0] != graph.inputValue,
+               Self.int8Eligible(pw), dw.activation == .relu {
+                eligibleInput = graph.valueNames[step.inputs[0]]
+            }
             let quantization = eligibleInput.flatMap { int8?.inputs[$0] }
             valueOf[step.output] = try Self.plan(step, inputs, &builder,
                                                  int8: quantization.map { ($0, int8!.implementation) })
@@ -317,6 +321,27 @@ package struct ExecutionPlan: Sendable {
                 throw fail("input has \(pwInput[1]) channels, the weights expect \(pw.inChannels)")
             }
             let geometry = try convGeometry(dw, [x[0], pw.outChannels, pwInput[2], pwInput[3]], fail)
+            // One image, no stem: the 1×1 layer in int8 (the planner offers `int8` only for pairs
+            // ending in ReLU, so a head's linear pair feeding sigmoids and box offsets stays float).
+            if let (quantization, implementation) = int8, stem == nil, x[0] == 1 {
+                let pointwise = try convGeometry(pw, x, fail)
+                let weights = Int8ConvWeights(outChannels: pw.outChannels, inChannels: pw.inChannels, kernelHeight: 1, kernelWidth: 1,
+                                              weights: pw.weights, bias: pw.bias, activation: pw.activation)
+                var shape = [x[0], dw.outChannels, geometry.outHeight, geometry.outWidth]
+                var pool: PoolGeometry?
+                if let layer = dw.pool {
+                    let pooled = try poolGeometry(layer, shape, fail)
+                    pool = pooled
+                    shape = [x[0], dw.outChannels, pooled.outHeight, pooled.outWidth]
+                }
+                let output = b.newValue(shape, .blocked)
+                b.add(step.nodeName, .convPointwiseInt8Depthwise(Int8Convolution(weights: weights, input: quantization,
+                                                                                 implementation: implementation),
+                                                                 pointwise: pointwise, dwWeights, geometry, pool: pool),
+                      [source], output, scratch: pointwiseDepthwiseScratchCount(geometry, blocks: dwWeights.blocks)
+                        + pointwise.int8ScratchCount)
+                return output
+            }
             var shape = [x[0], dw.outChannels, geometry.outHeight, geometry.outWidth]
             var pool: PoolGeometry?
             if let layer = dw.pool {

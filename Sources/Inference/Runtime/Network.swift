@@ -152,8 +152,8 @@ package final class Network: @unchecked Sendable {
         } catch {
             throw source.error(bytes.isEmpty ? "the file is empty" : "not a readable ONNX model (\(error.reason))")
         }
-        if wanted == .int8 || (wanted == nil && automaticInt8), let int8Kernel,
-           let inputs = int8Inputs ?? CalibrationTable.quantizations(for: bytes, parsed: model) {
+        let calibration = int8Inputs.map { ($0, true) } ?? CalibrationTable.quantizations(for: bytes, parsed: model)
+        if let int8Kernel, let (inputs, automatic) = calibration, wanted == .int8 || (wanted == nil && automaticInt8 && automatic) {
             int8 = Int8Settings(inputs: inputs, implementation: int8Kernel)
             precision = .int8
         } else {
