@@ -16,8 +16,8 @@ import Inference
 public final class YuNetDetector: FaceDetector {
     public let name = "yunet"
     let network: Network
-    /// What its convolutions compute in: "int8" (its calibrated 1×1 layers, on CPUs with AVX-512
-    /// VNNI) or "float32".
+    /// What its convolutions compute in: "float32", or "int8" (its calibrated 1×1 layers, on CPUs
+    /// with VNNI) when SMARTCROP_PRECISION=int8 asks, since its table is not automatic.
     public var precision: String { network.precision.rawValue }
     /// Output index of cls/obj/bbox/kps for strides 8, 16, 32, looked up by name once.
     private let headIndices: [(stride: Int, cls: Int, obj: Int, bbox: Int, kps: Int)]
@@ -61,10 +61,6 @@ public final class YuNetDetector: FaceDetector {
             }
         }
     }
-
-    /// The arithmetic the network's convolutions run in, "float32" or "int8" (int8 on CPUs with
-    /// VNNI for a model file with a calibration table; SMARTCROP_PRECISION forces one).
-    public var precision: String { network.precision.rawValue }
 
     public convenience init(model: Data, name displayName: String) throws {
         try self.init(model: [UInt8](model), name: displayName)
