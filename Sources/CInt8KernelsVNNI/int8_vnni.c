@@ -21,19 +21,11 @@ void smartcrop_int8_quantize_vnni(const float *input, uint8_t *quantized, const 
     const size_t plane = (size_t)g->in_height * (size_t)g->in_width;
     const __m256 scale = _mm256_set1_ps(inverse_scale), low = _mm256_set1_ps(-1024.0f), high = _mm256_set1_ps(1024.0f);
     const __m256i zero = _mm256_set1_epi32(zero_point), floor = _mm256_setzero_si256(), ceiling = _mm256_set1_epi32(255);
+    const size_t group_bytes = (size_t)width * 4, left = (size_t)g->pad_left * 4;
     for (int row = row_begin; row < row_end; row++) {
-        uint8_t *out = quantized + (size_t)row * (size_t)width * (size_t)channels;
-        int y = row - g->pad_top;
-        if (y < 0 || y >= g->in_height) {
-            memset(out, zero_point, (size_t)width * (size_t)channels);
-            continue;
-        }
-        const size_t group_bytes = (size_t)width * 4, left = (size_t)g->pad_left * 4;
-        const size_t right = (size_t)(g->pad_left + g->in_width) * 4;
-        for (int group = 0; group < blocks * 2; group++) {
-            memset(out + (size_t)group * group_bytes, zero_point, left);
-            memset(out + (size_t)group * group_bytes + right, zero_point, group_bytes - right);
-        }
+        uint8_t *out = smartcrop_int8_start_row(quantized, g, row, zero_point);
+        if (!out) continue;
+        const int y = row - g->pad_top;
         for (int block = 0; block < blocks; block++) {
             const float *source = input + ((size_t)block * plane + (size_t)y * (size_t)g->in_width) * 8;
             // A block's eight channels are two groups: bytes 0-3 and 4-7 of each pixel.

@@ -76,21 +76,18 @@ func calibrateYuNet(_ args: [String]) throws {
     for (name, _) in keptFloat { ranges[name] = nil }
     let combined = try scoreError(ranges)
     let name = path.split(separator: "/").last.map(String.init) ?? path
-    var json = "{\n  \"model\": \"\(name)\",\n  \"sha256\": \"\(sha256Hex(bytes))\",\n  \"bytes\": \(bytes.count),\n"
     let statistic = percentile < 1 ? "its min and the \(percentile) quantile of its positive values" : "its min and max"
-    json += "  \"method\": \"float32 run at \(side)x\(side) over \(inputs.count) photos; each tensor's \(statistic). "
-    json += "Left in float32: the tensors that alone move some cell's face score sqrt(cls*obj) by more than \(threshold) "
-    json += "(the largest move per photo, averaged over every 3rd photo); with the rest in int8 that figure is "
-    json += "\((combined * 1e5).rounded() / 1e5)\",\n"
+    let method = "float32 run at \(side)x\(side) over \(inputs.count) photos; each tensor's \(statistic). "
+        + "Left in float32: the tensors that alone move some cell's face score sqrt(cls*obj) by more than \(threshold) "
+        + "(the largest move per photo, averaged over every 3rd photo); with the rest in int8 that figure is "
+        + "\((combined * 1e5).rounded() / 1e5)"
     // Whether int8 may run unasked is the crop and detection measurements' call, not this
     // table's (calibrate.sh says why YuNet's is false).
-    if ProcessInfo.processInfo.environment["AUTOMATIC"] == "false" { json += "  \"automatic\": false,\n" }
-    json += "  \"float\": {" + keptFloat.map { "\"\($0.0)\": \(($0.1 * 1e5).rounded() / 1e5)" }.joined(separator: ", ") + "},\n"
-    json += "  \"tensors\": {\n"
-    json += ranges.keys.sorted().map { key in
-        "    \"\(key)\": {\"min\": \(ranges[key]!.min), \"max\": \(ranges[key]!.max)}"
-    }.joined(separator: ",\n")
-    json += "\n  },\n" + CalibrationTable.readersJSON(of: try OnnxModel(serialized: bytes), tensors: ranges.keys) + "\n}\n"
+    let table = CalibratedModel(model: name, sha256: sha256Hex(bytes), bytes: bytes.count, method: method,
+                                automatic: ProcessInfo.processInfo.environment["AUTOMATIC"] == "false" ? false : nil,
+                                tensors: ranges.mapValues { CalibratedModel.TensorRange(min: $0.min, max: $0.max) },
+                                float: Dictionary(uniqueKeysWithValues: keptFloat))
+    let json = CalibrationTable.document(of: table, model: try OnnxModel(serialized: bytes))
     guard FileManager.default.createFile(atPath: output, contents: Data(json.utf8)) else { fail("can't write \(output)") }
     print("calibrated \(ranges.count) tensors of \(name) over \(inputs.count) photos into \(output); left in float32: "
           + "\(keptFloat.map(\.0)); largest score change \(combined) on average")

@@ -49,19 +49,8 @@ func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: Flo
         case .reference: smartcrop_int8_conv_reference(quantized, weights, multiplier, offset, relu, output, &g, begin, end)
         }
     }
-    let outRows = geometry.outHeight
-    let bands = max(1, min(threads, outRows / 2))
-    if bands == 1 {
-        quantize(0..<quantizedRows)
-        convolve(0..<outRows)
-        return
-    }
-    DispatchQueue.concurrentPerform(iterations: bands) { band in
-        quantize((quantizedRows * band / bands)..<(quantizedRows * (band + 1) / bands))
-    }
-    DispatchQueue.concurrentPerform(iterations: bands) { band in
-        convolve((outRows * band / bands)..<(outRows * (band + 1) / bands))
-    }
+    quantizeThenConvolve(quantizedRows: quantizedRows, outRows: geometry.outHeight, threads: threads,
+                         quantize: quantize, convolve: convolve)
 }
 
 /// Quantises all of a convolution's input into `quantized` (int8_kernels.h's padded layout) on
@@ -134,7 +123,14 @@ func int8Depthwise(_ conv: Int8DepthwiseConvolution, geometry: ConvGeometry, inp
             smartcrop_int8_dw_reference(quantized, weights, multiplier, offset, relu, output, &g, Int32(rows.lowerBound), Int32(rows.upperBound))
         }
     }
-    let outRows = geometry.outHeight
+    quantizeThenConvolve(quantizedRows: quantizedRows, outRows: geometry.outHeight, threads: threads,
+                         quantize: quantize, convolve: convolve)
+}
+
+/// The two passes of an int8 layer: every quantised input row, then every output row, each split
+/// into up to `threads` bands (none thinner than two output rows) that run at once.
+private func quantizeThenConvolve(quantizedRows: Int, outRows: Int, threads: Int,
+                                  quantize: @Sendable (Range<Int>) -> Void, convolve: @Sendable (Range<Int>) -> Void) {
     let bands = max(1, min(threads, outRows / 2))
     if bands == 1 {
         quantize(0..<quantizedRows)

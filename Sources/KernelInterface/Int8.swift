@@ -59,6 +59,31 @@ package struct ActivationQuantization: Sendable, Equatable {
     package var inverseScale: Float { 1 / scale }
 }
 
+/// The symmetric s8 scale of one output channel's weights: its largest magnitude maps to 127.
+@inlinable func symmetricScale(_ weights: some Collection<Float>) -> Float {
+    let peak = weights.reduce(Float(0)) { Swift.max($0, abs($1)) }
+    return peak > 0 ? peak / 127 : 1
+}
+
+/// `weight` on the s8 grid of `scale` (symmetric, so -128 is never used).
+@inlinable func quantizedWeight(_ weight: Float, scale: Float) -> Int32 {
+    Int32(Swift.min(Swift.max((weight / scale).rounded(), -127), 127))
+}
+
+/// Per output channel, the multiplier (input scale × weight scale) and offset (bias −
+/// multiplier · zero point · Σ q) that turn an int32 sum into the float output: `padded`
+/// multipliers, then `padded` offsets.
+func int8Epilogue(input: ActivationQuantization, weightScales: [Float], weightSums: [Int32], bias: [Float],
+                  padded: Int) -> ConstantBuffer {
+    let epilogue = ConstantBuffer(count: 2 * padded)
+    for c in weightScales.indices {
+        let multiplier = Float(input.scale) * weightScales[c]
+        epilogue.base[c] = multiplier
+        epilogue.base[padded + c] = Float(Double(bias[c]) - Double(multiplier) * Double(input.zeroPoint) * Double(weightSums[c]))
+    }
+    return epilogue
+}
+
 /// A convolution's weights as s8, symmetric per output channel (scale = max |w| / 127, so a
 /// channel of small weights keeps its own resolution), packed for the int8 kernels:
 /// [16-channel output group][ky][kx][4-channel input group][16 outputs][4 inputs].
@@ -99,16 +124,14 @@ package struct Int8ConvWeights: Sendable {
         var sums = [Int32](repeating: 0, count: outChannels)
         let perChannel = inChannels * taps
         for oc in 0..<outChannels {
-            let channel = weights[(oc * perChannel)..<((oc + 1) * perChannel)]
-            let peak = channel.reduce(Float(0)) { Swift.max($0, abs($1)) }
-            let scale = peak > 0 ? peak / 127 : 1
+            let scale = symmetricScale(weights[(oc * perChannel)..<((oc + 1) * perChannel)])
             scales[oc] = scale
             var sum: Int32 = 0
             for ic in 0..<inChannels {
                 for tap in 0..<taps {
-                    let q = Int8(Swift.min(Swift.max((weights[(oc * inChannels + ic) * taps + tap] / scale).rounded(), -127), 127))
-                    destination[(((oc / 16) * taps + tap) * groups + ic / 4) * 64 + (oc % 16) * 4 + ic % 4] = q
-                    sum += Int32(q)
+                    let q = quantizedWeight(weights[(oc * inChannels + ic) * taps + tap], scale: scale)
+                    destination[(((oc / 16) * taps + tap) * groups + ic / 4) * 64 + (oc % 16) * 4 + ic % 4] = Int8(q)
+                    sum += q
                 }
             }
             sums[oc] = sum
@@ -134,14 +157,8 @@ package struct Int8Convolution: Sendable {
         self.weights = weights
         self.input = input
         self.implementation = implementation
-        let padded = weights.outputGroups * 16
-        epilogue = ConstantBuffer(count: 2 * padded)
-        for oc in 0..<weights.outChannels {
-            let multiplier = Float(input.scale) * weights.weightScales[oc]
-            epilogue.base[oc] = multiplier
-            epilogue.base[padded + oc] = Float(Double(weights.bias[oc])
-                                               - Double(multiplier) * Double(input.zeroPoint) * Double(weights.weightSums[oc]))
-        }
+        epilogue = int8Epilogue(input: input, weightScales: weights.weightScales, weightSums: weights.weightSums, bias: weights.bias,
+                                padded: weights.outputGroups * 16)
     }
 }
 
@@ -181,11 +198,10 @@ package struct Int8DepthwiseWeights: Sendable {
         var sums = [Int32](repeating: 0, count: channels)
         for c in 0..<channels {
             let taps = weights[(c * 9)..<(c * 9 + 9)]
-            let peak = taps.reduce(Float(0)) { Swift.max($0, abs($1)) }
-            let scale = peak > 0 ? peak / 127 : 1
+            let scale = symmetricScale(taps)
             scales[c] = scale
             for (tap, w) in taps.enumerated() {
-                let q = Int32(Swift.min(Swift.max((w / scale).rounded(), -127), 127))
+                let q = quantizedWeight(w, scale: scale)
                 // The low byte only: vpdpbusd multiplies it by a zero-extended input byte.
                 lanes[((c / 16) * 9 + tap) * 16 + c % 16] = q & 0xFF
                 sums[c] += q
@@ -210,13 +226,7 @@ package struct Int8DepthwiseConvolution: Sendable {
         self.weights = weights
         self.input = input
         self.implementation = implementation
-        let padded = weights.groups * 16
-        epilogue = ConstantBuffer(count: 2 * padded)
-        for c in 0..<weights.channels {
-            let multiplier = Float(input.scale) * weights.weightScales[c]
-            epilogue.base[c] = multiplier
-            epilogue.base[padded + c] = Float(Double(weights.bias[c])
-                                              - Double(multiplier) * Double(input.zeroPoint) * Double(weights.weightSums[c]))
-        }
+        epilogue = int8Epilogue(input: input, weightScales: weights.weightScales, weightSums: weights.weightSums, bias: weights.bias,
+                                padded: weights.groups * 16)
     }
 }

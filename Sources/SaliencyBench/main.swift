@@ -24,6 +24,13 @@ import Musl
 import Darwin
 #endif
 
+/// The mean absolute difference of two sets of masks (0...1), value by value.
+func meanAbsoluteDifference(_ a: [[Float]], _ b: [[Float]]) -> Double {
+    var total = 0.0
+    for (x, y) in zip(a, b) { for (u, v) in zip(x, y) { total += Double(abs(u - v)) } }
+    return total / Double(a.count * a[0].count)
+}
+
 func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -161,10 +168,8 @@ while let a = args.popFirst() {
         let probe = stride(from: 0, to: images.count, by: 5).map { images[$0] }
         let reference = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: probe, int8: false)
         func maskError(_ subset: [String: (min: Float, max: Float)]) throws -> Double {
-            let masks = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: probe, int8: true, int8Ranges: subset)
-            var total = 0.0
-            for (a, b) in zip(reference, masks) { for (x, y) in zip(a, b) { total += Double(abs(x - y)) } }
-            return total / Double(reference.count * reference[0].count)
+            meanAbsoluteDifference(reference, try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: probe,
+                                                                     int8: true, int8Ranges: subset))
         }
         var keptFloat: [(String, Double)] = []
         for name in ranges.keys.sorted() {
@@ -174,17 +179,14 @@ while let a = args.popFirst() {
         for (name, _) in keptFloat { ranges[name] = nil }
         let combined = try maskError(ranges)
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        var json = "{\n  \"model\": \"\(name)\",\n  \"sha256\": \"\(sha256Hex(bytes))\",\n  \"bytes\": \(bytes.count),\n"
         let statistic = percentile < 1 ? "its min and the \(percentile) quantile of its positive values" : "its min and max"
-        json += "  \"method\": \"float32 run at \(side)x\(side) over \(images.count) photos; each tensor's \(statistic). "
-        json += "Left in float32: the tensors that alone move the mask by more than \(floatThreshold) on average (every 5th photo); "
-        json += "with the rest in int8 the mask moves by \((combined * 1e5).rounded() / 1e5) on average\",\n"
-        json += "  \"float\": {" + keptFloat.map { "\"\($0.0)\": \(($0.1 * 1e5).rounded() / 1e5)" }.joined(separator: ", ") + "},\n"
-        json += "  \"tensors\": {\n"
-        json += ranges.keys.sorted().map { key in
-            "    \"\(key)\": {\"min\": \(ranges[key]!.min), \"max\": \(ranges[key]!.max)}"
-        }.joined(separator: ",\n")
-        json += "\n  },\n" + CalibrationTable.readersJSON(of: try OnnxModel(serialized: bytes), tensors: ranges.keys) + "\n}\n"
+        let method = "float32 run at \(side)x\(side) over \(images.count) photos; each tensor's \(statistic). "
+            + "Left in float32: the tensors that alone move the mask by more than \(floatThreshold) on average (every 5th photo); "
+            + "with the rest in int8 the mask moves by \((combined * 1e5).rounded() / 1e5) on average"
+        let table = CalibratedModel(model: name, sha256: sha256Hex(bytes), bytes: bytes.count, method: method,
+                                    tensors: ranges.mapValues { CalibratedModel.TensorRange(min: $0.min, max: $0.max) },
+                                    float: Dictionary(uniqueKeysWithValues: keptFloat))
+        let json = CalibrationTable.document(of: table, model: try OnnxModel(serialized: bytes))
         guard let file = fopen(output, "wb") else { fatalError("can't write \(output)") }
         _ = json.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
         fclose(file)
@@ -198,22 +200,14 @@ while let a = args.popFirst() {
         // before tables carried them.
         let path = args.popFirst() ?? "", output = args.popFirst() ?? ""
         let bytes = readFile(path)
-        var text = String(decoding: readFile(output), as: UTF8.self)
+        let text = String(decoding: readFile(output), as: UTF8.self)
         guard let table = try? CalibrationTable.decode(text), table.sha256 == sha256Hex(bytes) else {
             fatalError("\(output) is not the calibration table of \(path)")
         }
-        // --calibrate ends a table with the tensors' closing "  }" (and, since, the readers) and "}".
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        while lines.last == "" { lines.removeLast() }
-        if let start = lines.firstIndex(where: { $0.hasPrefix("  \"convolutions\"") }) { lines = Array(lines[..<start]) + ["}"] }
-        guard lines.count >= 2, lines[lines.count - 1] == "}", lines[lines.count - 2].hasPrefix("  }") else {
-            fatalError("\(output): not as --calibrate writes it")
-        }
-        lines[lines.count - 2] = "  },"
-        lines.insert(CalibrationTable.readersJSON(of: try OnnxModel(serialized: bytes), tensors: table.tensors.keys), at: lines.count - 1)
-        text = lines.joined(separator: "\n") + "\n"
+        // The table written again as --calibrate writes it: its ranges as they are, the readers new.
+        let document = CalibrationTable.document(of: table, model: try OnnxModel(serialized: bytes))
         guard let file = fopen(output, "wb") else { fatalError("can't write \(output)") }
-        _ = text.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
+        _ = document.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
         fclose(file)
         print("wrote the readers of \(table.tensors.count) tensors into \(output)")
         exit(0)
@@ -228,10 +222,8 @@ while let a = args.popFirst() {
         let ranges = table.tensors.mapValues { (min: $0.min, max: $0.max) }
         let float = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images, int8: false)
         func error(_ subset: [String: (min: Float, max: Float)]) throws -> Double {
-            let masks = try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images, int8: true, int8Ranges: subset)
-            var total = 0.0
-            for (a, b) in zip(float, masks) { for (x, y) in zip(a, b) { total += Double(abs(x - y)) } }
-            return total / Double(float.count * float[0].count)
+            meanAbsoluteDifference(float, try SubjectModel.masks(model: bytes, name: path, inputSize: side, squareRGBs: images,
+                                                                 int8: true, int8Ranges: subset))
         }
         for name in ranges.keys.sorted() {
             print("\(try error([name: ranges[name]!]))\t\(name)")

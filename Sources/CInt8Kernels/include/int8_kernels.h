@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,27 @@ static inline int smartcrop_int8_output_groups(const smartcrop_int8_conv_geometr
 static inline size_t smartcrop_int8_weight_bytes(const smartcrop_int8_conv_geometry *g) {
     return (size_t)smartcrop_int8_output_groups(g) * (size_t)(g->kernel_height * g->kernel_width)
         * (size_t)smartcrop_int8_channel_groups(g) * 64;
+}
+
+/// Starts row `row` of the quantised buffer for a SIMD quantiser: a row of padding is filled with
+/// the zero point and NULL returned (nothing to quantise); otherwise each 4-channel group's left
+/// and right padding gets the zero point and the row's start is returned, its pixels left to the
+/// caller.
+static inline uint8_t *smartcrop_int8_start_row(uint8_t *quantized, const smartcrop_int8_conv_geometry *g, int row, int zero_point) {
+    const int channels = smartcrop_int8_channels(g), width = smartcrop_int8_padded_width(g);
+    uint8_t *out = quantized + (size_t)row * (size_t)width * (size_t)channels;
+    const int y = row - g->pad_top;
+    if (y < 0 || y >= g->in_height) {
+        memset(out, zero_point, (size_t)width * (size_t)channels);
+        return NULL;
+    }
+    const size_t group_bytes = (size_t)width * 4, left = (size_t)g->pad_left * 4;
+    const size_t right = (size_t)(g->pad_left + g->in_width) * 4;
+    for (int group = 0; group < channels / 4; group++) {
+        memset(out + (size_t)group * group_bytes, zero_point, left);
+        memset(out + (size_t)group * group_bytes + right, zero_point, group_bytes - right);
+    }
+    return out;
 }
 
 /// Quantises rows [row_begin, row_end) of the padded buffer from an NCHWc8 float input (rows of

@@ -15,6 +15,11 @@ package struct CalibratedModel: Decodable, Sendable {
     package struct TensorRange: Decodable, Sendable {
         package var min: Float
         package var max: Float
+
+        package init(min: Float, max: Float) {
+            self.min = min
+            self.max = max
+        }
     }
 
     /// The file name it was measured on, for people.
@@ -36,6 +41,19 @@ package struct CalibratedModel: Decodable, Sendable {
     /// tensor of `tensors`: what finds the tensors again in another export.
     package var convolutions: Int?
     package var readers: [String: ConvolutionFingerprint]?
+
+    package init(model: String, sha256: String, bytes: Int, method: String, automatic: Bool? = nil, tensors: [String: TensorRange],
+                 float: [String: Double], convolutions: Int? = nil, readers: [String: ConvolutionFingerprint]? = nil) {
+        self.model = model
+        self.sha256 = sha256
+        self.bytes = bytes
+        self.method = method
+        self.automatic = automatic
+        self.tensors = tensors
+        self.float = float
+        self.convolutions = convolutions
+        self.readers = readers
+    }
 
     package var quantizations: [String: ActivationQuantization] {
         tensors.mapValues { ActivationQuantization(min: $0.min, max: $0.max) }
@@ -70,7 +88,9 @@ package enum CalibrationTable {
     package static func quantizations(for bytes: [UInt8], parsed onnx: OnnxModel)
         -> (inputs: [String: ActivationQuantization], automatic: Bool)? {
         if let table = model(for: bytes) { return (table.quantizations, table.automatic ?? true) }
-        let tables = models.filter { $0.readers != nil }
+        // Counting the convolutions first spares fingerprinting the weights of every other model.
+        let convolutions = onnx.graph.nodes.count { $0.opType == "Conv" }
+        let tables = models.filter { $0.readers != nil && $0.convolutions == convolutions }
         guard !tables.isEmpty else { return nil }
         let readers = ConvolutionReader.all(in: onnx)
         for table in tables {
@@ -97,17 +117,27 @@ package enum CalibrationTable {
         return renamed
     }
 
-    /// The "convolutions" and "readers" members of a table for `model`, as JSON lines to put in
-    /// its document: the first convolution reading each of `tensors`.
-    package static func readersJSON(of model: OnnxModel, tensors: some Sequence<String>) -> String {
+    /// A table's document as `make calibration` writes it (one tensor a line, sorted), with the
+    /// readers of `model`'s ranges: the first convolution reading each calibrated tensor.
+    package static func document(of table: CalibratedModel, model: OnnxModel) -> String {
+        func round5(_ value: Double) -> Double { (value * 1e5).rounded() / 1e5 }
+        var json = "{\n  \"model\": \"\(table.model)\",\n  \"sha256\": \"\(table.sha256)\",\n  \"bytes\": \(table.bytes),\n"
+        json += "  \"method\": \"\(table.method)\",\n"
+        if let automatic = table.automatic { json += "  \"automatic\": \(automatic),\n" }
+        json += "  \"float\": {" + table.float.keys.sorted().map { "\"\($0)\": \(round5(table.float[$0]!))" }.joined(separator: ", ") + "},\n"
+        json += "  \"tensors\": {\n"
+        json += table.tensors.keys.sorted().map { key in
+            "    \"\(key)\": {\"min\": \(table.tensors[key]!.min), \"max\": \(table.tensors[key]!.max)}"
+        }.joined(separator: ",\n")
         let readers = ConvolutionReader.all(in: model)
         var first: [String: ConvolutionFingerprint] = [:]
         for reader in readers where first[reader.input] == nil { first[reader.input] = reader.fingerprint }
-        let lines = tensors.sorted().compactMap { name -> String? in
+        json += "\n  },\n  \"convolutions\": \(readers.count),\n  \"readers\": {\n"
+        json += table.tensors.keys.sorted().compactMap { name -> String? in
             guard let f = first[name] else { return nil }
             return "    \"\(name)\": {\"shape\": \(f.shape), \"sum\": \(f.sum), \"abs\": \(f.abs), \"squares\": \(f.squares), "
                 + "\"samples\": \(f.samples)}"
-        }
-        return "  \"convolutions\": \(readers.count),\n  \"readers\": {\n" + lines.joined(separator: ",\n") + "\n  }"
+        }.joined(separator: ",\n")
+        return json + "\n  }\n}\n"
     }
 }

@@ -152,8 +152,10 @@ package final class Network: @unchecked Sendable {
         } catch {
             throw source.error(bytes.isEmpty ? "the file is empty" : "not a readable ONNX model (\(error.reason))")
         }
-        let calibration = int8Inputs.map { ($0, true) } ?? CalibrationTable.quantizations(for: bytes, parsed: model)
-        if let int8Kernel, let (inputs, automatic) = calibration, wanted == .int8 || (wanted == nil && automaticInt8 && automatic) {
+        // The table is looked for (hashing, fingerprints) only where int8 could run.
+        let mayRunInt8 = int8Kernel != nil && (wanted == .int8 || (wanted == nil && automaticInt8))
+        let calibration = mayRunInt8 ? int8Inputs.map { ($0, true) } ?? CalibrationTable.quantizations(for: bytes, parsed: model) : nil
+        if let int8Kernel, let (inputs, automatic) = calibration, wanted == .int8 || automatic {
             int8 = Int8Settings(inputs: inputs, implementation: int8Kernel)
             precision = .int8
         } else {
