@@ -10,9 +10,12 @@ import Dispatch
 import KernelInterface
 
 /// Quantises the input into `scratch` (as bytes), then convolves. With `threads` above 1 both
-/// passes split their rows; the result is the same.
+/// passes split their rows; the result is the same. With `gathered`, the input is made from
+/// those pieces, whose tensors start at `arena + offsets[i]` (see `int8GatherQuantize`), and
+/// `input` is not read.
 func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: FloatPointer, output: MutableFloatPointer,
-                     scratch: MutableFloatPointer, threads: Int) {
+                     scratch: MutableFloatPointer, threads: Int,
+                     gathered: (pieces: [Int8InputPiece], arena: FloatPointer, offsets: [Int])? = nil) {
     var g = geometry.int8Kernel
     let quantizedRows = Int(smartcrop_int8_padded_height(&g))
     let bytes = Int(smartcrop_int8_input_bytes(&g))
@@ -27,9 +30,15 @@ func int8Convolution(_ conv: Int8Convolution, geometry: ConvGeometry, input: Flo
     let addresses = (UInt(bitPattern: input), UInt(bitPattern: quantized), UInt(bitPattern: output),
                      UInt(bitPattern: weights), UInt(bitPattern: multiplier), UInt(bitPattern: offset))
     let geometryCopy = g
+    let gather = gathered.map { ($0.pieces, UInt(bitPattern: $0.arena), $0.offsets) }
     @Sendable func quantize(_ rows: Range<Int>) {
         var g = geometryCopy
         let input = FloatPointer(bitPattern: addresses.0)!, quantized = UnsafeMutablePointer<UInt8>(bitPattern: addresses.1)!
+        if let (pieces, arena, offsets) = gather {
+            int8GatherQuantize(pieces, arena: FloatPointer(bitPattern: arena)!, offsets: offsets, g: g, implementation: implementation,
+                               inverseScale: inverseScale, zeroPoint: zeroPoint, quantized: quantized, rows: rows)
+            return
+        }
         let begin = Int32(rows.lowerBound), end = Int32(rows.upperBound)
         switch implementation {
         case .vnni: smartcrop_int8_quantize_vnni(input, quantized, &g, inverseScale, zeroPoint, begin, end)

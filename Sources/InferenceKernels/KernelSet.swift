@@ -47,6 +47,9 @@ package enum Kernels: KernelSet {
             int8Depthwise(convolution, geometry: geometry, input: input, output: output, scratch: scratch, threads: threads)
         case let .convInt8(convolution, geometry):
             int8Convolution(convolution, geometry: geometry, input: input, output: output, scratch: scratch, threads: threads)
+        case let .convInt8Gathered(convolution, geometry, pieces):
+            int8Convolution(convolution, geometry: geometry, input: input, output: output, scratch: scratch, threads: threads,
+                            gathered: (pieces, FloatPointer(arena), inputOffsets))
         case let .convGeneral(weights, geometry):
             generalConvolution(weights, geometry: geometry, input: input, output: output, scratch: scratch)
         case let .maxPool(geometry):

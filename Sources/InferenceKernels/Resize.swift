@@ -19,16 +19,7 @@ func resizeLinear(_ input: FloatPointer, _ output: MutableFloatPointer, planes: 
                 let bottom = source + row.high * inWidth * lanes
                 let out = destination + oy * outWidth * lanes
                 if lanes == channelBlock {
-                    let wy = SIMD8<Float>(repeating: row.weight)
-                    for ox in 0..<outWidth {
-                        let c = columns[ox]
-                        let wx = SIMD8<Float>(repeating: c.weight)
-                        let a0 = load8(top + c.low * channelBlock), a1 = load8(top + c.high * channelBlock)
-                        let b0 = load8(bottom + c.low * channelBlock), b1 = load8(bottom + c.high * channelBlock)
-                        let a = a0 + wx * (a1 - a0)
-                        let b = b0 + wx * (b1 - b0)
-                        store8(a + wy * (b - a), out + ox * channelBlock)
-                    }
+                    resizeLinearRow(top: top, bottom: bottom, weight: row.weight, columns: columns, out: out)
                 } else {
                     for ox in 0..<outWidth {
                         let c = columns[ox]
@@ -43,5 +34,22 @@ func resizeLinear(_ input: FloatPointer, _ output: MutableFloatPointer, planes: 
                 }
             }
         }
+    }
+}
+
+/// One output row of the blocked (8-lane) bilinear resize: source rows `top` and `bottom` mixed
+/// by `weight`, each output column from its two source columns. Also what the int8 gathered
+/// quantiser makes its resized rows with (Int8Gather.swift).
+@inline(__always)
+func resizeLinearRow(top: FloatPointer, bottom: FloatPointer, weight: Float, columns: UnsafeBufferPointer<LinearTap>,
+                     out: MutableFloatPointer) {
+    let wy = SIMD8<Float>(repeating: weight)
+    for (ox, c) in columns.enumerated() {
+        let wx = SIMD8<Float>(repeating: c.weight)
+        let a0 = load8(top + c.low * channelBlock), a1 = load8(top + c.high * channelBlock)
+        let b0 = load8(bottom + c.low * channelBlock), b1 = load8(bottom + c.high * channelBlock)
+        let a = a0 + wx * (a1 - a0)
+        let b = b0 + wx * (b1 - b0)
+        store8(a + wy * (b - a), out + ox * channelBlock)
     }
 }

@@ -162,6 +162,27 @@ package struct Int8Convolution: Sendable {
     }
 }
 
+/// One part of an int8 convolution's input, in channel order (see `StepKernel.convInt8Gathered`):
+/// a blocked tensor read as it is, or one the quantiser resizes or max-pools row by row. Each
+/// part but the last holds a whole number of channel blocks, so every part starts on one.
+package struct Int8InputPiece: Sendable {
+    package enum Source: Sendable {
+        case tensor
+        /// Bilinear, as `StepKernel.resizeLinear` with 8 lanes: one tap per output row and column.
+        case resizedLinear(inHeight: Int, inWidth: Int, rows: [LinearTap], columns: [LinearTap])
+        /// As `StepKernel.maxPoolBlocked` (the geometry's `planes` unused).
+        case maxPooled(PoolGeometry)
+    }
+
+    package var channels: Int
+    package var source: Source
+
+    package init(channels: Int, source: Source) {
+        self.channels = channels
+        self.source = source
+    }
+}
+
 extension ConvGeometry {
     /// Floats of scratch the int8 depthwise convolution needs: its quantised input, as bytes.
     package var int8DepthwiseScratchCount: Int {

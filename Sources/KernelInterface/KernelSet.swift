@@ -42,6 +42,10 @@ package enum StepKernel: Sendable {
     /// Group 1, blocked input and output, ReLU or no activation: the input quantised to u8 into
     /// scratch (int8_kernels.h's padded layout), int32 sums, float output.
     case convInt8(Int8Convolution, ConvGeometry)
+    /// `convInt8` whose input is a concatenation of `pieces` (one piece: no concatenation), some
+    /// of them resized or max-pooled: the quantiser makes each input row from the step's inputs
+    /// (one per piece), so neither the pieces nor the concatenation are ever stored as float.
+    case convInt8Gathered(Int8Convolution, ConvGeometry, pieces: [Int8InputPiece])
     /// Depthwise 3×3 in int8: the input quantised to u8 into scratch (int8_kernels.h's depthwise
     /// layout, `int8DepthwiseScratchCount` floats), int32 sums, float output.
     case convDepthwiseInt8(Int8DepthwiseConvolution, ConvGeometry)

@@ -128,7 +128,12 @@ import OnnxTestSupport
                                   precision: .int8, int8Implementation: .reference)
         #expect(network.precision == .int8)
         let plan = try network.plan(for: [1, 3, 320, 320])
-        let int8Steps = plan.steps.filter { if case .convInt8 = $0.kernel { true } else { false } }
+        let int8Steps = plan.steps.filter {
+            switch $0.kernel {
+            case .convInt8, .convInt8Gathered: true
+            default: false
+            }
+        }
         #expect(int8Steps.count == quantizations.count, "\(int8Steps.count) int8 layers for \(quantizations.count) ranges")
     }
 }

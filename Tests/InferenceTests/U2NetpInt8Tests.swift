@@ -70,7 +70,7 @@ import OnnxTestSupport
         var int8Layers = 0, floatLayers: [String] = []
         for step in plan.steps {
             switch step.kernel {
-            case .convInt8:
+            case .convInt8, .convInt8Gathered:
                 int8Layers += 1
                 #expect(step.calibratedInput.map { table.tensors[$0.name] != nil } == true, "\(step.label)")
             case .convDirect, .convWinograd, .convGeneral, .convDepthwise, .convPointwiseDepthwise:
@@ -150,6 +150,43 @@ import OnnxTestSupport
             #expect(network.int8Kernel == kernel)
             #expect(try network.run(input, shape: shape)[0].values == expected, "\(kernel)")
         }
+    }
+
+    /// U-2-Netp's int8 layers that read a max pool or concat(upsample, skip) make their bytes from
+    /// those tensors' inputs (Int8GatherTests), so the network never stores its largest tensors as
+    /// float: the arena at the product's size shrinks, and the mask is the same bit for bit.
+    @Test(.enabled(if: hasCalibratedModel, "needs the calibrated u2netp.onnx (SMARTCROP_SUBJECT_MODEL or ../shared/models/)"))
+    func gatheredInputsShrinkTheArenaAndKeepTheMask() throws {
+        let bytes = try #require(Self.modelBytes)
+        let model = try OnnxModel(serialized: bytes)
+        let inputs = try #require(CalibrationTable.quantizations(for: bytes, parsed: model)?.inputs)
+        // The file computes Resize sizes from its input's shape: one graph per size.
+        func graph(_ shape: [Int]) throws -> CompiledGraph {
+            try CompiledGraph(model, inputShape: shape, keeping: [model.graph.outputs[0].name])
+        }
+        let implementation = PrecisionSelection.int8Kernels.first ?? .reference
+        var masks: [[Float]] = [], arenas: [Int] = []
+        for gathers in [true, false] {
+            // Arena sizes at 224, the composition's input; the mask compared at 64×96 (the
+            // reference kernel, where the CPU has no VNNI, is slow).
+            let full = try ExecutionPlan(graph: graph([1, 3, 224, 224]), inputShape: [1, 3, 224, 224],
+                                         int8: Int8Settings(inputs: inputs, implementation: implementation, gathersInputs: gathers))
+            arenas.append(full.arenaCount(threads: 2))
+            let gathered = full.steps.filter { if case .convInt8Gathered = $0.kernel { true } else { false } }.count
+            #expect(gathers ? gathered > 50 : gathered == 0, "\(gathered) gathered layers")
+            let shape = [1, 3, 64, 96]
+            let plan = try ExecutionPlan(graph: graph(shape), inputShape: shape,
+                                         int8: Int8Settings(inputs: inputs, implementation: implementation, gathersInputs: gathers))
+            let arena = MutableFloatPointer.allocate(capacity: plan.arenaCount(threads: 2))
+            defer { arena.deallocate() }
+            arena.initialize(repeating: 0, count: plan.arenaCount(threads: 2))
+            syntheticSceneInput(shape: shape).withUnsafeBufferPointer { (arena + plan.inputOffset).update(from: $0.baseAddress!, count: $0.count) }
+            plan.run(arena: arena, kernels: KernelSelection.kernels(KernelSelection.supported.first!), threads: 2)
+            masks.append(Array(UnsafeBufferPointer(start: arena + plan.outputOffsets[0], count: plan.outputShapes[0].reduce(1, *))))
+        }
+        print("u2netp int8 arena at 224: \(arenas[0] * 4 / 1_000_000) MB gathering inputs, \(arenas[1] * 4 / 1_000_000) MB storing them")
+        #expect(masks[0].map(\.bitPattern) == masks[1].map(\.bitPattern))
+        #expect(Double(arenas[0]) < 0.85 * Double(arenas[1]), "measured 50 against 65 MB")
     }
 
     /// Without SMARTCROP_PRECISION: int8 on the avx512 kernels with AVX-512 VNNI, on the avx2

@@ -33,11 +33,26 @@ package struct PlannedStep: Sendable {
 package struct Int8Settings: Sendable {
     package var inputs: [String: ActivationQuantization]
     package var implementation: Int8Implementation
+    /// Whether an int8 convolution reading a concatenation, a resize or a max pool (read by it
+    /// alone) makes its quantised input from their inputs (StepKernel.convInt8Gathered) instead
+    /// of having them stored as float first. The bytes are the same; tests turn it off to show it.
+    package var gathersInputs = true
 
-    package init(inputs: [String: ActivationQuantization], implementation: Int8Implementation) {
+    package init(inputs: [String: ActivationQuantization], implementation: Int8Implementation, gathersInputs: Bool = true) {
         self.inputs = inputs
         self.implementation = implementation
+        self.gathersInputs = gathersInputs
     }
+}
+
+/// The float steps an int8 convolution's quantiser can do itself (see `Int8Settings.gathersInputs`):
+/// the parts of its input in channel order, and the graph steps that then need no plan.
+private struct Int8InputGather {
+    enum Kind { case tensor, resized(step: Int), pooled(step: Int) }
+    /// For a resized or pooled part, the value it is made from.
+    var parts: [(value: ValueID, kind: Kind)]
+    /// Graph step indices, in an order they can be planned in (parts before the concatenation).
+    var steps: [Int]
 }
 
 package struct ExecutionPlan: Sendable {
@@ -170,7 +185,23 @@ package struct ExecutionPlan: Sendable {
         // Graph value → planning value (graph values come first, reorder copies after).
         var valueOf = [Int](repeating: -1, count: graph.valueNames.count)
         valueOf[graph.inputValue] = builder.newValue(inputShape, .plain)
-        for step in graph.steps {
+        let gathers = int8.map { $0.gathersInputs ? Self.int8InputGathers(graph, $0) : [:] } ?? [:]
+        let gathered = Set(gathers.values.flatMap(\.steps))
+        for (index, step) in graph.steps.enumerated() where !gathered.contains(index) {
+            if let gather = gathers[index], case let .conv(layer) = step.operation,
+               let quantization = int8?.inputs[graph.valueNames[step.inputs[0]]] {
+                if let (output, inputFloats) = try Self.planGathered(step, layer, gather, graph: graph, valueOf: valueOf, &builder,
+                                                                     int8: (quantization, int8!.implementation)) {
+                    valueOf[step.output] = output
+                    builder.calibrated[builder.steps.count - 1] = (graph.valueNames[step.inputs[0]], inputFloats)
+                    continue
+                }
+                // Not a shape the quantiser gathers: the parts are planned as they would have been.
+                for part in gather.steps {
+                    let partStep = graph.steps[part]
+                    valueOf[partStep.output] = try Self.plan(partStep, partStep.inputs.map { valueOf[$0] }, &builder)
+                }
+            }
             let inputs = step.inputs.map { valueOf[$0] }
             var eligibleInput: String?
             if case let .conv(layer) = step.operation, step.inputs[0] != graph.inputValue, Self.int8Eligible(layer) {
@@ -218,7 +249,28 @@ package struct ExecutionPlan: Sendable {
         var offsets = [Int](repeating: 0, count: storageCount)
         var live: [(start: Int, end: Int, storage: Int)] = []
         var arenaEnd = 0
+        // An elementwise step may write over an input of its size that it is the last to read
+        // (each value is read before it is written): U-2-Netp's residual additions then take no
+        // third full-size tensor.
+        var inPlace: [Int: Int] = [:]
+        for (index, step) in builder.steps.enumerated() {
+            switch step.kernel {
+            case .relu, .sigmoid, .binarySameShape: break
+            default: continue
+            }
+            let written = values[step.output].storage
+            guard firstUse[written] == index, !builder.parents.contains(written) else { continue }
+            inPlace[written] = step.inputs.map { values[$0].storage }.first {
+                lastUse[$0] == index && builder.storageSize[$0] == builder.storageSize[written]
+                    && builder.parentOf[$0] == nil && !builder.parents.contains($0)
+            }
+        }
         for storage in (0..<storageCount).sorted(by: { firstUse[$0] < firstUse[$1] }) where builder.parentOf[storage] == nil && (lastUse[storage] >= 0 || storage == inputStorage) {
+            if let reused = inPlace[storage], let slot = live.firstIndex(where: { $0.storage == reused }) {
+                offsets[storage] = live[slot].start
+                live[slot].storage = storage
+                continue
+            }
             live.removeAll { lastUse[$0.storage] < firstUse[storage] }
             let size = aligned(builder.storageSize[storage])
             var candidate = 0
@@ -283,6 +335,102 @@ package struct ExecutionPlan: Sendable {
     package static func int8Eligible(_ layer: ConvLayer) -> Bool {
         layer.group == 1 && layer.inChannels > plainInputChannelLimit && layer.outChannels > 1 && layer.activation != .prelu
             && layer.pool == nil
+    }
+
+    /// Int8 convolutions (by graph step index) whose input is a concatenation, resize or max pool
+    /// that nothing else reads, with the parts their quantiser would gather.
+    private static func int8InputGathers(_ graph: CompiledGraph, _ int8: Int8Settings) -> [Int: Int8InputGather] {
+        var producer: [ValueID: Int] = [:]
+        var readers = [Int](repeating: 0, count: graph.valueNames.count)
+        for (index, step) in graph.steps.enumerated() {
+            producer[step.output] = index
+            for input in step.inputs { readers[input] += 1 }
+        }
+        for output in graph.outputValues { readers[output] += 1 }
+        func soleProducer(_ value: ValueID) -> Int? { readers[value] == 1 ? producer[value] : nil }
+        func part(_ value: ValueID) -> (value: ValueID, kind: Int8InputGather.Kind) {
+            if let step = soleProducer(value), let source = graph.steps[step].inputs.first {
+                switch graph.steps[step].operation {
+                case .resizeLinear: return (source, .resized(step: step))
+                case .maxPool: return (source, .pooled(step: step))
+                default: break
+                }
+            }
+            return (value, .tensor)
+        }
+        func partSteps(_ parts: [(value: ValueID, kind: Int8InputGather.Kind)]) -> [Int] {
+            parts.compactMap {
+                switch $0.kind {
+                case .tensor: nil
+                case let .resized(step), let .pooled(step): step
+                }
+            }
+        }
+        var gathers: [Int: Int8InputGather] = [:]
+        for (index, step) in graph.steps.enumerated() {
+            guard case let .conv(layer) = step.operation, step.inputs[0] != graph.inputValue, int8Eligible(layer),
+                  int8.inputs[graph.valueNames[step.inputs[0]]] != nil, let source = soleProducer(step.inputs[0]) else { continue }
+            switch graph.steps[source].operation {
+            case let .concat(axis) where axis == 1 || axis == -3:
+                let parts = graph.steps[source].inputs.map(part)
+                gathers[index] = Int8InputGather(parts: parts, steps: partSteps(parts) + [source])
+            case .resizeLinear, .maxPool:
+                let parts = [part(step.inputs[0])]
+                gathers[index] = Int8InputGather(parts: parts, steps: partSteps(parts))
+            default:
+                continue
+            }
+        }
+        return gathers
+    }
+
+    /// Plans `.convInt8Gathered` for a convolution whose input `gather` describes, if every part
+    /// is a single image of the same size and every part but the last a whole number of channel
+    /// blocks; nil (nothing planned) otherwise. Returns the output value and the floats the
+    /// concatenated input would have held.
+    private static func planGathered(_ step: GraphStep, _ layer: ConvLayer, _ gather: Int8InputGather, graph: CompiledGraph,
+                                     valueOf: [Int], _ b: inout Builder, int8: (ActivationQuantization, Int8Implementation))
+        throws(ModelLoadError) -> (output: Int, inputFloats: Int)? {
+        func fail(_ reason: String) -> ModelLoadError { ModelLoadError(reason: "\(step.nodeName): \(reason)") }
+        var pieces: [Int8InputPiece] = []
+        var shapes: [[Int]] = []
+        for (index, part) in gather.parts.enumerated() {
+            let x = b.values[valueOf[part.value]].shape
+            guard x.count == 4, x[0] == 1 else { return nil }
+            let shape: [Int]
+            switch part.kind {
+            case .tensor:
+                shape = x
+                pieces.append(Int8InputPiece(channels: x[1], source: .tensor))
+            case let .resized(resize):
+                let (kernel, outShape, _) = try planPlain(graph.steps[resize], [x])
+                guard case let .resizeLinear(_, inHeight, inWidth, rows, columns, _) = kernel, outShape.count == 4,
+                      outShape[0] == x[0], outShape[1] == x[1] else { return nil }
+                shape = outShape
+                pieces.append(Int8InputPiece(channels: x[1], source: .resizedLinear(inHeight: inHeight, inWidth: inWidth,
+                                                                                   rows: rows, columns: columns)))
+            case let .pooled(pool):
+                guard case let .maxPool(poolLayer) = graph.steps[pool].operation else { return nil }
+                let geometry = try poolGeometry(poolLayer, x, fail)
+                shape = [x[0], x[1], geometry.outHeight, geometry.outWidth]
+                pieces.append(Int8InputPiece(channels: x[1], source: .maxPooled(geometry)))
+            }
+            guard shapes.isEmpty || (shape[2] == shapes[0][2] && shape[3] == shapes[0][3]),
+                  index == gather.parts.count - 1 || shape[1] % channelBlock == 0 else { return nil }
+            shapes.append(shape)
+        }
+        let x = [1, shapes.reduce(0) { $0 + $1[1] }, shapes[0][2], shapes[0][3]]
+        let geometry = try convGeometry(layer, x, fail)
+        let (quantization, implementation) = int8
+        let weights = Int8ConvWeights(outChannels: layer.outChannels, inChannels: layer.inChannels,
+                                      kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
+                                      weights: layer.weights, bias: layer.bias, activation: layer.activation)
+        let sources = gather.parts.map { b.blocked(valueOf[$0.value]) }
+        let output = b.newValue([1, layer.outChannels, geometry.outHeight, geometry.outWidth], .blocked)
+        let label = ([step.nodeName] + gather.steps.map { graph.steps[$0].nodeName }).joined(separator: " ← ")
+        b.add(label, .convInt8Gathered(Int8Convolution(weights: weights, input: quantization, implementation: implementation),
+                                       geometry, pieces: pieces), sources, output, scratch: geometry.int8ScratchCount)
+        return (output, blockedCount(x))
     }
 
     /// Plans one graph step: picks the layout its inputs should be in (adding reorders), the
