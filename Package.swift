@@ -92,7 +92,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        // HMAC-SHA256 for signed GET URLs, SHA-256 for model files.
+        // HMAC-SHA256 for signed GET URLs, SHA-256 for model files and calibration tables' keys.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
@@ -104,7 +104,9 @@ let package = Package(
         .target(name: "KernelInterface", dependencies: ["CInt8Kernels"], swiftSettings: optimisedSwift),
         // cpuid and xgetbv, which Swift cannot execute.
         .target(name: "CCPUFeatures"),
-        .target(name: "Inference", dependencies: ["KernelInterface", "CCPUFeatures"] + kernelDependencies,
+        // Crypto only for the sha256 that keys a model's calibration table.
+        .target(name: "Inference", dependencies: ["KernelInterface", "CCPUFeatures", .product(name: "Crypto", package: "swift-crypto")]
+                    + kernelDependencies,
                 exclude: ["Calibration/json"], swiftSettings: optimisedSwift),
         .target(name: "FaceDetection", dependencies: ["Inference"], swiftSettings: optimisedSwift),
         .target(name: "Saliency", dependencies: ["Inference"], swiftSettings: optimisedSwift),

@@ -78,7 +78,7 @@ package enum CalibrationTable {
     package static func model(for bytes: [UInt8]) -> CalibratedModel? {
         let candidates = models.filter { $0.bytes == bytes.count }
         guard !candidates.isEmpty else { return nil }
-        let digest = SHA256.hex(bytes)
+        let digest = sha256Hex(bytes)
         return candidates.first { $0.sha256 == digest }
     }
 
