@@ -3,6 +3,8 @@
 // the input size, except for graphs that compute shapes at run time (see ShapeFolding.swift):
 // those are compiled for one input size at a time. `ExecutionPlan` does the rest.
 
+import Synchronization
+
 /// A model the runtime refuses, with the reason in words; the loader adds the model's name and
 /// where to get the right file.
 package struct ModelLoadError: Error, Equatable {
@@ -67,48 +69,79 @@ package enum ConvKernel: Sendable {
 /// into eight lanes would waste most of the reduction.
 package let plainInputChannelLimit = 4
 
+/// Which kernel a convolution runs, from its attributes alone (see `ConvLayer.pack`).
+package enum ConvKernelKind: Sendable, Equatable {
+    case direct(blockedInput: Bool)
+    case winograd
+    case depthwise3x3
+    case general
+}
+
 package struct ConvLayer: Sendable {
-    package var outChannels: Int
-    package var inChannels: Int
-    package var kernelHeight: Int
-    package var kernelWidth: Int
-    package var strides: (Int, Int)
-    package var dilations: (Int, Int)
-    package var padding: ConvPadding
-    package var group: Int
-    /// OIHW as in the model; kept so fusion can re-pack with an activation.
-    package var weights: [Float]
-    package var bias: [Float]
-    package var activation: ActivationKind = .none
-    package var slopes: [Float] = []
-    package var kernel: ConvKernel
+    package let outChannels: Int
+    package let inChannels: Int
+    package let kernelHeight: Int
+    package let kernelWidth: Int
+    package let strides: (Int, Int)
+    package let dilations: (Int, Int)
+    package let padding: ConvPadding
+    package let group: Int
+    /// OIHW as in the model; kept so fusion can re-pack with an activation, and for int8.
+    package let weights: [Float]
+    package let bias: [Float]
+    package let activation: ActivationKind
+    package let slopes: [Float]
+    package let kernelKind: ConvKernelKind
     /// A 2×2 stride-2 max pool fused after a depthwise layer (and its activation).
     package var pool: PoolLayer? = nil
+    private let packing = PackedConvKernel()
 
-    /// Chooses the kernel from the layer's attributes and packs the weights for it.
+    /// The weights packed for `kernelKind`, on first use: compiling makes each layer two or three
+    /// times over (batch norm folded, activation fused) before the last is planned, and a layer
+    /// an int8 plan runs never needs its float packing.
+    package var kernel: ConvKernel { packing.kernel { packKernel() } }
+
+    /// Chooses the kernel from the layer's attributes; the weights are packed for it when a plan
+    /// first asks (`kernel`).
     package static func pack(outChannels: Int, inChannels: Int, kernelHeight: Int, kernelWidth: Int, strides: (Int, Int),
                      dilations: (Int, Int), padding: ConvPadding, group: Int, weights: [Float], bias: [Float],
                      activation: ActivationKind, slopes: [Float]) -> ConvLayer {
-        let inPerGroup = inChannels / group
-        let outPerGroup = outChannels / group
-        let depth = inPerGroup * kernelHeight * kernelWidth
-        let kernel: ConvKernel
+        let kind: ConvKernelKind
         if group == inChannels && group == outChannels && kernelHeight == 3 && kernelWidth == 3
             && strides == (1, 1) && dilations == (1, 1) {
             // Also a single-channel 3×3 layer (group 1): YuNet's heads end in those.
-            kernel = .depthwise3x3(DepthwiseConvWeights(channels: outChannels, weights: weights, bias: bias,
-                                                        activation: activation, slopes: slopes))
+            kind = .depthwise3x3
         } else if WinogradWeights.applies(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
                                           kernelWidth: kernelWidth, strides: strides, dilations: dilations, group: group,
                                           blockedInput: inChannels > plainInputChannelLimit) {
-            kernel = .winograd(WinogradWeights(outChannels: outChannels, inChannels: inChannels, weights: weights, bias: bias,
-                                               activation: activation, slopes: slopes))
+            kind = .winograd
         } else if group == 1 {
-            kernel = .direct(DirectConvWeights(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
-                                               kernelWidth: kernelWidth, blockedInput: inChannels > plainInputChannelLimit,
-                                               weights: weights, bias: bias, activation: activation, slopes: slopes))
+            kind = .direct(blockedInput: inChannels > plainInputChannelLimit)
         } else {
-            kernel = .general((0..<group).map { g in
+            kind = .general
+        }
+        return ConvLayer(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                         kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
+                         group: group, weights: weights, bias: bias, activation: activation, slopes: slopes,
+                         kernelKind: kind)
+    }
+
+    private func packKernel() -> ConvKernel {
+        switch kernelKind {
+        case .depthwise3x3:
+            return .depthwise3x3(DepthwiseConvWeights(channels: outChannels, weights: weights, bias: bias,
+                                                      activation: activation, slopes: slopes))
+        case .winograd:
+            return .winograd(WinogradWeights(outChannels: outChannels, inChannels: inChannels, weights: weights, bias: bias,
+                                             activation: activation, slopes: slopes))
+        case let .direct(blockedInput):
+            return .direct(DirectConvWeights(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
+                                             kernelWidth: kernelWidth, blockedInput: blockedInput,
+                                             weights: weights, bias: bias, activation: activation, slopes: slopes))
+        case .general:
+            let outPerGroup = outChannels / group
+            let depth = inChannels / group * kernelHeight * kernelWidth
+            return .general((0..<group).map { g in
                 PackedWeights(rows: outPerGroup, depth: depth,
                               bias: Array(bias[(g * outPerGroup)..<((g + 1) * outPerGroup)]),
                               activation: activation,
@@ -117,10 +150,6 @@ package struct ConvLayer: Sendable {
                 }
             })
         }
-        return ConvLayer(outChannels: outChannels, inChannels: inChannels, kernelHeight: kernelHeight,
-                         kernelWidth: kernelWidth, strides: strides, dilations: dilations, padding: padding,
-                         group: group, weights: weights, bias: bias, activation: activation, slopes: slopes,
-                         kernel: kernel)
     }
 
     package func withActivation(_ activation: ActivationKind, slopes: [Float]) -> ConvLayer {
@@ -475,10 +504,10 @@ package struct CompiledGraph: Sendable {
         var removed = Set<Int>()
         for index in steps.indices {
             let step = steps[index]
-            guard case let .conv(dw) = step.operation, case .depthwise3x3 = dw.kernel,
+            guard case let .conv(dw) = step.operation, dw.kernelKind == .depthwise3x3,
                   step.inputs.count == 1, let source = producer[step.inputs[0]], !removed.contains(source),
                   consumers[step.inputs[0]] == 1, case let .conv(pw) = steps[source].operation, pw.pool == nil,
-                  case let .direct(weights) = pw.kernel, weights.inputLanes == channelBlock,
+                  pw.kernelKind == .direct(blockedInput: true),
                   pw.kernelHeight == 1, pw.kernelWidth == 1, pw.strides == (1, 1), pw.padding.isZero,
                   pw.outChannels == dw.inChannels else { continue }
             steps[source].operation = .pointwiseDepthwise(pw, dw, stem: nil)
@@ -496,7 +525,7 @@ package struct CompiledGraph: Sendable {
             let step = steps[index]
             guard case let .pointwiseDepthwise(pw, dw, nil) = step.operation, let source = producer[step.inputs[0]],
                   !removed.contains(source), consumers[step.inputs[0]] == 1, case let .conv(stem) = steps[source].operation,
-                  stem.pool == nil, case .direct = stem.kernel, stem.outChannels == pw.inChannels else { continue }
+                  stem.pool == nil, case .direct = stem.kernelKind, stem.outChannels == pw.inChannels else { continue }
             steps[source].operation = .pointwiseDepthwise(pw, dw, stem: stem)
             steps[source].output = step.output
             steps[source].nodeName += " + " + step.nodeName
@@ -546,8 +575,8 @@ package struct CompiledGraph: Sendable {
         // Plain 1×1 convolutions side by side (MTCNN P-Net's box and score heads) likewise.
         var convGroups: [ValueID: [Int]] = [:]
         for (index, step) in steps.enumerated() {
-            guard case let .conv(layer) = step.operation, layer.pool == nil, case let .direct(w) = layer.kernel,
-                  w.inputLanes == channelBlock, layer.kernelHeight == 1, layer.kernelWidth == 1, layer.strides == (1, 1),
+            guard case let .conv(layer) = step.operation, layer.pool == nil, layer.kernelKind == .direct(blockedInput: true),
+                  layer.kernelHeight == 1, layer.kernelWidth == 1, layer.strides == (1, 1),
                   layer.padding.isZero, step.inputs.count == 1, replaced[index] == nil, !removed.contains(index) else { continue }
             if let first = convGroups[step.inputs[0]]?.first, case let .conv(layer0) = steps[first].operation {
                 guard layer0.activation == layer.activation, layer0.inChannels == layer.inChannels else { continue }
@@ -845,6 +874,21 @@ extension CompiledGraph {
         default:
             // A shape operator reading a computed tensor (not a shape) lands here.
             throw ModelLoadError(reason: "unsupported operator \(node.opType) (node \(node.name)) on computed tensors")
+        }
+    }
+}
+
+/// A layer's packed weights, made once by the first caller (plans can be made on several
+/// threads at once).
+private final class PackedConvKernel: Sendable {
+    private let packed = Mutex<ConvKernel?>(nil)
+
+    func kernel(_ make: () -> ConvKernel) -> ConvKernel {
+        packed.withLock { packed in
+            if let packed { return packed }
+            let kernel = make()
+            packed = kernel
+            return kernel
         }
     }
 }
