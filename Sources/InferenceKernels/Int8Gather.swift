@@ -16,7 +16,7 @@ import KernelInterface
 /// Rows [rows) of the padded u8 buffer (int8_kernels.h's layout for geometry `g`) from the
 /// pieces, whose blocked float tensors start at `arena + offsets[i]`. Each 8-channel row of a
 /// piece goes through the int8 kernel's own quantiser, as a one-row image: a stored piece's row
-/// straight from its tensor, a resized or pooled one's from `row`, where it is made first.
+/// straight from its tensor, a resized or pooled one's from a row buffer it is made in first.
 func int8GatherQuantize(_ pieces: [Int8InputPiece], arena: FloatPointer, offsets: [Int], g: smartcrop_int8_conv_geometry,
                         implementation: Int8Implementation, inverseScale: Float, zeroPoint: Int32,
                         quantized: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {

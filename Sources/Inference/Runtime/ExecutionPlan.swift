@@ -188,12 +188,13 @@ package struct ExecutionPlan: Sendable {
         let gathers = int8.map { $0.gathersInputs ? Self.int8InputGathers(graph, $0) : [:] } ?? [:]
         let gathered = Set(gathers.values.flatMap(\.steps))
         for (index, step) in graph.steps.enumerated() where !gathered.contains(index) {
-            if let gather = gathers[index], case let .conv(layer) = step.operation,
-               let quantization = int8?.inputs[graph.valueNames[step.inputs[0]]] {
+            let eligibleInput = Self.int8EligibleInput(of: step, in: graph)
+            let quantization = eligibleInput.flatMap { name in int8.flatMap { settings in settings.inputs[name].map { ($0, settings.implementation) } } }
+            if let gather = gathers[index], case let .conv(layer) = step.operation, let eligibleInput, let quantization {
                 if let (output, inputFloats) = try Self.planGathered(step, layer, gather, graph: graph, valueOf: valueOf, &builder,
-                                                                     int8: (quantization, int8!.implementation)) {
+                                                                     int8: quantization) {
                     valueOf[step.output] = output
-                    builder.calibrated[builder.steps.count - 1] = (graph.valueNames[step.inputs[0]], inputFloats)
+                    builder.calibrated[builder.steps.count - 1] = (eligibleInput, inputFloats)
                     continue
                 }
                 // Not a shape the quantiser gathers: the parts are planned as they would have been.
@@ -202,18 +203,7 @@ package struct ExecutionPlan: Sendable {
                     valueOf[partStep.output] = try Self.plan(partStep, partStep.inputs.map { valueOf[$0] }, &builder)
                 }
             }
-            let inputs = step.inputs.map { valueOf[$0] }
-            var eligibleInput: String?
-            if case let .conv(layer) = step.operation, step.inputs[0] != graph.inputValue, Self.int8Eligible(layer) {
-                eligibleInput = graph.valueNames[step.inputs[0]]
-            }
-            if case let .pointwiseDepthwise(pw, dw, nil) = step.operation, step.inputs[0] != graph.inputValue,
-               Self.int8Eligible(pw), dw.activation == .relu {
-                eligibleInput = graph.valueNames[step.inputs[0]]
-            }
-            let quantization = eligibleInput.flatMap { int8?.inputs[$0] }
-            valueOf[step.output] = try Self.plan(step, inputs, &builder,
-                                                 int8: quantization.map { ($0, int8!.implementation) })
+            valueOf[step.output] = try Self.plan(step, step.inputs.map { valueOf[$0] }, &builder, int8: quantization)
             if let eligibleInput, let conv = builder.steps.last {
                 builder.calibrated[builder.steps.count - 1] = (eligibleInput, builder.storedCount(conv.inputs[0]))
             }
@@ -337,6 +327,26 @@ package struct ExecutionPlan: Sendable {
             && layer.pool == nil
     }
 
+    /// The ONNX name of the input a step would quantise if it ran in int8: a convolution
+    /// `int8Eligible` admits, or a 1×1 + depthwise pair ending in ReLU, not reading the network's
+    /// input.
+    private static func int8EligibleInput(of step: GraphStep, in graph: CompiledGraph) -> String? {
+        guard step.inputs.first.map({ $0 != graph.inputValue }) == true else { return nil }
+        switch step.operation {
+        case let .conv(layer) where int8Eligible(layer): return graph.valueNames[step.inputs[0]]
+        case let .pointwiseDepthwise(pw, dw, nil) where int8Eligible(pw) && dw.activation == .relu: return graph.valueNames[step.inputs[0]]
+        default: return nil
+        }
+    }
+
+    /// `layer` as an int8 step reading an input quantised as `int8` says.
+    private static func int8Convolution(_ layer: ConvLayer, _ int8: (ActivationQuantization, Int8Implementation)) -> Int8Convolution {
+        let weights = Int8ConvWeights(outChannels: layer.outChannels, inChannels: layer.inChannels,
+                                      kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
+                                      weights: layer.weights, bias: layer.bias, activation: layer.activation)
+        return Int8Convolution(weights: weights, input: int8.0, implementation: int8.1)
+    }
+
     /// Int8 convolutions (by graph step index) whose input is a concatenation, resize or max pool
     /// that nothing else reads, with the parts their quantiser would gather.
     private static func int8InputGathers(_ graph: CompiledGraph, _ int8: Int8Settings) -> [Int: Int8InputGather] {
@@ -368,8 +378,8 @@ package struct ExecutionPlan: Sendable {
         }
         var gathers: [Int: Int8InputGather] = [:]
         for (index, step) in graph.steps.enumerated() {
-            guard case let .conv(layer) = step.operation, step.inputs[0] != graph.inputValue, int8Eligible(layer),
-                  int8.inputs[graph.valueNames[step.inputs[0]]] != nil, let source = soleProducer(step.inputs[0]) else { continue }
+            guard case .conv = step.operation, let name = int8EligibleInput(of: step, in: graph), int8.inputs[name] != nil,
+                  let source = soleProducer(step.inputs[0]) else { continue }
             switch graph.steps[source].operation {
             case let .concat(axis) where axis == 1 || axis == -3:
                 let parts = graph.steps[source].inputs.map(part)
@@ -421,15 +431,11 @@ package struct ExecutionPlan: Sendable {
         }
         let x = [1, shapes.reduce(0) { $0 + $1[1] }, shapes[0][2], shapes[0][3]]
         let geometry = try convGeometry(layer, x, fail)
-        let (quantization, implementation) = int8
-        let weights = Int8ConvWeights(outChannels: layer.outChannels, inChannels: layer.inChannels,
-                                      kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
-                                      weights: layer.weights, bias: layer.bias, activation: layer.activation)
         let sources = gather.parts.map { b.blocked(valueOf[$0.value]) }
         let output = b.newValue([1, layer.outChannels, geometry.outHeight, geometry.outWidth], .blocked)
         let label = ([step.nodeName] + gather.steps.map { graph.steps[$0].nodeName }).joined(separator: " ← ")
-        b.add(label, .convInt8Gathered(Int8Convolution(weights: weights, input: quantization, implementation: implementation),
-                                       geometry, pieces: pieces), sources, output, scratch: geometry.int8ScratchCount)
+        b.add(label, .convInt8Gathered(int8Convolution(layer, int8), geometry, pieces: pieces), sources, output,
+              scratch: geometry.int8ScratchCount)
         return (output, blockedCount(x))
     }
 
@@ -471,10 +477,8 @@ package struct ExecutionPlan: Sendable {
             let geometry = try convGeometry(dw, [x[0], pw.outChannels, pwInput[2], pwInput[3]], fail)
             // One image, no stem: the 1×1 layer in int8 (the planner offers `int8` only for pairs
             // ending in ReLU, so a head's linear pair feeding sigmoids and box offsets stays float).
-            if let (quantization, implementation) = int8, stem == nil, x[0] == 1 {
+            if let int8, stem == nil, x[0] == 1 {
                 let pointwise = try convGeometry(pw, x, fail)
-                let weights = Int8ConvWeights(outChannels: pw.outChannels, inChannels: pw.inChannels, kernelHeight: 1, kernelWidth: 1,
-                                              weights: pw.weights, bias: pw.bias, activation: pw.activation)
                 var shape = [x[0], dw.outChannels, geometry.outHeight, geometry.outWidth]
                 var pool: PoolGeometry?
                 if let layer = dw.pool {
@@ -483,9 +487,8 @@ package struct ExecutionPlan: Sendable {
                     shape = [x[0], dw.outChannels, pooled.outHeight, pooled.outWidth]
                 }
                 let output = b.newValue(shape, .blocked)
-                b.add(step.nodeName, .convPointwiseInt8Depthwise(Int8Convolution(weights: weights, input: quantization,
-                                                                                 implementation: implementation),
-                                                                 pointwise: pointwise, dwWeights, geometry, pool: pool),
+                b.add(step.nodeName, .convPointwiseInt8Depthwise(int8Convolution(pw, int8), pointwise: pointwise, dwWeights, geometry,
+                                                                 pool: pool),
                       [source], output, scratch: pointwiseDepthwiseScratchCount(geometry, blocks: dwWeights.blocks)
                         + pointwise.int8ScratchCount)
                 return output
@@ -509,14 +512,11 @@ package struct ExecutionPlan: Sendable {
             let (outHeight, outWidth) = (geometry.outHeight, geometry.outWidth)
             let outShape = [x[0], layer.outChannels, outHeight, outWidth]
             // One image: the quantised buffer and the kernels' indexing hold a single batch item.
-            if let (quantization, implementation) = int8, geometry.batch == 1 {
-                let weights = Int8ConvWeights(outChannels: layer.outChannels, inChannels: layer.inChannels,
-                                              kernelHeight: layer.kernelHeight, kernelWidth: layer.kernelWidth,
-                                              weights: layer.weights, bias: layer.bias, activation: layer.activation)
+            if let int8, geometry.batch == 1 {
                 let source = b.blocked(inputs[0])
                 let output = b.newValue(outShape, .blocked)
-                b.add(step.nodeName, .convInt8(Int8Convolution(weights: weights, input: quantization, implementation: implementation),
-                                               geometry), [source], output, scratch: geometry.int8ScratchCount)
+                b.add(step.nodeName, .convInt8(int8Convolution(layer, int8), geometry), [source], output,
+                      scratch: geometry.int8ScratchCount)
                 return output
             }
             switch layer.kernel {
