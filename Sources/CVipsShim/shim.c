@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CVipsShim.h"
+#include <vips/vector.h>
 
 #include <dlfcn.h>
 #ifdef __GLIBC__
@@ -46,10 +47,18 @@ int sc_init(const char *argv0) {
     vips_block_untrusted_set(TRUE);
     // Every request decodes a different image, so the operation cache only holds memory.
     vips_cache_set_max(0);
+    // libvips before 8.15 runs some uchar kernels (reducev in every resize, integer convolution)
+    // as orc programs. libvips compiles them under its lock, but frees them without one, and
+    // orc 0.4.33 splits and merges its code-memory list outside its own mutex: one request
+    // finishing while another builds a resize corrupts that list and kills the process (seen
+    // in CI; 8 threads resizing crash 3 runs out of 3 here). 8.15 replaced orc by highway.
+    if (vips_version(0) == 8 && vips_version(1) < 15) vips_vector_set_enabled(FALSE);
     return 0;
 }
 
 void sc_set_threads(int threads) { vips_concurrency_set(threads); }
+
+int sc_orc_vector_paths_enabled(void) { return vips_vector_isenabled(); }
 
 void sc_release_freed_memory(void) {
 #ifdef __GLIBC__
