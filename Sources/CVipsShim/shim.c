@@ -52,13 +52,13 @@ int sc_init(const char *argv0) {
     // orc 0.4.33 splits and merges its code-memory list outside its own mutex: one request
     // finishing while another builds a resize corrupts that list and kills the process (seen
     // in CI; 8 threads resizing crash 3 runs out of 3 here). 8.15 replaced orc by highway.
-    if (vips_version(0) == 8 && vips_version(1) < 15) vips_vector_set_enabled(FALSE);
+    if (sc_orc_frees_unlocked()) vips_vector_set_enabled(FALSE);
     return 0;
 }
 
 void sc_set_threads(int threads) { vips_concurrency_set(threads); }
 
-int sc_orc_vector_paths_enabled(void) { return vips_vector_isenabled(); }
+int sc_orc_frees_unlocked(void) { return vips_version(0) == 8 && vips_version(1) < 15; }
 
 void sc_release_freed_memory(void) {
 #ifdef __GLIBC__

@@ -7,9 +7,9 @@
 
 int sc_init(const char *argv0);
 void sc_set_threads(int threads);
-/// Whether libvips runs its orc (runtime-compiled SIMD) kernels; sc_init turns them off where
-/// they are not thread-safe.
-int sc_orc_vector_paths_enabled(void);
+/// Whether this libvips (before 8.15) frees orc programs without a lock, so that sc_init
+/// turns its orc kernels off.
+int sc_orc_frees_unlocked(void);
 void sc_release_freed_memory(void);
 // glibc's M_ARENA_MAX: at most `arenas` malloc heaps (0 restores glibc's 8 per core). It only
 // binds arenas made after it, so it is set at process start. 0 on success, -1 where unsupported.
